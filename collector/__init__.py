@@ -1,0 +1,1 @@
+"""The hub's runtime: SSH connections, probing, parsing and rates."""

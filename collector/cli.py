@@ -1,0 +1,187 @@
+"""`fleetwatch` command line: probe now, inventory check, hosts trust.
+
+Exit codes: 0 ok; 1 the host could not be probed (failure class printed);
+2 bad usage or inventory; 3 the probe ran but some section failed (degraded).
+Errors are one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
+
+
+def _err(msg: str) -> None:
+    print(f"fleetwatch: {msg}", file=sys.stderr)
+
+
+def _load(path: str | None):
+    """Load the inventory or print its problems; returns None on failure."""
+    from inventory import InventoryError, load_inventory
+
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        for problem in exc.problems:
+            _err(str(problem))
+        return None
+
+
+def _host(inv, host_id: str):
+    try:
+        return inv.host(host_id)
+    except KeyError as exc:
+        _err(exc.args[0] if exc.args else f"unknown host {host_id!r}")
+        return None
+
+
+async def _probe(spec, as_json: bool) -> int:
+    from collector.errors import HostError
+    from collector.prober import probe_twice
+    from collector.render_text import render
+    from collector.report import build_report, failure_report
+    from collector.ssh_pool import HostConnection
+
+    conn = HostConnection(spec)
+    try:
+        if not as_json:
+            print(f"probing {spec.id} ({spec.user}@{spec.address}:{spec.port}), two readings 1 s apart ...",
+                  file=sys.stderr)
+        readings = await probe_twice(conn)
+    except HostError as err:
+        if as_json:
+            print(json.dumps(failure_report(spec.id, err, time.time()), indent=2))
+        _err(f"{spec.id}: {err}")
+        return EXIT_FAILED
+    finally:
+        await conn.close()
+    report = build_report(spec.id, readings, all_disks=spec.disks == "all")
+    print(json.dumps(report, indent=2) if as_json else render(report))
+    if not report["ok"]:
+        _err(f"{spec.id}: degraded: " + "; ".join(f"{k}: {v}" for k, v in report["errors"].items()))
+        return EXIT_DEGRADED
+    return EXIT_OK
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    inv = _load(args.inventory)
+    if inv is None:
+        return EXIT_USAGE
+    spec = _host(inv, args.host)
+    if spec is None:
+        return EXIT_USAGE
+    return asyncio.run(_probe(spec, args.json))
+
+
+def cmd_inventory_check(args: argparse.Namespace) -> int:
+    from inventory import check_inventory, default_inventory_path
+
+    path = Path(args.path) if args.path else default_inventory_path()
+    problems = check_inventory(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        _err(f"{path}: {len(problems)} problem(s)")
+        return EXIT_USAGE
+    inv = _load(str(path))
+    n = len(inv.hosts) if inv else 0
+    print(f"{path}: OK, {n} host(s)")
+    return EXIT_OK
+
+
+async def _trust(spec, yes: bool, replace: bool) -> int:
+    from collector import hostkeys
+
+    try:
+        key = await hostkeys.fetch_host_key(spec.address, spec.port, spec.timeout_s)
+    except (OSError, asyncio.TimeoutError, TimeoutError, ValueError) as exc:
+        _err(f"cannot fetch the host key of {spec.address}:{spec.port}: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:  # asyncssh protocol errors: one line, no traceback
+        _err(f"cannot fetch the host key of {spec.address}:{spec.port}: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+    fp = hostkeys.fingerprint(key)
+    print(f"{spec.id} ({spec.address}:{spec.port}) offers {key.get_algorithm()} key {fp}")
+    if spec.host_key:
+        pinned = hostkeys.fingerprint(hostkeys.asyncssh.import_public_key(spec.host_key))
+        state = "matches" if pinned == fp else f"does NOT match ({pinned})"
+        print(f"the inventory pins a key for this host, which {state}; known_hosts is not used for it")
+        return EXIT_OK if pinned == fp else EXIT_FAILED
+    on_record = hostkeys.known_keys(spec)
+    if any(hostkeys.fingerprint(k) == fp for k in on_record):
+        print(f"already trusted in {spec.known_hosts}")
+        return EXIT_OK
+    if on_record and not replace:
+        print("WARNING: known_hosts has a DIFFERENT key for this host: "
+              + ", ".join(hostkeys.fingerprint(k) for k in on_record))
+        _err("refusing to change it; verify the new fingerprint on the host's console "
+             "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and rerun with --replace")
+        return EXIT_FAILED
+    if not yes:
+        if not sys.stdin.isatty():
+            _err("not confirmed: rerun with --yes to pin the key without a prompt")
+            return EXIT_USAGE
+        answer = input(f"Compare with `ssh-keygen -lf` on the host. Pin this key in {spec.known_hosts}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            _err("not pinned")
+            return EXIT_FAILED
+    hostkeys.pin_host_key(Path(spec.known_hosts), spec.address, spec.port, key, replace=replace)
+    print(f"pinned {fp} for {hostkeys.known_hosts_pattern(spec.address, spec.port)} in {spec.known_hosts}")
+    return EXIT_OK
+
+
+def cmd_hosts_trust(args: argparse.Namespace) -> int:
+    inv = _load(args.inventory)
+    if inv is None:
+        return EXIT_USAGE
+    spec = _host(inv, args.host)
+    if spec is None:
+        return EXIT_USAGE
+    return asyncio.run(_trust(spec, args.yes, args.replace))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fleetwatch", description="Agentless monitoring hub for Linux (GPU) servers.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    probe = sub.add_parser("probe", help="probe a host now and print a snapshot")
+    probe.add_argument("host", metavar="HOST", help="host id from the inventory")
+    probe.add_argument("--json", action="store_true", help="print one JSON object")
+    probe.add_argument("--inventory", metavar="PATH", help="inventory file (default: $FLEETWATCH_INVENTORY "
+                                                             "or inventory/hosts.yaml)")
+    probe.set_defaults(func=cmd_probe)
+
+    inv = sub.add_parser("inventory", help="inventory commands")
+    inv_sub = inv.add_subparsers(dest="inventory_command", required=True, metavar="SUBCOMMAND")
+    check = inv_sub.add_parser("check", help="validate an inventory file")
+    check.add_argument("path", nargs="?", metavar="PATH")
+    check.set_defaults(func=cmd_inventory_check)
+
+    hosts = sub.add_parser("hosts", help="host commands")
+    hosts_sub = hosts.add_subparsers(dest="hosts_command", required=True, metavar="SUBCOMMAND")
+    trust = hosts_sub.add_parser("trust", help="show a host's key fingerprint and pin it in known_hosts")
+    trust.add_argument("host", metavar="HOST")
+    trust.add_argument("--yes", action="store_true", help="pin without asking")
+    trust.add_argument("--replace", action="store_true", help="replace a different key on record (host reinstalled)")
+    trust.add_argument("--inventory", metavar="PATH")
+    trust.set_defaults(func=cmd_hosts_trust)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+#!/bin/sh
+# fleetwatch probe: the only code that runs on a monitored host.
+#
+# Dumb on purpose (Checkmk agent style): it prints raw text under
+# <<<section>>> headers and the hub interprets everything, so a parsing fix
+# never needs a redeploy. Nothing is installed and nothing stays running.
+#
+# Usage: probe.sh [-o] [-p] [-g] [-a | -m MOUNTS] [--] [UNIT...]
+#   -o        add the static `os` section (hub asks once per connection)
+#   -p        add the `ps` section (top processes; costly, hub asks rarely)
+#   -g        query nvidia-smi (prints "absent" when it is not installed)
+#   -a        df over all local filesystems
+#   -m LIST   df over these mount points, one per line
+#   UNIT...   systemd units for `systemctl show`
+# The hub validates every mount point and unit against strict patterns and
+# single-quotes them before they reach this shell.
+#
+# Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
+# meminfo, diskstats and net/dev: the hub splits it on head's
+# "==> FILE <==" lines), [os], [nvidia], [systemd], [ps], rc, df.
+# The `rc` section lists "name exit-status" for every command run behind
+# `timeout` (124 = timed out, 127 = not found); df runs last and its status
+# is the exit status of the whole probe.
+#
+# Cost matters (it runs every 5 s on every host): each external process costs
+# about 1 ms of host CPU, so /proc is read by one `head`, one-line files by
+# the `read` builtin, and output is gathered into few writes.
+#
+# Sourceable for tests: FLEETWATCH_PROBE_LIB=1 . probe.sh  defines the
+# functions without running anything.
+
+# A zsh login shell runs the probe too, once told to behave like sh.
+[ -n "${ZSH_VERSION:-}" ] && emulate sh
+LC_ALL=C
+export LC_ALL
+PATH=$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+# Per-command time limits in seconds; their sum stays below the hub's
+# default probe timeout of 10 s.
+FW_T_DF=3
+FW_T_GPU=5
+FW_T_SYSTEMD=3
+FW_T_PS=3
+
+fw_rc=''
+
+# fw_run NAME SECS CMD...: run CMD behind `timeout` when available and
+# remember its exit status for the rc section. stderr is kept with stdout so
+# the hub can show the tool's own error message.
+fw_run() {
+    fw_name=$1
+    fw_secs=$2
+    shift 2
+    if [ -n "$fw_timeout" ]; then
+        timeout -k 1 "$fw_secs" "$@" 2>&1
+    else
+        "$@" 2>&1
+    fi
+    fw_rc="$fw_rc$fw_name $?
+"
+}
+
+fw_epoch() {
+    # bash >= 5 and busybox ash know the time without a process. Under dash
+    # this section stays empty: a `date` would cost ~1 ms on every probe, so
+    # the hub takes the epoch from the os section's `date` (read once per
+    # connection) plus /proc/uptime, both host-side clocks.
+    # shellcheck disable=SC3028 # empty where the shell lacks it, on purpose
+    printf '<<<epoch>>>\n%s\n' "${EPOCHSECONDS:-}"
+}
+
+fw_counters() {
+    # One-line files (and the first, aggregate line of /proc/stat) through the
+    # read builtin, printed with one printf; then one head for the rest.
+    fw_u='' fw_s='' fw_a=''
+    IFS= read -r fw_u < /proc/uptime || :
+    IFS= read -r fw_s < /proc/stat || :
+    IFS= read -r fw_a < /proc/loadavg || :
+    printf '<<<uptime>>>\n%s\n<<<stat>>>\n%s\n<<<loadavg>>>\n%s\n<<<proc>>>\n' \
+        "$fw_u" "$fw_s" "$fw_a"
+    head -v -n 400 /proc/meminfo /proc/diskstats /proc/net/dev 2>&1
+}
+
+fw_os() {
+    printf '<<<os>>>\n'
+    date +%s
+    IFS= read -r fw_u < /proc/uptime || :
+    printf '%s\n' "$fw_u"
+    head -v -n 40 /etc/os-release /proc/sys/kernel/hostname \
+        /proc/sys/kernel/ostype /proc/sys/kernel/osrelease \
+        /proc/sys/kernel/arch /sys/devices/system/cpu/online 2>&1
+}
+
+# fw_df MODE MOUNTS: MODE is "all" or "list"; MOUNTS is newline-separated.
+# Runs last and replaces the shell (exec saves a fork on every probe), so its
+# exit status is the probe's: 124 means df timed out.
+fw_df() {
+    printf '<<<df>>>\n'
+    if [ "$1" = all ]; then
+        set -- -PTkl
+    else
+        # Split only on newlines: mount points may contain spaces.
+        IFS='
+'
+        set -f
+        # shellcheck disable=SC2086 # splitting on newlines is the point
+        set -- -PTk -- $2
+    fi
+    if [ -n "$fw_timeout" ]; then
+        exec timeout -k 1 "$FW_T_DF" df "$@" 2>&1
+    fi
+    exec df "$@" 2>&1
+}
+
+fw_nvidia() {
+    printf '<<<nvidia>>>\n'
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        fw_run nvidia "$FW_T_GPU" nvidia-smi \
+            --query-gpu=index,uuid,name,pci.bus_id,utilization.gpu,utilization.memory,memory.used,memory.total,temperature.gpu,power.draw,power.limit,fan.speed \
+            --format=csv,noheader,nounits
+    else
+        printf 'absent\n'
+    fi
+}
+
+# fw_systemd UNIT...
+fw_systemd() {
+    printf '<<<systemd>>>\n'
+    if command -v systemctl >/dev/null 2>&1; then
+        fw_run systemd "$FW_T_SYSTEMD" systemctl show --no-pager \
+            --property=Id,LoadState,ActiveState,SubState -- "$@"
+    else
+        printf 'absent\n'
+    fi
+}
+
+fw_ps() {
+    printf '<<<ps>>>\n'
+    # procps ps: %cpu is CPU time over the process lifetime.
+    fw_run ps "$FW_T_PS" sh -c 'ps -eo pid=,pcpu=,rss=,comm= --sort=-pcpu | head -n 15'
+}
+
+fw_main() {
+    fw_want_os='' fw_want_ps='' fw_want_gpu='' fw_df_mode=list fw_mounts=/
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -o) fw_want_os=1 ;;
+            -p) fw_want_ps=1 ;;
+            -g) fw_want_gpu=1 ;;
+            -a) fw_df_mode=all ;;
+            -m) fw_df_mode=list; fw_mounts=$2; shift ;;
+            --) shift; break ;;
+            -*) printf '<<<error>>>\nunknown option %s\n' "$1"; return 2 ;;
+            *) break ;;
+        esac
+        shift
+    done
+    fw_timeout=''
+    command -v timeout >/dev/null 2>&1 && fw_timeout=1
+
+    fw_epoch
+    fw_counters
+    [ -n "$fw_want_os" ] && fw_os
+    [ -n "$fw_want_gpu" ] && fw_nvidia
+    [ $# -gt 0 ] && fw_systemd "$@"
+    [ -n "$fw_want_ps" ] && fw_ps
+    printf '<<<rc>>>\n%s' "$fw_rc"
+    fw_df "$fw_df_mode" "$fw_mounts"
+}
+
+if [ -z "${FLEETWATCH_PROBE_LIB:-}" ]; then
+    fw_main "$@" </dev/null
+fi

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, query functions and migrations (issue 3)."""

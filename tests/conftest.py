@@ -1,0 +1,33 @@
+"""Shared fixtures: a real OpenSSH sshd on 127.0.0.1 and inventories pointing at it."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sshd import TestSSHD, start_sshd
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[TestSSHD]:
+    """One real sshd for the whole session (started and stopped by PID)."""
+    server = start_sshd()
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def inventory_file(sshd: TestSSHD, tmp_path: Path):
+    """Write a one-host inventory for the test sshd; call with host overrides."""
+
+    def make(host_id: str = "test-host", **overrides: object) -> Path:
+        path = tmp_path / "hosts.yaml"
+        path.write_text(sshd.inventory_yaml(host_id, **overrides))
+        return path
+
+    return make

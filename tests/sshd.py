@@ -1,0 +1,152 @@
+"""A real OpenSSH sshd on 127.0.0.1 for tests and benchmarks.
+
+It runs as root (as CI does) and lets an unprivileged user whose login shell
+is /bin/sh in with a generated key. `SetEnv PATH=` puts a directory of fake
+`nvidia-smi` / `systemctl` first on that user's PATH.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+TEST_USER = "fwtest"
+SSHD = "/usr/sbin/sshd"
+FAKEBIN_SRC = Path(__file__).parent / "fakebin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_test_user(name: str = TEST_USER) -> None:
+    """Create the unprivileged login user (shell /bin/sh) if it does not exist."""
+    if subprocess.run(["id", "-u", name], capture_output=True).returncode == 0:
+        return
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
+    # useradd leaves the account locked ('!'); sshd refuses locked accounts even for keys
+    subprocess.run(["usermod", "-p", "*", name], check=True)
+
+
+def write_key(key: asyncssh.SSHKey, path: Path) -> Path:
+    key.write_private_key(str(path))
+    key.write_public_key(str(path) + ".pub")
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class TestSSHD:
+    """A running sshd with its keys and files."""
+
+    root: Path
+    port: int
+    client_key_path: Path
+    known_hosts_path: Path
+    host_key: asyncssh.SSHKey
+    fakebin: Path
+    proc: subprocess.Popen | None = None
+    log_path: Path = field(default=Path("/dev/null"))
+    user: str = TEST_USER
+
+    def inventory_yaml(self, host_id: str = "test-host", **overrides: object) -> str:
+        """A one-host inventory pointing at this sshd."""
+        import yaml  # local: only tests and benchmarks need it here
+
+        host = {"id": host_id, "address": "127.0.0.1", "port": self.port}
+        host.update(overrides)
+        doc = {
+            "defaults": {
+                "user": self.user,
+                "identity_file": str(self.client_key_path),
+                "known_hosts": str(self.known_hosts_path),
+                "timeout": "5s",
+            },
+            "hosts": [host],
+        }
+        return yaml.safe_dump(doc, sort_keys=False)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def start_sshd(extra_config: str = "", port: int | None = None) -> TestSSHD:
+    """Start sshd -D on 127.0.0.1 with fresh host and client keys."""
+    if os.geteuid() != 0:
+        raise RuntimeError("the test sshd needs root (CI runs as root): it creates a test user")
+    if not Path(SSHD).exists():
+        raise RuntimeError(f"{SSHD} missing: apt-get install openssh-server (see .ci/run)")
+    ensure_test_user()
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
+    root = Path(tempfile.mkdtemp(prefix="fleetwatch-sshd-"))
+    root.chmod(0o755)  # the test user must reach authorized_keys and fakebin
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    host_key_path = write_key(host_key, root / "ssh_host_ed25519_key")
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key_path = write_key(client_key, root / "client_key")
+    auth = root / "authorized_keys"
+    auth.write_bytes(client_key.export_public_key("openssh"))
+    auth.chmod(0o644)
+    fakebin = root / "fakebin"
+    shutil.copytree(FAKEBIN_SRC, fakebin)
+    for f in fakebin.iterdir():
+        f.chmod(0o755)
+    fakebin.chmod(0o755)
+    port = port or free_port()
+    known_hosts = root / "known_hosts"
+    key_line = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
+    known_hosts.write_text(f"[127.0.0.1]:{port} {key_line}\n")
+    config = root / "sshd_config"
+    config.write_text(
+        f"""ListenAddress 127.0.0.1
+Port {port}
+HostKey {host_key_path}
+PidFile {root / 'sshd.pid'}
+AuthorizedKeysFile {auth}
+AllowUsers {TEST_USER}
+UsePAM no
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+MaxSessions 200
+MaxStartups 100:30:200
+LogLevel ERROR
+SetEnv PATH={fakebin}:/usr/local/bin:/usr/bin:/bin
+{extra_config}
+"""
+    )
+    log_path = root / "sshd.log"
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"),
+    )
+    sshd = TestSSHD(root, port, client_key_path, known_hosts, host_key, fakebin, proc, log_path)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {log_path.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return sshd
+        except OSError:
+            time.sleep(0.05)
+    sshd.stop()
+    raise RuntimeError("sshd did not start listening within 10 s")

@@ -1,0 +1,1 @@
+"""FastAPI app: REST API, pages and templates (issues 3 and 4)."""
