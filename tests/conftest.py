@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshd import TestSSHD, start_sshd
+from tests.sshd import SSHDServer, start_sshd
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def sshd() -> Iterator[TestSSHD]:
+def sshd() -> Iterator[SSHDServer]:
     """One real sshd for the whole session (started and stopped by PID)."""
     server = start_sshd()
     yield server
@@ -22,7 +22,7 @@ def sshd() -> Iterator[TestSSHD]:
 
 
 @pytest.fixture
-def inventory_file(sshd: TestSSHD, tmp_path: Path):
+def inventory_file(sshd: SSHDServer, tmp_path: Path):
     """Write a one-host inventory for the test sshd; call with host overrides."""
 
     def make(host_id: str = "test-host", **overrides: object) -> Path:

@@ -45,7 +45,7 @@ def write_key(key: asyncssh.SSHKey, path: Path) -> Path:
 
 
 @dataclass
-class TestSSHD:
+class SSHDServer:
     """A running sshd with its keys and files."""
 
     root: Path
@@ -86,7 +86,7 @@ class TestSSHD:
         self.proc = None
 
 
-def start_sshd(extra_config: str = "", port: int | None = None) -> TestSSHD:
+def start_sshd(extra_config: str = "", port: int | None = None) -> SSHDServer:
     """Start sshd -D on 127.0.0.1 with fresh host and client keys."""
     if os.geteuid() != 0:
         raise RuntimeError("the test sshd needs root (CI runs as root): it creates a test user")
@@ -138,7 +138,7 @@ SetEnv PATH={fakebin}:/usr/local/bin:/usr/bin:/bin
         [SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"),
     )
-    sshd = TestSSHD(root, port, client_key_path, known_hosts, host_key, fakebin, proc, log_path)
+    sshd = SSHDServer(root, port, client_key_path, known_hosts, host_key, fakebin, proc, log_path)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
