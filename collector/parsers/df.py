@@ -1,0 +1,74 @@
+"""Parse the ``df`` section: ``df -PTk`` / ``df -PTkl`` with stderr merged in."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import to_float, to_int
+
+# Source may hold spaces (CIFS shares) and so may the mount point; the lazy
+# source and a mount point starting with "/" settle where each ends.
+# Possessive \s++ and a source ending in \S keep matching linear on hostile lines.
+_ROW = re.compile(
+    r"(?P<source>\S(?:.*?\S)?)\s++(?P<fstype>\S++)\s++(?P<total>[0-9]++|-)\s++(?P<used>[0-9]++|-)"
+    r"\s++(?P<avail>[0-9]++|-)\s++(?P<pct>[0-9]++%|-)\s++(?P<mount>/.*)",
+    re.ASCII,
+)
+
+# Filesystems that hold no disk data; "/" is kept whatever it is (overlay in containers).
+PSEUDO_FSTYPES = frozenset({
+    "tmpfs", "devtmpfs", "squashfs", "overlay", "aufs", "efivarfs", "proc", "sysfs",
+    "ramfs", "devpts", "cgroup", "cgroup2", "securityfs", "pstore", "bpf", "tracefs",
+    "debugfs", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc",
+    "nsfs", "rpc_pipefs", "selinuxfs", "fuse.lxcfs", "fuse.gvfsd-fuse", "nfsd",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Filesystem:
+    """One df row; sizes in bytes, None where df printed "-"."""
+
+    source: str
+    fstype: str
+    total_bytes: int | None
+    used_bytes: int | None
+    avail_bytes: int | None
+    used_pct: float | None
+    mount: str
+
+
+@dataclass(frozen=True, slots=True)
+class DfResult:
+    """df's rows and the lines it printed that are not rows (its error messages)."""
+
+    filesystems: tuple[Filesystem, ...]
+    errors: tuple[str, ...]
+
+
+def _kb(s: str) -> int | None:
+    v = to_int(s)
+    return None if v is None else v * 1024
+
+
+def parse(text: str) -> DfResult:
+    """Parse df output; never raises: a timed-out df is an empty result."""
+    rows: list[Filesystem] = []
+    errors: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() or (line.startswith("Filesystem") and "Mounted on" in line):
+            continue
+        m = _ROW.fullmatch(line)
+        if m is None:
+            errors.append(line.strip())  # "df: /x: No such file or directory", a cut line
+            continue
+        pct = m["pct"]
+        rows.append(Filesystem(
+            m["source"], m["fstype"], _kb(m["total"]), _kb(m["used"]), _kb(m["avail"]),
+            to_float(pct[:-1]) if pct != "-" else None, m["mount"],
+        ))
+    return DfResult(tuple(rows), tuple(errors))
+
+
+def local_disks(result: DfResult) -> tuple[Filesystem, ...]:
+    """Filesystems backed by storage: pseudo filesystems dropped, except "/"."""
+    return tuple(f for f in result.filesystems if f.mount == "/" or f.fstype not in PSEUDO_FSTYPES)

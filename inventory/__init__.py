@@ -1,0 +1,56 @@
+"""fleetwatch inventory: the hosts YAML, its models, loader and validator (SPEC section 2)."""
+
+from .durations import format_duration, parse_duration
+from .errors import InventoryError, Problem
+from .loader import (
+    DEFAULT_INVENTORY,
+    ENV_INVENTORY,
+    check_inventory,
+    default_inventory_path,
+    load_inventory,
+    load_inventory_text,
+)
+from .models import GPU_MODES, Defaults, GpuMode, HostEntry, HostSpec, Inventory, ProxyConfig
+from .paths import expand_path, expand_vars
+from .patterns import (
+    parse_host_port,
+    validate_address,
+    validate_host_id,
+    validate_host_key,
+    validate_label_key,
+    validate_label_value,
+    validate_mount,
+    validate_unit,
+    validate_user,
+)
+
+__all__ = [
+    "DEFAULT_INVENTORY",
+    "ENV_INVENTORY",
+    "GPU_MODES",
+    "Defaults",
+    "GpuMode",
+    "HostEntry",
+    "HostSpec",
+    "Inventory",
+    "InventoryError",
+    "Problem",
+    "ProxyConfig",
+    "check_inventory",
+    "default_inventory_path",
+    "expand_path",
+    "expand_vars",
+    "format_duration",
+    "load_inventory",
+    "load_inventory_text",
+    "parse_duration",
+    "parse_host_port",
+    "validate_address",
+    "validate_host_id",
+    "validate_host_key",
+    "validate_label_key",
+    "validate_label_value",
+    "validate_mount",
+    "validate_unit",
+    "validate_user",
+]

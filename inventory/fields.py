@@ -1,0 +1,104 @@
+"""Annotated field types shared by the inventory models (validation lives in patterns.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema, WrapValidator
+
+from .durations import DURATION_HINT, parse_duration
+from .patterns import (
+    validate_address,
+    validate_host_id,
+    validate_host_key,
+    validate_label_key,
+    validate_label_value,
+    validate_mount,
+    validate_unit,
+    validate_user,
+)
+
+GpuMode = Literal["auto", "off", "nvidia"]
+GPU_MODES: tuple[str, ...] = ("auto", "off", "nvidia")
+
+
+def _port(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"port must be a whole number from 1 to 65535, got {value!r}")
+    return value
+
+
+def _interval(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds < 1:
+        raise ValueError(f"interval must be at least 1s, got {value!r}")
+    return seconds
+
+
+def _timeout(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"timeout must be greater than 0, got {value!r}")
+    return seconds
+
+
+def _gpu(value: Any) -> Any:
+    if value is False:  # YAML 1.1 reads a bare `off` / `no` as false
+        return "off"
+    if isinstance(value, str) and value.strip().lower() in GPU_MODES:
+        return value.strip().lower()
+    hint = " (YAML reads a bare on/yes/true as a boolean)" if value is True else ""
+    raise ValueError(f'gpu must be "auto", "off" or "nvidia", got {value!r}{hint}')
+
+
+def _file_path(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("path must not be empty")
+        if any(ord(c) < 32 for c in value):
+            raise ValueError("path must not contain control characters (newline, tab, ...)")
+    return value
+
+
+def _identity_file(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith(".pub"):
+        raise ValueError(f"identity_file must be the private key, not the public key {value!r}")
+    return value
+
+
+def _disks(value: Any, handler: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return "all"
+        raise ValueError(f'disks must be "all" or a list of mount points like ["/", "/data"], got {value!r}')
+    return handler(value)
+
+
+def none_as(default: Any) -> BeforeValidator:
+    return BeforeValidator(lambda v: default() if v is None else v)
+
+
+Port = Annotated[int, Field(ge=1, le=65535), BeforeValidator(_port)]
+User = Annotated[str, AfterValidator(validate_user)]
+HostId = Annotated[str, AfterValidator(validate_host_id)]
+Address = Annotated[str, AfterValidator(validate_address)]
+FilePath = Annotated[str, AfterValidator(_file_path)]
+KeyPath = Annotated[str, AfterValidator(_identity_file), AfterValidator(_file_path)]
+HostKey = Annotated[str, AfterValidator(validate_host_key)]
+Unit = Annotated[str, AfterValidator(validate_unit)]
+MountPoint = Annotated[str, AfterValidator(validate_mount)]
+_DURATION_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "number"}], "description": DURATION_HINT}
+Interval = Annotated[float, BeforeValidator(_interval), WithJsonSchema(_DURATION_SCHEMA)]
+Timeout = Annotated[float, BeforeValidator(_timeout), WithJsonSchema(_DURATION_SCHEMA)]
+Gpu = Annotated[GpuMode, BeforeValidator(_gpu)]
+# Either the string "all" or a list of mount points.
+Disks = Annotated[
+    list[MountPoint],
+    WrapValidator(_disks),
+    PlainSerializer(lambda v: v if v == "all" else list(v)),
+    WithJsonSchema({"anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+LabelKey = Annotated[str, AfterValidator(validate_label_key)]
+LabelValue = Annotated[str, BeforeValidator(validate_label_value)]
