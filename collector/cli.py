@@ -32,11 +32,15 @@ def _load(path: str | None):
         return None
 
 
-def _host(inv, host_id: str):
+def _spec(args: argparse.Namespace):
+    """The resolved host named on the command line, or None (problem printed)."""
+    inv = _load(args.inventory)
+    if inv is None:
+        return None
     try:
-        return inv.host(host_id)
+        return inv.host(args.host)
     except KeyError as exc:
-        _err(exc.args[0] if exc.args else f"unknown host {host_id!r}")
+        _err(exc.args[0] if exc.args else f"unknown host {args.host!r}")
         return None
 
 
@@ -69,13 +73,8 @@ async def _probe(spec, as_json: bool) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    inv = _load(args.inventory)
-    if inv is None:
-        return EXIT_USAGE
-    spec = _host(inv, args.host)
-    if spec is None:
-        return EXIT_USAGE
-    return asyncio.run(_probe(spec, args.json))
+    spec = _spec(args)
+    return EXIT_USAGE if spec is None else asyncio.run(_probe(spec, args.json))
 
 
 def cmd_inventory_check(args: argparse.Namespace) -> int:
@@ -136,13 +135,8 @@ async def _trust(spec, yes: bool, replace: bool) -> int:
 
 
 def cmd_hosts_trust(args: argparse.Namespace) -> int:
-    inv = _load(args.inventory)
-    if inv is None:
-        return EXIT_USAGE
-    spec = _host(inv, args.host)
-    if spec is None:
-        return EXIT_USAGE
-    return asyncio.run(_trust(spec, args.yes, args.replace))
+    spec = _spec(args)
+    return EXIT_USAGE if spec is None else asyncio.run(_trust(spec, args.yes, args.replace))
 
 
 def build_parser() -> argparse.ArgumentParser:

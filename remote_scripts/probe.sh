@@ -99,6 +99,8 @@ fw_df() {
     printf '<<<df>>>\n'
     if [ "$1" = all ]; then
         set -- -PTkl
+    elif [ -z "$2" ]; then
+        exit 0  # `disks: []`: no df at all (a bare df would list remote mounts too)
     else
         # Split only on newlines: mount points may contain spaces.
         IFS='

@@ -108,3 +108,13 @@ def test_hostile_unit_and_mount_arguments_never_reach_a_shell(tmp_path: Path) ->
 def test_probe_output_stays_small_on_this_machine() -> None:
     result = run_probe("dash", ["-m", "/", "--", "nginx.service"])
     assert len(result.stdout) < 8 * 1024
+
+
+def test_empty_disk_list_runs_no_df(tmp_path: Path) -> None:
+    trap = tmp_path / "df"
+    trap.write_text(f"#!/bin/sh\ntouch {tmp_path}/df-ran\n")
+    trap.chmod(0o755)
+    result = run_probe("dash", ["-m", ""], path_prefix=tmp_path)
+    assert result.returncode == 0
+    assert split_sections(result.stdout.decode())["df"] == ""
+    assert not (tmp_path / "df-ran").exists()
