@@ -94,6 +94,8 @@ def cmd_inventory_check(args: argparse.Namespace) -> int:
 
 
 async def _trust(spec, yes: bool, replace: bool) -> int:
+    import asyncssh
+
     from collector import hostkeys
 
     try:
@@ -107,7 +109,7 @@ async def _trust(spec, yes: bool, replace: bool) -> int:
     fp = hostkeys.fingerprint(key)
     print(f"{spec.id} ({spec.address}:{spec.port}) offers {key.get_algorithm()} key {fp}")
     if spec.host_key:
-        pinned = hostkeys.fingerprint(hostkeys.asyncssh.import_public_key(spec.host_key))
+        pinned = hostkeys.fingerprint(asyncssh.import_public_key(spec.host_key))
         state = "matches" if pinned == fp else f"does NOT match ({pinned})"
         print(f"the inventory pins a key for this host, which {state}; known_hosts is not used for it")
         return EXIT_OK if pinned == fp else EXIT_FAILED
