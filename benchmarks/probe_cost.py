@@ -18,7 +18,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -105,12 +104,10 @@ async def main() -> None:
     args = parser.parse_args()
     sshd = start_sshd()
     try:
-        inv_path = Path(tempfile.mkdtemp()) / "hosts.yaml"
         spec_plain = load_inventory_text(sshd.inventory_yaml("bench", gpu="off")).host("bench")
         spec_svc = load_inventory_text(
             sshd.inventory_yaml("bench", gpu="off", services=["nginx.service", "broken.service"])).host("bench")
         spec_gpu = load_inventory_text(sshd.inventory_yaml("bench", gpu="auto")).host("bench")
-        inv_path.unlink(missing_ok=True)
         n = args.probes
         rows = [
             await measure(spec_plain, "5 s probe, default inventory (disks [/], no services, gpu off)", n,
@@ -126,15 +123,15 @@ async def main() -> None:
         sshd.stop()
     print(f"fleetwatch probe cost on this machine ({os.cpu_count()} cores), {args.probes} probes per row,")
     print("one persistent connection, login shell /bin/sh (dash):\n")
-    print(f"| variant | probe CPU on host | sshd CPU on host | output per probe | hub CPU per probe |")
+    print("| variant | probe CPU on host | sshd CPU on host | output per probe | hub CPU per probe |")
     print("|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['label']} | {r['probe_ms']:.2f} ms | {r['sshd_ms']:.2f} ms | {r['bytes'] / 1024:.2f} KiB "
               f"| {r['hub_ms']:.2f} ms |")
-    command = probe_command(probe_args(spec_plain))
     print(f"\nexec request sent per probe: {rows[0]['command_bytes']} bytes (minified probe.sh + arguments)")
     print("\nSame probe run directly by each shell (no sshd), CPU per run:")
     m = max(n // 2, 50)
+    command = probe_command(probe_args(spec_plain))
     for name, shell in (("dash", ["/bin/dash", "-c"]), ("bash", ["/bin/bash", "-c"]),
                         ("busybox ash", ["/bin/busybox", "sh", "-c"])):
         if Path(shell[0]).exists():

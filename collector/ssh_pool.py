@@ -246,22 +246,3 @@ class HostConnection:
             except (asyncio.TimeoutError, TimeoutError, OSError, asyncssh.Error):
                 pass
 
-
-class SSHPool:
-    """Host id -> HostConnection; a changed host spec gets a fresh connection."""
-
-    def __init__(self) -> None:
-        self._hosts: dict[str, HostConnection] = {}
-
-    def get(self, spec: HostSpec) -> HostConnection:
-        current = self._hosts.get(spec.id)
-        if current is None or current.spec != spec:
-            if current is not None:
-                asyncio.ensure_future(current.close())
-            current = HostConnection(spec)
-            self._hosts[spec.id] = current
-        return current
-
-    async def close_all(self) -> None:
-        hosts, self._hosts = list(self._hosts.values()), {}
-        await asyncio.gather(*(h.close() for h in hosts), return_exceptions=True)

@@ -72,7 +72,7 @@ def test_probe_is_sourceable_and_its_functions_callable() -> None:
     assert sections["nvidia"] == "absent"  # no nvidia-smi on this PATH
 
 
-def test_missing_tools_are_reported_as_absent_not_as_failure(tmp_path: Path) -> None:
+def test_missing_tools_are_reported_as_absent_not_as_failure() -> None:
     result = run_probe("dash", ["-g", "--", "nginx.service"], path_prefix=None)
     sections = split_sections(result.stdout.decode())
     assert result.returncode == 0

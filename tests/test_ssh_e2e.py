@@ -234,3 +234,25 @@ async def test_command_timeout_and_output_cap(inventory_file) -> None:
         assert conn.connects == 1  # still the same connection
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("answer, pinned", [("y", True), ("n", False)])
+def test_hosts_trust_asks_on_a_terminal(sshd: SSHDServer, inventory_file, tmp_path: Path, answer: str,
+                                        pinned: bool) -> None:
+    import pty
+
+    kh = tmp_path / "kh"
+    inv = inventory_file(known_hosts=str(kh))
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "hosts", "trust", "test-host",
+                                 "--inventory", str(inv)], stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        os.write(master, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "Pin this key" in out and sshd.host_key.get_fingerprint("sha256") in out
+    assert (proc.returncode == 0) is pinned, err
+    assert kh.exists() is pinned
