@@ -1,4 +1,4 @@
-"""`fleetwatch` command line: probe now, inventory check, hosts trust.
+"""`fleetwatch` command line: serve, probe now, inventory check, hosts trust, db.
 
 Exit codes: 0 ok; 1 the host could not be probed (failure class printed);
 2 bad usage or inventory; 3 the probe ran but some section failed (degraded).
@@ -73,6 +73,10 @@ async def _probe(spec, as_json: bool) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    if args.via:
+        from collector.cli_serve import probe_via
+
+        return probe_via(args.via, args.host, args.json)
     spec = _spec(args)
     return EXIT_USAGE if spec is None else asyncio.run(_probe(spec, args.json))
 
@@ -150,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--json", action="store_true", help="print one JSON object")
     probe.add_argument("--inventory", metavar="PATH", help="inventory file (default: $FLEETWATCH_INVENTORY "
                                                              "or inventory/hosts.yaml)")
+    probe.add_argument("--via", metavar="URL", help="ask the running hub at URL (http://127.0.0.1:8080) to probe "
+                                                    "over its open connection instead of connecting from here")
     probe.set_defaults(func=cmd_probe)
 
     inv = sub.add_parser("inventory", help="inventory commands")
@@ -166,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument("--replace", action="store_true", help="replace a different key on record (host reinstalled)")
     trust.add_argument("--inventory", metavar="PATH")
     trust.set_defaults(func=cmd_hosts_trust)
+    from collector import cli_db, cli_serve
+    cli_db.register(sub)
+    cli_serve.register(sub)
     return p
 
 

@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 
 from collector.errors import Failure, HostError
-from collector.reading import Reading, parse_output
+from collector.parsers import ParseError, rc, units
+from collector.parsers.units import CatalogEntry
+from collector.reading import EXIT_MEANING, Reading, parse_output
+from collector.sections import split_sections
 from collector.ssh_pool import HostConnection
 from inventory import HostSpec
 from inventory.patterns import validate_mount, validate_unit
 from remote_scripts import probe_command
 
 MAX_PROBE_OUTPUT = 256 * 1024  # an ordinary probe is ~3 KiB; more is a host misbehaving
+MAX_CATALOG_OUTPUT = 1024 * 1024  # ~100 bytes per unit; a busy host lists a few hundred
 
 
 def probe_args(spec: HostSpec, *, want_os: bool = False, want_ps: bool = False) -> list[str]:
@@ -63,3 +68,55 @@ async def probe_twice(conn: HostConnection, gap_s: float = 1.0) -> tuple[Reading
     await asyncio.sleep(gap_s)
     second = await probe_once(conn)
     return first, second
+
+
+@dataclass(frozen=True)
+class CatalogResult:
+    """The host's services for "discover services"; available is False when systemd cannot be asked."""
+
+    available: bool
+    units: list[CatalogEntry] = field(default_factory=list)
+    error: str | None = None
+
+
+def _catalog_problems(what: str, code: int | None, errors: tuple[str, ...]) -> str | None:
+    if code is not None and code in EXIT_MEANING:
+        return f"systemctl {what} {EXIT_MEANING[code]}"
+    if errors:
+        return f"systemctl {what}: " + "; ".join(errors)[:500]
+    if code:
+        return f"systemctl {what} exit status {code}"
+    return None
+
+
+def catalog_from_output(host_id: str, output: bytes, *, truncated: bool = False) -> CatalogResult:
+    """Interpret `probe.sh -U` output (pure); HostError when it is not the probe's output at all."""
+    sections = split_sections(output.decode("utf-8", errors="replace"))
+    if "units" not in sections:
+        raise HostError(Failure.PROBE_FAILED,
+                        f"service catalog on {host_id} produced no usable output ({len(output)} bytes); "
+                        "is the login shell of the monitoring user a POSIX sh?")
+    listed = units.parse(sections["units"])
+    on_disk = units.parse_files(sections.get("unit_files", ""))
+    if listed.absent:
+        return CatalogResult(False, [], "systemctl not found on the host: services cannot be listed")
+    try:
+        codes = rc.parse(sections.get("rc", ""))
+    except ParseError:
+        codes = rc.ExitCodes(())
+    problems = [p for p in (
+        _catalog_problems("list-units", codes.get("units"), listed.errors),
+        _catalog_problems("list-unit-files", codes.get("unit_files"), on_disk.errors),
+    ) if p]
+    if truncated:
+        problems.append(f"output cut at {len(output)} bytes: the list is incomplete")
+    entries = units.catalog(listed, on_disk)
+    # list-units failing (no bus, timed out) leaves nothing to choose from but unit files
+    available = bool(listed.units) or codes.get("units") == 0
+    return CatalogResult(available, entries, "; ".join(problems) or None)
+
+
+async def service_catalog(conn: HostConnection, timeout: float | None = None) -> CatalogResult:
+    """Every service unit on the host (`probe.sh -U`) on a new channel of its connection."""
+    result = await conn.run(probe_command(["-U"]), timeout=timeout, max_output=MAX_CATALOG_OUTPUT)
+    return catalog_from_output(conn.spec.id, result.stdout, truncated=result.truncated)

@@ -246,3 +246,60 @@ class HostConnection:
             except (asyncio.TimeoutError, TimeoutError, OSError, asyncssh.Error):
                 pass
 
+
+
+# Fields whose change means the connection must be made again; others (interval,
+# services, disks, labels...) apply to the next probe on the same connection.
+CONNECTION_FIELDS = ("address", "port", "user", "identity_file", "known_hosts", "host_key", "timeout_s")
+
+
+def needs_reconnect(old: HostSpec, new: HostSpec) -> bool:
+    return any(getattr(old, f) != getattr(new, f) for f in CONNECTION_FIELDS)
+
+
+class SSHPool:
+    """The hub's connections, one per inventory host, kept in step with the inventory."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._conns: dict[str, HostConnection] = {}
+
+    def __contains__(self, host_id: str) -> bool:
+        return host_id in self._conns
+
+    def __len__(self) -> int:
+        return len(self._conns)
+
+    def get(self, host_id: str) -> HostConnection:
+        return self._conns[host_id]
+
+    def ids(self) -> list[str]:
+        return list(self._conns)
+
+    async def sync(self, specs: list[HostSpec]) -> tuple[list[str], list[str], list[str]]:
+        """Apply an inventory: returns (added, removed, reconnected) host ids.
+
+        Unchanged hosts keep their connection; a host whose settings changed only
+        in what the probe asks for keeps it too, with the new spec.
+        """
+        wanted = {s.id: s for s in specs}
+        added, removed, reconnected = [], [], []
+        for host_id in [h for h in self._conns if h not in wanted]:
+            await self._conns.pop(host_id).close()
+            removed.append(host_id)
+        for host_id, spec in wanted.items():
+            conn = self._conns.get(host_id)
+            if conn is None:
+                self._conns[host_id] = HostConnection(spec, clock=self._clock)
+                added.append(host_id)
+            elif needs_reconnect(conn.spec, spec):
+                await conn.close()
+                self._conns[host_id] = HostConnection(spec, clock=self._clock)
+                reconnected.append(host_id)
+            elif conn.spec != spec:
+                conn.spec = spec
+        return added, removed, reconnected
+
+    async def close_all(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)

@@ -23,6 +23,8 @@ from .patterns import (
     validate_unit,
     validate_user,
 )
+from .watch import InventoryStatus, InventoryWatcher
+from .writer import HostExists, HostNotFound, InventoryWriter
 
 __all__ = [
     "DEFAULT_INVENTORY",
@@ -31,9 +33,14 @@ __all__ = [
     "Defaults",
     "GpuMode",
     "HostEntry",
+    "HostExists",
+    "HostNotFound",
     "HostSpec",
     "Inventory",
     "InventoryError",
+    "InventoryStatus",
+    "InventoryWatcher",
+    "InventoryWriter",
     "Problem",
     "ProxyConfig",
     "check_inventory",

@@ -6,6 +6,10 @@
 # never needs a redeploy. Nothing is installed and nothing stays running.
 #
 # Usage: probe.sh [-o] [-p] [-g] [-a | -m MOUNTS] [--] [UNIT...]
+#        probe.sh -U
+#   -U        service catalog instead of a probe: only the `units`
+#             (systemctl list-units), `unit_files` (list-unit-files) and
+#             `rc` sections; the hub asks on request, never while polling
 #   -o        add the static `os` section (hub asks once per connection)
 #   -p        add the `ps` section (top processes; costly, hub asks rarely)
 #   -g        query nvidia-smi (prints "absent" when it is not installed)
@@ -42,6 +46,7 @@ FW_T_DF=3
 FW_T_GPU=5
 FW_T_SYSTEMD=3
 FW_T_PS=3
+FW_T_CATALOG=5
 
 fw_rc=''
 
@@ -137,6 +142,21 @@ fw_systemd() {
     fi
 }
 
+# Service catalog (-U): every service unit systemd knows, loaded or not.
+# "absent" in both sections when there is no systemctl.
+fw_catalog() {
+    if ! command -v systemctl >/dev/null 2>&1; then
+        printf '<<<units>>>\nabsent\n<<<unit_files>>>\nabsent\n'
+        return 0
+    fi
+    printf '<<<units>>>\n'
+    fw_run units "$FW_T_CATALOG" systemctl list-units --type=service --all \
+        --no-legend --no-pager --plain
+    printf '<<<unit_files>>>\n'
+    fw_run unit_files "$FW_T_CATALOG" systemctl list-unit-files --type=service \
+        --no-legend --no-pager
+}
+
 fw_ps() {
     printf '<<<ps>>>\n'
     # procps ps: %cpu is CPU time over the process lifetime.
@@ -145,8 +165,10 @@ fw_ps() {
 
 fw_main() {
     fw_want_os='' fw_want_ps='' fw_want_gpu='' fw_df_mode=list fw_mounts=/
+    fw_want_catalog=''
     while [ $# -gt 0 ]; do
         case $1 in
+            -U) fw_want_catalog=1 ;;
             -o) fw_want_os=1 ;;
             -p) fw_want_ps=1 ;;
             -g) fw_want_gpu=1 ;;
@@ -161,6 +183,11 @@ fw_main() {
     fw_timeout=''
     command -v timeout >/dev/null 2>&1 && fw_timeout=1
 
+    if [ -n "$fw_want_catalog" ]; then
+        fw_catalog
+        printf '<<<rc>>>\n%s' "$fw_rc"
+        return 0
+    fi
     fw_epoch
     fw_counters
     [ -n "$fw_want_os" ] && fw_os

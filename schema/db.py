@@ -87,3 +87,7 @@ def make_engine(url: str | None = None) -> Engine:
 def session_scope(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
+
+
+class DatabaseError(Exception):
+    """A database problem to report in one line (the message says what to do)."""

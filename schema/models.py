@@ -141,7 +141,7 @@ class ServiceSample(SQLModel, table=True):
 # --------------------------------------------------------------------------- rollups
 class SampleHourlyBase(SQLModel):
     host_id: str = Field(max_length=64)
-    hour: int  # epoch seconds of the start of the UTC hour
+    hour: int = Field(sa_type=BigInteger)  # epoch seconds of the start of the UTC hour (64-bit: 2038)
     sample_count: int = 0
     cpu_pct_avg: float | None = None
     cpu_pct_max: float | None = None

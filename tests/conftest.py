@@ -31,3 +31,19 @@ def inventory_file(sshd: SSHDServer, tmp_path: Path):
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A real, throwaway PostgreSQL server for the session; the URL of its `fleetwatch` database.
+
+    Fails (never skips) when the PostgreSQL binaries are missing: the message names the apt package.
+    """
+    from tests.pg import PostgresMissing, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server.url
+    server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -75,6 +76,40 @@ class SSHDServer:
         }
         return yaml.safe_dump(doc, sort_keys=False)
 
+    @property
+    def config_path(self) -> Path:
+        return self.root / "sshd_config"
+
+    def session_pids(self) -> list[int]:
+        """PIDs of the per-connection sshd processes (children of the listener)."""
+        if self.proc is None:
+            return []
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.proc.pid:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def go_down(self) -> None:
+        """Like a host going off the network: the listener and every open connection end."""
+        pids = self.session_pids()
+        self.stop()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def restart(self) -> None:
+        """Start the same sshd again: same port, same host key."""
+        self.stop()
+        self.proc = _launch(self.config_path, self.port, self.log_path)
+        _wait_listening(self)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -134,18 +169,27 @@ SetEnv PATH={fakebin}:/usr/local/bin:/usr/bin:/bin
 """
     )
     log_path = root / "sshd.log"
-    proc = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"),
-    )
+    proc = _launch(config, port, log_path)
     sshd = SSHDServer(root, port, client_key_path, known_hosts, host_key, fakebin, proc, log_path)
+    _wait_listening(sshd)
+    return sshd
+
+
+def _launch(config: Path, port: int, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _wait_listening(sshd: SSHDServer) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited: {log_path.read_text()}")
+        assert sshd.proc is not None
+        if sshd.proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {sshd.log_path.read_text()}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return sshd
+            with socket.create_connection(("127.0.0.1", sshd.port), timeout=0.2):
+                return
         except OSError:
             time.sleep(0.05)
     sshd.stop()

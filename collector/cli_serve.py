@@ -1,0 +1,158 @@
+"""`fleetwatch serve` (the hub) and `fleetwatch probe HOST --via URL` (ask a running hub)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import logging
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def _err(msg: str) -> None:
+    print(f"fleetwatch: {msg}", file=sys.stderr)
+
+
+def _duration(text: str) -> float:
+    from inventory import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be longer than 0")
+    return seconds
+
+
+def _listen(text: str) -> tuple[str, int]:
+    from inventory import parse_host_port
+
+    try:
+        return parse_host_port(text, "listen address")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from collector.hub import Hub, HubOptions
+    from inventory import InventoryError, default_inventory_path
+    from schema.db import make_engine, redact
+
+    inventory_path = Path(args.inventory) if args.inventory else default_inventory_path()
+    options = HubOptions(raw_keep_s=args.raw_retention, hourly_keep_s=args.hourly_retention,
+                         backup_every_s=0 if args.no_backup else 24 * 3600, db_url=args.db)
+    hub = Hub(inventory_path, make_engine(args.db), options)
+    try:
+        await hub.start()
+    except InventoryError as exc:
+        for problem in exc.problems:
+            _err(str(problem))
+        _err(f"{inventory_path}: fix the inventory (check it with `fleetwatch inventory check`) and start again")
+        await hub.stop()
+        return EXIT_USAGE
+    host, port = args.listen
+    print(f"fleetwatch hub: {len(hub.specs)} host(s) from {inventory_path}, database {redact(args.db)}",
+          file=sys.stderr)
+    print(f"fleetwatch hub: API on http://{host if ':' not in host else f'[{host}]'}:{port}/ "
+          f"(OpenAPI at /docs); Ctrl-C stops", file=sys.stderr)
+    from webapp.app import create_app
+
+    config = uvicorn.Config(create_app(hub, manage_hub=False), host=host, port=port,
+                            log_level=args.log_level.lower(), access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        await server.serve()
+    finally:
+        await hub.stop()
+    return EXIT_OK if server.started else EXIT_FAILED
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from schema.db import DatabaseError, default_db_url, normalize_url
+    from schema.migrate import upgrade
+
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" is our design
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    args.db = normalize_url(args.db or default_db_url())
+    if not _is_loopback(args.listen[0]):
+        _err(f"warning: listening on {args.listen[0]}, reachable from other machines; "
+             "the API has no login yet, so anyone who can reach this port can read and change the inventory")
+    try:
+        upgrade(args.db, log=lambda m: print(f"fleetwatch db: {m}", file=sys.stderr))
+    except DatabaseError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    try:
+        return asyncio.run(_serve(args))
+    except OSError as exc:  # the port is taken, most often
+        _err(f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror or exc}")
+        return EXIT_FAILED
+
+
+def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) -> int:
+    """`probe HOST --via URL`: POST /api/servers/HOST/probe on a running hub and print the snapshot."""
+    from collector.render_text import render
+
+    base = hub_url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        _err(f"--via expects the hub's URL, like http://127.0.0.1:8080 (got {hub_url!r})")
+        return EXIT_USAGE
+    url = f"{base}/api/servers/{urllib.parse.quote(host_id, safe='')}/probe"
+    if not as_json:
+        print(f"asking the hub at {base} to probe {host_id} ...", file=sys.stderr)
+    request = urllib.request.Request(url, method="POST", headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            report = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.load(exc).get("detail", "")
+        except (ValueError, AttributeError):
+            detail = exc.reason
+        _err(f"{host_id}: the hub answered {exc.code}: {detail}")
+        return EXIT_USAGE if exc.code == 404 else EXIT_FAILED
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        _err(f"cannot reach the hub at {base}: {reason}; is `fleetwatch serve` running there?")
+        return EXIT_FAILED
+    print(json.dumps(report, indent=2) if as_json else render(report))
+    if not report.get("ok", False):
+        _err(f"{host_id}: degraded: " + "; ".join(f"{k}: {v}" for k, v in (report.get("errors") or {}).items()))
+        return EXIT_DEGRADED
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the hub: poll every host, store, serve the API")
+    serve.add_argument("--inventory", metavar="PATH",
+                       help="inventory file (default: $FLEETWATCH_INVENTORY or inventory/hosts.yaml)")
+    serve.add_argument("--db", metavar="URL", help="database URL: sqlite:///PATH or postgresql://USER@HOST/DB "
+                                                   "(default: $FLEETWATCH_DB or fleetwatch.db in the data folder)")
+    serve.add_argument("--listen", metavar="HOST:PORT", type=_listen, default=_listen(DEFAULT_LISTEN),
+                       help=f"where the web UI and API listen (default {DEFAULT_LISTEN}, loopback only)")
+    serve.add_argument("--raw-retention", metavar="DURATION", type=_duration, default=48 * 3600.0,
+                       help="keep 5 s samples this long (default 48h)")
+    serve.add_argument("--hourly-retention", metavar="DURATION", type=_duration, default=730 * 86400.0,
+                       help="keep hourly rollups this long (default 730d)")
+    serve.add_argument("--no-backup", action="store_true", help="no daily database backup")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)

@@ -1,0 +1,255 @@
+"""The hub's runtime: connections, the 5 s schedule, storage and upkeep jobs (SPEC §4).
+
+Everything runs in one asyncio loop: APScheduler's AsyncIOScheduler starts one
+job per host (never two at once for the same host, `max_instances=1`), and each
+probe has its own timeout, so a hung host only ever delays itself. Database
+work goes to one thread (`BatchWriter.executor`).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import Engine
+
+from collector import events as ev
+from collector import rollup
+from collector.host_state import HostStatus
+from collector.poller import Poller
+from collector.recorder import BatchWriter
+from collector.ssh_pool import SSHPool
+from inventory import HostSpec, Inventory
+from inventory.watch import InventoryWatcher
+from schema import samples as store
+from schema.event_queries import recent_events
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """Knobs of the runtime; the defaults are SPEC §4's."""
+
+    raw_keep_s: float = 48 * HOUR
+    hourly_keep_s: float = 2 * 365 * 24 * HOUR
+    flush_every_s: float = 1.0
+    rollup_every_s: float = 300.0  # the current hour's row stays fresh for the history page
+    retention_every_s: float = HOUR
+    backup_every_s: float = 24 * HOUR  # 0 turns the daily backup off
+    backup_dir: Path | None = None
+    db_url: str | None = None  # for the backup job
+    inventory_check_s: float = 1.0
+
+
+def _stagger(host_id: str, interval_s: float) -> float:
+    """A stable offset inside the first interval, so 1,000 hosts don't all start at once."""
+    return (zlib.crc32(host_id.encode()) % 1000) / 1000 * min(interval_s, 5.0)
+
+
+class Hub:
+    """Owns the pool, the poller, the writer, the schedule and the inventory watcher."""
+
+    def __init__(self, inventory_path: Path, engine: Engine, options: HubOptions | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.options = options or HubOptions()
+        self.engine = engine
+        self._clock = clock
+        self.pool = SSHPool()
+        self.writer = BatchWriter(engine, clock=clock)
+        self.deduper = ev.EventDeduper()
+        self.poller = Poller(self.writer, self.deduper, clock=clock)
+        self.watcher = InventoryWatcher(Path(inventory_path), self.apply_inventory,
+                                        interval_s=self.options.inventory_check_s)
+        self.scheduler: AsyncIOScheduler | None = None
+        self.specs: dict[str, HostSpec] = {}
+        self.started_at: float | None = None
+        self.last_backup: dict[str, Any] = {}
+        self.last_rollup: dict[str, Any] = {}
+        self._watch_task: asyncio.Task | None = None
+        self._apply_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Load the inventory (InventoryError if invalid), seed state from the database, start jobs."""
+        inventory = self.watcher.load_initial()
+        self.started_at = self._clock()
+        await self.writer.run_db(self._seed)
+        await self.fill_rollups()
+        self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        self.scheduler.start()
+        await self.apply_inventory(inventory)
+        self._add_upkeep_jobs()
+        self._watch_task = asyncio.create_task(self.watcher.run(), name="inventory-watch")
+        log.info("hub started: %d host(s)", len(self.specs))
+
+    async def stop(self) -> None:
+        """Stop the jobs, write what is pending, close every connection."""
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.pool.close_all()
+        await self.writer.flush()
+        self.writer.close()
+
+    def _seed(self, session) -> None:
+        """Carry state over a restart: host status, last snapshot, recent events (no duplicates)."""
+        now = self._clock()
+        self.deduper.seed(recent_events(session, now - self.deduper.window_s))
+        for host in store.list_hosts(session):
+            rt = self.poller.runtime(host.id)
+            rt.status = HostStatus(state=host.state, last_error=host.last_error, last_seen_at=host.last_seen_at,
+                                   state_since=host.state_since, consecutive_failures=host.consecutive_failures)
+            latest = store.latest_sample(session, host.id)
+            if latest is not None:
+                rt.snapshot = ev.HostSnapshot.from_report({
+                    "ts": latest["ts"], "uptime_s": latest["uptime_s"],
+                    "services": [{"name": s["unit"], "active_state": s["active_state"]} for s in latest["services"]],
+                    "gpus": [{"index": g["gpu_index"], "temperature_c": g["temperature_c"]} for g in latest["gpus"]],
+                })
+
+    # ------------------------------------------------------------------ inventory
+    async def apply_inventory(self, inventory: Inventory) -> None:
+        """Connect new hosts, drop removed ones, reconnect changed ones; others keep going."""
+        async with self._apply_lock:
+            specs = {s.id: s for s in inventory.resolved_hosts()}
+            added, removed, reconnected = await self.pool.sync(list(specs.values()))
+            old = self.specs
+            self.specs = specs
+            for host_id in removed:
+                self._unschedule(host_id)
+                self.poller.forget(host_id)
+            for host_id, spec in specs.items():
+                if host_id in added or old.get(host_id) is None or old[host_id].interval_s != spec.interval_s:
+                    self._schedule(spec)
+            now = self._clock()
+            await self.writer.run_db(lambda s: store.sync_hosts(s, [(h.id, h.address) for h in specs.values()], now))
+            if added or removed or reconnected:
+                log.info("inventory applied: %d added, %d removed, %d reconnected", len(added), len(removed),
+                         len(reconnected))
+
+    def note_written(self, inventory: Inventory) -> None:
+        """The API wrote the file; the watcher should not reload it a second time."""
+        self.watcher.note_written(inventory)
+
+    # ------------------------------------------------------------------ schedule
+    def _job_id(self, host_id: str) -> str:
+        return f"poll:{host_id}"
+
+    def _schedule(self, spec: HostSpec) -> None:
+        assert self.scheduler is not None
+        first = datetime.now(timezone.utc) + timedelta(seconds=_stagger(spec.id, spec.interval_s))
+        self.scheduler.add_job(
+            self.poll_host, "interval", seconds=spec.interval_s, args=[spec.id], id=self._job_id(spec.id),
+            replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=max(1, int(spec.interval_s)),
+            next_run_time=first,
+        )
+
+    def _unschedule(self, host_id: str) -> None:
+        if self.scheduler is not None and self.scheduler.get_job(self._job_id(host_id)):
+            self.scheduler.remove_job(self._job_id(host_id))
+
+    def _add_upkeep_jobs(self) -> None:
+        assert self.scheduler is not None
+        o = self.options
+        common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+        self.scheduler.add_job(self.writer.flush, "interval", seconds=o.flush_every_s, id="flush",
+                               misfire_grace_time=None, **common)
+        self.scheduler.add_job(self.fill_rollups, "interval", seconds=o.rollup_every_s, id="rollup", **common)
+        # and a few seconds past every hour, so the hour just ended is complete at once
+        self.scheduler.add_job(self.fill_rollups, "cron", minute=0, second=15, id="rollup-hourly", **common)
+        self.scheduler.add_job(self.retention, "interval", seconds=o.retention_every_s, id="retention", **common)
+        if o.backup_every_s:
+            self.scheduler.add_job(self.backup, "interval", seconds=o.backup_every_s, id="backup", **common)
+
+    async def poll_host(self, host_id: str) -> dict[str, Any] | None:
+        """The scheduled job for one host."""
+        if host_id not in self.pool:
+            return None
+        return await self.poller.poll(self.pool.get(host_id))
+
+    # ------------------------------------------------------------------ on request
+    async def probe_now(self, host_id: str) -> dict[str, Any]:
+        """Probe a host now on its open connection (waits for a running probe); HostError if it fails."""
+        if host_id not in self.pool:
+            raise KeyError(host_id)
+        conn = self.pool.get(host_id)
+        report = await self.poller.poll(conn, want_ps=True, want_os=True)
+        if report is None:
+            failure = self.poller.runtime(host_id).last_failure
+            assert failure is not None  # poll() returns None only after recording a failure
+            raise failure
+        await self.writer.flush()
+        return report
+
+    async def service_catalog(self, host_id: str):
+        """Systemd units found on the host (for "discover services")."""
+        from collector.prober import service_catalog
+
+        if host_id not in self.pool:
+            raise KeyError(host_id)
+        return await service_catalog(self.pool.get(host_id))
+
+    # ------------------------------------------------------------------ upkeep
+    async def fill_rollups(self) -> int:
+        """Roll up every hour from the last rolled-up one to now (also hours missed while down)."""
+        now = self._clock()
+
+        def work(session) -> int:
+            span = rollup.hours_to_fill(session, now)
+            return 0 if span is None else rollup.rollup_hours(session, span[0], span[1])
+
+        started = time.perf_counter()
+        n = await self.writer.run_db(work)
+        self.last_rollup = {"at": now, "rows": n, "seconds": round(time.perf_counter() - started, 3)}
+        return n
+
+    async def retention(self) -> dict[str, int]:
+        now, o = self._clock(), self.options
+        return await self.writer.run_db(
+            lambda s: rollup.apply_retention(s, now, raw_keep_s=o.raw_keep_s, hourly_keep_s=o.hourly_keep_s))
+
+    async def backup(self) -> Path | None:
+        """The daily backup (SQLite online backup, or pg_dump)."""
+        from schema.backup import backup_database
+        from schema.db import DatabaseError
+
+        url = self.options.db_url or str(self.engine.url.render_as_string(hide_password=False))
+        loop = asyncio.get_running_loop()
+        try:
+            path = await loop.run_in_executor(None, lambda: backup_database(url, self.options.backup_dir,
+                                                                            label="daily"))
+        except (DatabaseError, OSError) as exc:
+            self.last_backup = {"at": self._clock(), "ok": False, "error": str(exc)}
+            log.warning("daily backup failed: %s", exc)
+            return None
+        self.last_backup = {"at": self._clock(), "ok": True, "path": str(path)}
+        return path
+
+    # ------------------------------------------------------------------ status
+    def states(self) -> Counter:
+        return Counter(self.poller.runtime(h).status.state for h in self.specs)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "scheduler_running": bool(self.scheduler and self.scheduler.running),
+            "hosts": len(self.specs),
+            "states": dict(self.states()),
+            "pending_rows": self.writer.pending,
+            "db_last_error": self.writer.last_error,
+            "inventory_ok": self.watcher.status.ok,
+            "uptime_s": None if self.started_at is None else round(self._clock() - self.started_at, 1),
+        }
+

@@ -1,0 +1,165 @@
+"""Probe one host over its persistent connection and hand on what came back.
+
+One `HostRuntime` per host holds what the next poll needs: the previous
+reading (rates), the previous snapshot (events), the host status and a lock,
+so a scheduled probe and a "probe now" of the same host never overlap.
+Judging (state machine, events) lives in `host_state` and `events`; storing
+in `recorder`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector import events as ev
+from collector.errors import Failure, HostError
+from collector.host_state import HostStatus, on_failure, on_success
+from collector.prober import probe_once
+from collector.reading import Reading
+from collector.recorder import BatchWriter, rows_from_report
+from collector.report import build_report
+from collector.ssh_pool import HostConnection, classify
+
+log = logging.getLogger(__name__)
+
+PS_EVERY_S = 60.0  # top processes cost the host ~8 ms more; once a minute is enough for a table
+GRACE_S = 2.0  # beyond the command timeout, for connect and channel setup
+
+
+@dataclass
+class HostRuntime:
+    """What the hub remembers about one host between polls."""
+
+    host_id: str
+    status: HostStatus = field(default_factory=HostStatus)
+    prev_reading: Reading | None = None
+    snapshot: ev.HostSnapshot | None = None
+    report: dict[str, Any] | None = None  # the latest full report (in memory, for the API)
+    os_info: dict[str, Any] | None = None
+    top_processes: list[dict[str, Any]] = field(default_factory=list)
+    os_for_connect: int = -1  # the connection number whose os section we have
+    last_ps_at: float = float("-inf")
+    polls: int = 0
+    last_failure: HostError | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # hostname, OS, cores...: kept once seen
+    last_poll_started: float | None = None
+    last_poll_seconds: float | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Poller:
+    """Runs probes and turns their outcome into rows, status changes and events."""
+
+    def __init__(self, writer: BatchWriter, deduper: ev.EventDeduper, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.writer = writer
+        self.deduper = deduper
+        self._clock = clock
+        self.runtimes: dict[str, HostRuntime] = {}
+
+    def runtime(self, host_id: str) -> HostRuntime:
+        rt = self.runtimes.get(host_id)
+        if rt is None:
+            rt = self.runtimes[host_id] = HostRuntime(host_id, status=HostStatus(state_since=self._clock()))
+        return rt
+
+    def forget(self, host_id: str) -> None:
+        self.runtimes.pop(host_id, None)
+
+    async def poll(self, conn: HostConnection, *, want_ps: bool | None = None,
+                   want_os: bool | None = None) -> dict[str, Any] | None:
+        """One scheduled probe: store the sample, update state, record events.
+
+        Returns the report, or None when the host could not be probed.
+        """
+        rt = self.runtime(conn.spec.id)
+        async with rt.lock:
+            return await self._poll_locked(conn, rt, want_ps, want_os)
+
+    async def _poll_locked(self, conn: HostConnection, rt: HostRuntime, want_ps: bool | None,
+                           want_os: bool | None) -> dict[str, Any] | None:
+        spec = conn.spec
+        started = self._clock()
+        rt.last_poll_started = started
+        rt.polls += 1
+        if want_os is None:
+            want_os = not conn.connected or rt.os_for_connect != conn.connects
+        if want_ps is None:
+            want_ps = started - rt.last_ps_at >= PS_EVERY_S
+        try:
+            reading = await asyncio.wait_for(
+                probe_once(conn, want_os=want_os, want_ps=want_ps, timeout=spec.timeout_s),
+                timeout=spec.timeout_s + GRACE_S,
+            )
+        except HostError as err:
+            self._failed(rt, err)
+            return None
+        except (asyncio.TimeoutError, TimeoutError):
+            self._failed(rt, HostError(Failure.TIMEOUT, f"probe of {spec.id} took longer than "
+                                                        f"{spec.timeout_s + GRACE_S:g} s"))
+            return None
+        except Exception as exc:  # never let one host's surprise stop its schedule
+            log.exception("host %s: unexpected error while probing", spec.id)
+            self._failed(rt, classify(exc, spec))
+            return None
+        finally:
+            rt.last_poll_seconds = self._clock() - started
+        if reading.get("os") is not None:
+            rt.os_for_connect = conn.connects
+        if want_ps and "ps" not in reading.errors:
+            rt.last_ps_at = started
+        readings = (rt.prev_reading, reading) if rt.prev_reading is not None else (reading,)
+        report = build_report(spec.id, readings, all_disks=spec.disks == "all")
+        rt.prev_reading = reading
+        self._succeeded(rt, report, reading)
+        return report
+
+    def _succeeded(self, rt: HostRuntime, report: dict[str, Any], reading: Reading) -> None:
+        now = report["ts"]
+        errors = report.get("errors") or {}
+        error_text = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
+        prev_status = rt.status
+        rt.status = on_success(prev_status, degraded=bool(errors), error_text=error_text, now=now)
+        report["state"] = rt.status.state
+        snapshot = ev.HostSnapshot.from_report(report)
+        drafts = ev.state_events(rt.host_id, prev_status, rt.status, now)
+        drafts += ev.sample_events(rt.host_id, rt.snapshot, snapshot, now)
+        rt.snapshot = ev.remember_failures(rt.snapshot, snapshot)
+        if report.get("top_processes") and reading.get("ps") is not None:
+            rt.top_processes = report["top_processes"]
+        facts: dict[str, Any] = {"cpu_count": report.get("cpu_count"), "mem_total_bytes": report.get("mem_total_bytes"),
+                                 "gpu_count": report.get("gpu_count")}
+        os_rec = reading.get("os")
+        if os_rec is not None:
+            rt.os_info = dict(report.get("os") or {}, cpu_count=report.get("cpu_count"))
+            facts.update(hostname=os_rec.hostname, os_pretty_name=os_rec.pretty_name, kernel=os_rec.kernel,
+                         arch=os_rec.arch)
+        facts = {k: v for k, v in facts.items() if v is not None}  # a section missing this time keeps the old fact
+        rt.facts.update(facts)
+        rt.report = report
+        self.writer.add_sample(rows_from_report(report))
+        self._emit(drafts)
+        self.writer.set_host(
+            rt.host_id, state=rt.status.state, last_error=rt.status.last_error, last_seen_at=now,
+            state_since=rt.status.state_since, consecutive_failures=0, boot_time=snapshot.boot_time, **facts)
+
+    def _failed(self, rt: HostRuntime, err: HostError) -> None:
+        now = self._clock()
+        rt.last_failure = err
+        prev_status = rt.status
+        rt.status = on_failure(prev_status, err.failure, err.message, now)
+        self._emit(ev.state_events(rt.host_id, prev_status, rt.status, now))
+        self.writer.set_host(rt.host_id, state=rt.status.state, last_error=rt.status.last_error,
+                             state_since=rt.status.state_since,
+                             consecutive_failures=rt.status.consecutive_failures)
+
+    def _emit(self, drafts: list[ev.EventDraft]) -> None:
+        kept = [d for d in drafts if self.deduper.admit(d)]
+        for d in kept:
+            log.info("event %s on %s: %s", d.type, d.host_id, d.message)
+        if kept:
+            self.writer.add_events(kept)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the fleetwatch database (run them with `schema.migrate.upgrade`)."""

@@ -1,0 +1,120 @@
+"""Writes of raw samples and host state; reads of the latest state of a host."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from schema.models import DiskSample, Event, GpuSample, Host, Sample, ServiceSample
+
+
+@dataclass
+class Batch:
+    """Rows gathered between two flushes (plain dicts, inserted with executemany)."""
+
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+    disks: list[dict[str, Any]] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return (len(self.samples) + len(self.gpus) + len(self.disks) + len(self.services)
+                + len(self.events) + len(self.hosts))
+
+    def write(self, session: Session) -> int:
+        """Insert everything in the caller's transaction; returns rows written."""
+        for model, rows in ((Sample, self.samples), (GpuSample, self.gpus), (DiskSample, self.disks),
+                            (ServiceSample, self.services), (Event, self.events)):
+            if rows:
+                session.execute(insert(model), rows)
+        for host_id, values in self.hosts.items():
+            session.execute(update(Host).where(Host.id == host_id).values(**values))
+        return self.size
+
+    def merge_newer(self, newer: Batch) -> None:
+        """Append rows gathered while this batch was being written (after a failed write)."""
+        self.samples += newer.samples
+        self.gpus += newer.gpus
+        self.disks += newer.disks
+        self.services += newer.services
+        self.events += newer.events
+        for host_id, values in newer.hosts.items():
+            self.hosts.setdefault(host_id, {}).update(values)
+
+    def drop_oldest(self, n: int) -> int:
+        """Forget the n oldest samples (and their child rows) when the database is gone for long."""
+        cut = sorted(s["ts"] for s in self.samples)[n - 1]
+        before = len(self.samples)
+        self.samples = [s for s in self.samples if s["ts"] > cut]
+        self.gpus = [r for r in self.gpus if r["ts"] > cut]
+        self.disks = [r for r in self.disks if r["ts"] > cut]
+        self.services = [r for r in self.services if r["ts"] > cut]
+        return before - len(self.samples)
+
+
+def sync_hosts(session: Session, hosts: Iterable[tuple[str, str]], now: float) -> None:
+    """Make a row for every inventory host (id, address); mark the others removed."""
+    wanted = dict(hosts)
+    existing = {h.id: h for h in session.execute(select(Host)).scalars()}
+    for host_id, address in wanted.items():
+        row = existing.get(host_id)
+        if row is None:
+            session.add(Host(id=host_id, address=address, state="connecting", state_since=now))
+        else:
+            row.address = address
+            row.removed_at = None
+    for host_id, row in existing.items():
+        if host_id not in wanted and row.removed_at is None:
+            row.removed_at = now
+
+
+def list_hosts(session: Session, *, include_removed: bool = False) -> list[Host]:
+    stmt = select(Host).order_by(Host.id)
+    if not include_removed:
+        stmt = stmt.where(Host.removed_at.is_(None))
+    return list(session.execute(stmt).scalars())
+
+
+def get_host(session: Session, host_id: str) -> Host | None:
+    return session.get(Host, host_id)
+
+
+def _row(obj: Any, skip: tuple[str, ...] = ("id", "host_id", "ts")) -> dict[str, Any]:
+    return {k: v for k, v in obj.model_dump().items() if k not in skip}
+
+
+def latest_sample(session: Session, host_id: str) -> dict[str, Any] | None:
+    """The newest sample of a host with its GPUs, disks and services; None if never probed."""
+    sample = session.execute(
+        select(Sample).where(Sample.host_id == host_id).order_by(Sample.ts.desc()).limit(1)
+    ).scalars().first()
+    if sample is None:
+        return None
+    ts = sample.ts
+    out = sample.model_dump(exclude={"id"})
+    out["errors"] = json.loads(sample.errors) if sample.errors else {}
+    out["gpus"] = [_row(g) for g in session.execute(
+        select(GpuSample).where(GpuSample.host_id == host_id, GpuSample.ts == ts).order_by(GpuSample.gpu_index)
+    ).scalars()]
+    out["disks"] = [_row(d) for d in session.execute(
+        select(DiskSample).where(DiskSample.host_id == host_id, DiskSample.ts == ts).order_by(DiskSample.mount)
+    ).scalars()]
+    out["services"] = [_row(s) for s in session.execute(
+        select(ServiceSample).where(ServiceSample.host_id == host_id, ServiceSample.ts == ts)
+        .order_by(ServiceSample.unit)
+    ).scalars()]
+    return out
+
+
+def count_samples(session: Session, host_id: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Sample)
+    if host_id is not None:
+        stmt = stmt.where(Sample.host_id == host_id)
+    return int(session.execute(stmt).scalar_one())

@@ -1,0 +1,95 @@
+"""Time helpers: ISO 8601 formatting and parsing, hour floors, portable SQL time buckets.
+
+Times are epoch seconds (UTC) as floats everywhere in storage; the API and the
+pages show ISO 8601 with a `Z`. `time_bucket` is the one place where SQL
+floors a timestamp: PostgreSQL's CAST rounds, so it uses FLOOR there, while
+SQLite uses CAST (which truncates, the same as floor for the positive times
+stored here) because SQLite's FLOOR only exists in builds with the math
+functions compiled in.
+"""
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, literal_column
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+HOUR = 3600
+MINUTE = 60
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as ISO 8601 UTC to the second, e.g. "2026-11-21T10:15:00Z"."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(ts)))
+
+
+def parse_time(value: str | float | int) -> float:
+    """ISO 8601 (naive means UTC) or epoch seconds -> epoch seconds; ValueError if neither."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid time {value!r}: expected ISO 8601 or epoch seconds")
+    if isinstance(value, (int, float)):
+        return _finite(float(value), value)
+    text = str(value).strip()
+    if not text:
+        raise ValueError("invalid time '': expected ISO 8601 (e.g. 2026-11-21T10:15:00Z) or epoch seconds")
+    try:
+        return _finite(float(text), value)
+    except ValueError as exc:
+        if "not finite" in str(exc):
+            raise
+    try:
+        dt = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f"invalid time {value!r}: expected ISO 8601 (e.g. 2026-11-21T10:15:00Z, naive = UTC) "
+            "or epoch seconds (e.g. 1795256100)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _finite(number: float, original: object) -> float:
+    if not math.isfinite(number):
+        raise ValueError(f"invalid time {original!r}: epoch seconds must be finite (not finite)")
+    return number
+
+
+def hour_floor(ts: float) -> int:
+    """The epoch second of the start of the UTC hour containing `ts`."""
+    return int(math.floor(ts / HOUR)) * HOUR
+
+
+class _bucket(FunctionElement):
+    """bucket(ts, step): start of the step-second bucket as an integer, compiled per dialect."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "time_bucket"
+
+
+def _bucket_parts(element, compiler, **kw) -> tuple[str, str]:
+    column, step = element.clauses.clauses
+    return compiler.process(column, **kw), compiler.process(step, **kw)
+
+
+@compiles(_bucket)
+def _bucket_default(element, compiler, **kw):
+    column, step = _bucket_parts(element, compiler, **kw)
+    return f"(CAST(FLOOR({column} / {step}.0) AS BIGINT) * {step})"
+
+
+@compiles(_bucket, "sqlite")
+def _bucket_sqlite(element, compiler, **kw):
+    column, step = _bucket_parts(element, compiler, **kw)
+    return f"(CAST({column} / {step}.0 AS INTEGER) * {step})"
+
+
+def time_bucket(column: ColumnElement, step: int) -> ColumnElement:
+    """SQL for the start (integer epoch) of the `step`-second bucket holding `column`."""
+    # The step is inlined, not bound: PostgreSQL only matches a GROUP BY expression to the
+    # selected one when both are textually identical (psycopg binds $1, $2 on the server).
+    return _bucket(column, literal_column(str(int(step))))

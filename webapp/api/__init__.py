@@ -1,0 +1,1 @@
+"""REST API routers (SPEC section 5), one file per resource."""

@@ -1,0 +1,39 @@
+"""The FastAPI application: REST API now, pages later (SPEC section 5)."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from collector.hub import Hub
+from webapp import errors
+from webapp.api import events, health, history, servers, timeseries
+
+API_DESCRIPTION = """Agentless monitoring of Linux (GPU) servers over persistent SSH.
+
+Times are epoch seconds (UTC) in fields named `ts`, `hour`, `*_at`, with an ISO 8601
+copy in `*_iso`. Query parameters `from`/`to` take either form. Sizes are bytes,
+rates bytes per second, percentages 0-100, temperatures °C. Errors are
+`{"detail": ...}`: 4xx for bad input, 502/504 when a host cannot be reached.
+"""
+
+
+def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
+    """An app serving `hub`; with `manage_hub` the app starts and stops it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if manage_hub:
+            await hub.start()
+        try:
+            yield
+        finally:
+            if manage_hub:
+                await hub.stop()
+
+    app = FastAPI(title="fleetwatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app.state.hub = hub
+    errors.install(app)
+    for module in (servers, timeseries, history, events, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,23 @@
+"""Request dependencies: the running hub and a database session."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from collector.hub import Hub
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.hub.engine) as session:
+        yield session
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+SessionDep = Annotated[Session, Depends(get_session)]
