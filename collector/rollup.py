@@ -48,9 +48,9 @@ def rollup_hours(session: Session, start_hour: int, end_hour: int, host_ids: lis
     total = 0
     for chunk_start in range(start, end + 1, HOUR * chunk_hours):
         chunk_end = min(end + HOUR, chunk_start + HOUR * chunk_hours)  # exclusive
-        rows = _rollup_rows(session, chunk_start, chunk_end, hosts)
+        rows = rollup_rows(session, chunk_start, chunk_end, hosts)
         if rows:
-            _upsert(session, rows)
+            upsert_hourly(session, rows)
         session.commit()
         total += len(rows)
     return total
@@ -87,13 +87,14 @@ def apply_retention(session: Session, now: float, raw_keep_s: float = 48 * 3600,
     return counts
 
 
-# ----------------------------------------------------------------------------- internals
+# ------------------------------ building blocks (rollup_rows reads, upsert_hourly writes) and internals
 def _delete_batched(session: Session, model: Any, condition: Any, batch: int) -> int:
     """DELETE ... WHERE id IN (first `batch` matching ids), committed batch by batch."""
     deleted = 0
     while True:
         ids = select(model.id).where(condition).limit(batch).scalar_subquery()
-        result = session.execute(delete(model).where(model.id.in_(ids)), execution_options={"synchronize_session": False})
+        result = session.execute(delete(model).where(model.id.in_(ids)),
+                                 execution_options={"synchronize_session": False})
         session.commit()
         deleted += result.rowcount or 0
         if (result.rowcount or 0) < batch:
@@ -107,8 +108,8 @@ def _in_range(model: Any, start: int, end: int, hosts: list[str] | None) -> list
     return conditions
 
 
-def _rollup_rows(session: Session, start: int, end: int, hosts: list[str] | None) -> list[dict[str, Any]]:
-    """Rollup rows for hours [start, end) as dicts keyed by samples_hourly column names."""
+def rollup_rows(session: Session, start: int, end: int, hosts: list[str] | None) -> list[dict[str, Any]]:
+    """Rollup rows for hours [start, end) (end exclusive) as dicts keyed by samples_hourly columns; reads only."""
     bucket = time_bucket(Sample.ts, HOUR)
     aggregates = [func.count().label("sample_count")]
     for name in ROLLUP_METRICS:
@@ -195,7 +196,7 @@ def _gpus(session: Session, start: int, end: int, hosts: list[str] | None) -> di
     return found
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+def upsert_hourly(session: Session, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT (host_id, hour) DO UPDATE, per dialect."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":

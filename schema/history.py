@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+
+import orjson
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -108,8 +109,8 @@ def _load_json(text: str | None) -> list:
     if not text:
         return []
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = orjson.loads(text)  # ~5x json.loads; per-GPU details are most of a page's decode time
+    except orjson.JSONDecodeError:
         return []
     return value if isinstance(value, list) else []
 

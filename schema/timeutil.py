@@ -36,10 +36,11 @@ def parse_time(value: str | float | int) -> float:
     if not text:
         raise ValueError("invalid time '': expected ISO 8601 (e.g. 2026-11-21T10:15:00Z) or epoch seconds")
     try:
-        return _finite(float(text), value)
-    except ValueError as exc:
-        if "not finite" in str(exc):
-            raise
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        return _finite(number, value)
     try:
         dt = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
@@ -54,7 +55,7 @@ def parse_time(value: str | float | int) -> float:
 
 def _finite(number: float, original: object) -> float:
     if not math.isfinite(number):
-        raise ValueError(f"invalid time {original!r}: epoch seconds must be finite (not finite)")
+        raise ValueError(f"invalid time {original!r}: epoch seconds must be a finite number")
     return number
 
 
