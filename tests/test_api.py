@@ -335,3 +335,10 @@ async def test_probe_via_unknown_host_and_dead_hub(api, capsys):
     code = await asyncio.to_thread(cli_main, ["probe", "live", "--via", f"http://127.0.0.1:{free_port()}"])
     err = capsys.readouterr().err
     assert code == 1 and "cannot reach the hub" in err and "Traceback" not in err
+
+
+async def test_metrics_catalog_lists_units(api):
+    r = await api["client"].get("/api/metrics")
+    metrics = r.json()["metrics"]
+    assert r.status_code == 200 and "cpu_pct" in metrics and "gpu_util_pct" in metrics
+    assert all(m["unit"] for m in metrics.values())

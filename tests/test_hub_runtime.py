@@ -150,3 +150,33 @@ def test_serve_refuses_an_invalid_inventory(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "port" in err and "line 4" in err or ":4:" in err
     assert "Traceback" not in err
+
+
+async def test_wrong_key_and_changed_host_key_are_recorded_at_once(sshd, tmp_path):
+    """auth_failed and host_key_mismatch need no 3 polls: retrying will not fix them."""
+    import asyncssh
+
+    from schema.event_queries import query_events
+    from tests.sshd import write_key
+
+    stranger = write_key(asyncssh.generate_private_key("ssh-ed25519"), tmp_path / "stranger_key")
+    other_known = tmp_path / "known_hosts"
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()[:2]
+    other_known.write_text(f"[127.0.0.1]:{sshd.port} {' '.join(other)}\n")
+    path = write_inventory(tmp_path / "hosts.yaml", [
+        host_entry(sshd, "badkey", identity_file=str(stranger)),
+        host_entry(sshd, "mitm", known_hosts=str(other_known)),
+    ])
+    hub = _hub(path, f"sqlite:///{tmp_path / 'h.db'}")
+    await hub.start()
+    try:
+        await _until("both failures", lambda: hub.poller.runtime("badkey").status.state == "auth_failed"
+                     and hub.poller.runtime("mitm").status.state == "host_key_mismatch", timeout=12)
+        assert "authorized_keys" in hub.poller.runtime("badkey").status.last_error
+        assert "HOST KEY CHANGED" in hub.poller.runtime("mitm").status.last_error
+        await hub.writer.flush()
+        with Session(hub.engine) as s:
+            types = {(e["host_id"], e["type"]) for e in query_events(s, types=None, host_ids=None).rows}
+        assert {("badkey", "auth_failed"), ("mitm", "host_key_mismatch")} <= types
+    finally:
+        await hub.stop()
