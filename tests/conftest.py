@@ -47,3 +47,38 @@ def pg_url() -> Iterator[str]:
         pytest.fail(str(exc), pytrace=False)
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def pg_test_url(pg_url, request):
+    """A database of the test module's own on the session's throwaway PostgreSQL server."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = "fw_" + request.module.__name__.rsplit(".", 1)[-1]
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(make_url(pg_url).set(database="postgres").render_as_string(hide_password=False),
+                             autocommit=True) as conn:
+            conn.execute(sql)
+
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{name}"')
+    yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def session(request, tmp_path):
+    """A session on a fresh schema: a tmp SQLite file, or the module's PostgreSQL database."""
+    from sqlmodel import Session, SQLModel
+
+    from schema.db import make_engine
+
+    url = str(tmp_path / "t.db") if request.param == "sqlite" else request.getfixturevalue("pg_test_url")
+    engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()

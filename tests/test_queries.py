@@ -5,13 +5,9 @@ import csv
 import io
 import json
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel
 
 from schema import history
-from schema.db import make_engine
 from schema.event_queries import query_events, recent_events
 from schema.history import CSV_COLUMNS, HISTORY_COLUMNS, iter_hourly_csv, query_hourly
 from schema.models import Event, Sample, SampleHourly
@@ -20,32 +16,6 @@ from schema.timeutil import iso, parse_time
 
 H = 1795255200  # 2026-11-21T10:00:00Z
 HOUR = 3600
-
-
-@pytest.fixture(scope="module")
-def pg_test_url(pg_url):
-    """A database of this module's own on the session's throwaway PostgreSQL server."""
-    def admin(sql):
-        with psycopg.connect(make_url(pg_url).set(database="postgres").render_as_string(hide_password=False),
-                             autocommit=True) as conn:
-            conn.execute(sql)
-
-    admin('DROP DATABASE IF EXISTS "fw_test_queries" WITH (FORCE)')
-    admin('CREATE DATABASE "fw_test_queries"')
-    yield make_url(pg_url).set(database="fw_test_queries").render_as_string(hide_password=False)
-    admin('DROP DATABASE "fw_test_queries" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request, tmp_path):
-    """A session on a fresh schema: a tmp SQLite file, or the PostgreSQL test database."""
-    url = str(tmp_path / "q.db") if request.param == "sqlite" else request.getfixturevalue("pg_test_url")
-    engine = make_engine(url)
-    SQLModel.metadata.drop_all(engine)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as s:
-        yield s
-    engine.dispose()
 
 
 # ------------------------------------------------------------------------------ history

@@ -3,44 +3,14 @@ from __future__ import annotations
 
 import json
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel
 
 from collector.rollup import apply_retention, hours_to_fill, rollup_hours
-from schema.db import make_engine
 from schema.models import DiskSample, Event, GpuSample, Sample, SampleHourly, ServiceSample
 
 H = 1795255200  # 2026-11-21T10:00:00Z, an hour start
 HOUR = 3600
-
-
-@pytest.fixture(scope="module")
-def pg_test_url(pg_url):
-    """A database of this module's own on the session's throwaway PostgreSQL server."""
-    def admin(sql):
-        with psycopg.connect(make_url(pg_url).set(database="postgres").render_as_string(hide_password=False),
-                             autocommit=True) as conn:
-            conn.execute(sql)
-
-    admin('DROP DATABASE IF EXISTS "fw_test_rollup" WITH (FORCE)')
-    admin('CREATE DATABASE "fw_test_rollup"')
-    yield make_url(pg_url).set(database="fw_test_rollup").render_as_string(hide_password=False)
-    admin('DROP DATABASE "fw_test_rollup" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request, tmp_path):
-    """A session on a fresh schema: a tmp SQLite file, or the PostgreSQL test database."""
-    url = str(tmp_path / "t.db") if request.param == "sqlite" else request.getfixturevalue("pg_test_url")
-    engine = make_engine(url)
-    SQLModel.metadata.drop_all(engine)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as s:
-        yield s
-    engine.dispose()
 
 
 def add_sample(s, host, ts, **metrics):

@@ -42,6 +42,10 @@ class HostIn(BaseModel):
     proxy: dict[str, Any] | None = None
 
 
+def _host_failure(err: HostError) -> HTTPException:
+    return HTTPException(FAILURE_STATUS.get(err.failure, 502), detail=f"{err.failure.value}: {err.message}")
+
+
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else iso(ts)
 
@@ -164,8 +168,7 @@ async def probe_now(host_id: str, hub: HubDep) -> dict[str, Any]:
     try:
         report = await hub.probe_now(host_id)
     except HostError as err:
-        raise HTTPException(FAILURE_STATUS.get(err.failure, 502),
-                            detail=f"{err.failure.value}: {err.message}") from None
+        raise _host_failure(err) from None
     rt = hub.poller.runtime(host_id)
     if rt.os_info and not any((report.get("os") or {}).values()):
         report["os"] = rt.os_info
@@ -179,8 +182,7 @@ async def services_catalog(host_id: str, hub: HubDep) -> dict[str, Any]:
     try:
         result = await hub.service_catalog(host_id)
     except HostError as err:
-        raise HTTPException(FAILURE_STATUS.get(err.failure, 502),
-                            detail=f"{err.failure.value}: {err.message}") from None
+        raise _host_failure(err) from None
     watched = set(hub.specs[host_id].services)
     return {
         "server": host_id,
