@@ -13,11 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
-
-
-def _err(msg: str) -> None:
-    print(f"fleetwatch: {msg}", file=sys.stderr)
+from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
+from collector.cli_common import err as _err
 
 
 def _load(path: str | None):
@@ -47,7 +44,6 @@ def _spec(args: argparse.Namespace):
 async def _probe(spec, as_json: bool) -> int:
     from collector.errors import HostError
     from collector.prober import probe_twice
-    from collector.render_text import render
     from collector.report import build_report, failure_report
     from collector.ssh_pool import HostConnection
 
@@ -65,11 +61,7 @@ async def _probe(spec, as_json: bool) -> int:
     finally:
         await conn.close()
     report = build_report(spec.id, readings, all_disks=spec.disks == "all")
-    print(json.dumps(report, indent=2) if as_json else render(report))
-    if not report["ok"]:
-        _err(f"{spec.id}: degraded: " + "; ".join(f"{k}: {v}" for k, v in report["errors"].items()))
-        return EXIT_DEGRADED
-    return EXIT_OK
+    return print_report(spec.id, report, as_json)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

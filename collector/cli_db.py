@@ -6,15 +6,12 @@ Exit codes: 0 done; 2 a database problem, reported as one line
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_ERROR = 0, 2
+from collector.cli_common import EXIT_OK
+from collector.cli_common import EXIT_USAGE as EXIT_ERROR
+from collector.cli_common import err as _err
 DB_HELP = "database URL or SQLite file (default: $FLEETWATCH_DB, else fleetwatch.db in the data folder)"
-
-
-def _err(msg: str) -> None:
-    print(f"fleetwatch: {msg}", file=sys.stderr)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

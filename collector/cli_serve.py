@@ -12,12 +12,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
+from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
+from collector.cli_common import err as _err
+
 DEFAULT_LISTEN = "127.0.0.1:8080"
-
-
-def _err(msg: str) -> None:
-    print(f"fleetwatch: {msg}", file=sys.stderr)
 
 
 def _duration(text: str) -> float:
@@ -110,8 +108,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) -> int:
     """`probe HOST --via URL`: POST /api/servers/HOST/probe on a running hub and print the snapshot."""
-    from collector.render_text import render
-
     base = hub_url.rstrip("/")
     if not base.startswith(("http://", "https://")):
         _err(f"--via expects the hub's URL, like http://127.0.0.1:8080 (got {hub_url!r})")
@@ -134,11 +130,7 @@ def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) 
         reason = getattr(exc, "reason", exc)
         _err(f"cannot reach the hub at {base}: {reason}; is `fleetwatch serve` running there?")
         return EXIT_FAILED
-    print(json.dumps(report, indent=2) if as_json else render(report))
-    if not report.get("ok", False):
-        _err(f"{host_id}: degraded: " + "; ".join(f"{k}: {v}" for k, v in (report.get("errors") or {}).items()))
-        return EXIT_DEGRADED
-    return EXIT_OK
+    return print_report(host_id, report, as_json)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

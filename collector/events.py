@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from collector.host_state import HostStatus
+from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
 
 GPU_HOT_C = 80.0
 REBOOT_SLACK_S = 120.0  # boot time (hub clock - host uptime) moves this much only on a reboot
 DOWN_STATES = frozenset({"down", "unreachable"})
-FAILING_STATES = frozenset({"down", "unreachable", "auth_failed", "host_key_mismatch"})
-OK_STATES = frozenset({"up", "degraded"})
 
 
 @dataclass(frozen=True)

@@ -3,37 +3,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schema.paging import Page, check_paging
 from schema.models import EVENT_TYPES, Event
 from schema.timeutil import iso
 
-MAX_LIMIT = 1000
 _TABLE = Event.__table__
 
 
-@dataclass(frozen=True)
-class EventPage:
-    """One page of events, newest first, plus the total number of matching events."""
-
-    total: int
-    limit: int
-    offset: int
-    rows: list[dict[str, Any]]
+EventPage = Page  # the name callers and tests know
 
 
 def query_events(session: Session, *, types: Sequence[str] | None = None, host_ids: Sequence[str] | None = None,
                  start: float | None = None, end: float | None = None, limit: int = 50,
                  offset: int = 0) -> EventPage:
     """Events filtered by type, host and [start, end], newest first, one page with the total."""
-    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}")
-    if not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"offset must be 0 or more, got {offset!r}")
+    check_paging(limit, offset)
     if start is not None and end is not None and start > end:
         raise ValueError(f"start ({iso(start)}) must not be after end ({iso(end)})")
     conditions = []

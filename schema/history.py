@@ -18,12 +18,12 @@ import io
 
 import orjson
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from schema.paging import Page, check_paging
 from schema.models import SampleHourly
 from schema.timeutil import hour_floor, iso
 
@@ -36,21 +36,13 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 )
 JSON_COLUMNS = ("gpus", "disks")
 CSV_COLUMNS: tuple[str, ...] = ("host_id", "hour", "hour_iso", *HISTORY_COLUMNS[2:], *JSON_COLUMNS)
-MAX_LIMIT = 1000
 DEFAULT_SORT = "-hour"
 _NOT_NULL = frozenset({"host_id", "hour", "sample_count"})
 _TABLE = SampleHourly.__table__
 _CSV_BATCH = 1000
 
 
-@dataclass(frozen=True)
-class HourlyPage:
-    """One page of hourly rows plus the total number of matching rows."""
-
-    total: int
-    limit: int
-    offset: int
-    rows: list[dict[str, Any]]
+HourlyPage = Page  # the name callers and tests know
 
 
 def parse_sort(sort: str | None) -> list[tuple[str, bool]]:
@@ -121,10 +113,7 @@ def query_hourly(session: Session, *, host_ids: Sequence[str] | None = None, sta
     """One page of samples_hourly rows (hosts, overlapping [start, end)), sorted, with the total count."""
     # details=False leaves out gpus and disks: decoding their JSON is most of the cost of a
     # 1000-row page of 8-GPU hosts (docs/benchmarks.md, "History query").
-    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}")
-    if not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"offset must be 0 or more, got {offset!r}")
+    check_paging(limit, offset)
     conditions = _filters(host_ids, start, end)
     query = _page_query(conditions, sort, limit, offset, details)
     total = session.execute(select(func.count()).select_from(_TABLE).where(*conditions)).scalar_one()

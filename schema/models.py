@@ -14,9 +14,6 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-HOST_STATES = ("connecting", "up", "degraded", "down", "auth_failed", "host_key_mismatch", "unreachable")
-FAILING_STATES = frozenset({"down", "auth_failed", "host_key_mismatch", "unreachable"})
-
 
 def _big(**kw):
     return Field(default=None, sa_type=BigInteger, **kw)
@@ -46,10 +43,6 @@ class Host(HostBase, table=True):
 
     __tablename__ = "hosts"
     consecutive_failures: int = 0
-
-
-class HostPublic(HostBase):
-    pass
 
 
 # --------------------------------------------------------------------------- samples
@@ -203,6 +196,6 @@ EVENT_TYPES = ("host_down", "host_up", "service_failed", "service_recovered", "h
                "host_key_mismatch", "auth_failed", "gpu_hot", "proxy_down", "proxy_up")
 
 __all__ = [
-    "DiskSample", "EVENT_TYPES", "Event", "EventBase", "FAILING_STATES", "GpuSample", "HOST_STATES",
-    "Host", "HostBase", "HostPublic", "Sample", "SampleBase", "SampleHourly", "SampleHourlyBase", "ServiceSample",
+    "DiskSample", "EVENT_TYPES", "Event", "EventBase", "GpuSample",
+    "Host", "HostBase", "Sample", "SampleBase", "SampleHourly", "SampleHourlyBase", "ServiceSample",
 ]
