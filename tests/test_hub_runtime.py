@@ -180,3 +180,25 @@ async def test_wrong_key_and_changed_host_key_are_recorded_at_once(sshd, tmp_pat
         assert {("badkey", "auth_failed"), ("mitm", "host_key_mismatch")} <= types
     finally:
         await hub.stop()
+
+
+async def test_gpu_hot_from_the_fake_driver(sshd, tmp_path):
+    """A GPU reaching 85 °C on the host gives one gpu_hot event for that GPU."""
+    from schema.event_queries import query_events
+
+    temp_file = sshd.fakebin / "gpu0_temp"
+    path = write_inventory(tmp_path / "hosts.yaml", [host_entry(sshd, "gpu-box", gpu="nvidia")])
+    hub = _hub(path, f"sqlite:///{tmp_path / 'h.db'}")
+    await hub.start()
+    try:
+        await _until("a first sample", lambda: hub.poller.runtime("gpu-box").report is not None)
+        temp_file.write_text("85\n")
+        await _until("gpu_hot", lambda: hub.poller.runtime("gpu-box").report["gpus"][0]["temperature_c"] == 85,
+                     timeout=12)
+        await hub.writer.flush()
+        with Session(hub.engine) as s:
+            rows = query_events(s, types=["gpu_hot"], host_ids=["gpu-box"]).rows
+        assert len(rows) == 1 and rows[0]["subject"] == "0" and "85" in rows[0]["message"]
+    finally:
+        temp_file.unlink(missing_ok=True)
+        await hub.stop()
