@@ -8,6 +8,7 @@ work goes to one thread (`BatchWriter.executor`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import zlib
@@ -36,6 +37,18 @@ from schema.event_queries import recent_events
 log = logging.getLogger(__name__)
 
 HOUR = 3600
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Collect garbage less often than Python's default (700 allocations).
+
+    A hub of 1,000 hosts keeps some 10^5 containers alive (reports, specs, ORM
+    state), and rendering the overview allocates ~2*10^5 more, so the default made
+    every render run several full collections: about half of its time
+    (docs/benchmarks.md, "Overview page").
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class Hub:
     async def start(self) -> None:
         """Load the inventory (InventoryError if invalid), seed state from the database, start jobs."""
         inventory = self.watcher.load_initial()
+        tune_gc()
         self.started_at = self._clock()
         await self.writer.run_db(self._seed)
         await self.fill_rollups()

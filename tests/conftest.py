@@ -82,3 +82,13 @@ def session(request, tmp_path):
     with Session(engine) as s:
         yield s
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def web_hub(tmp_path_factory):
+    """A real `fleetwatch serve` for the page and browser tests (tests/webhub.py), shared by both."""
+    from tests.webhub import start_web_hub, stop_web_hub
+
+    web = start_web_hub(tmp_path_factory.mktemp("web"))
+    yield web
+    stop_web_hub(web)

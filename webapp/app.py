@@ -1,13 +1,17 @@
-"""The FastAPI application: REST API now, pages later (SPEC section 5)."""
+"""The FastAPI application: REST API, HTML pages and their static files (SPEC section 5)."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from collector.hub import Hub
 from webapp import errors
 from webapp.api import events, health, history, servers, timeseries
+from webapp.pages import compare, events as events_page, history as history_page, hosts, overview
+from webapp.pages import servers as servers_page
+from webapp.templating import STATIC_DIR
 
 API_DESCRIPTION = """Agentless monitoring of Linux (GPU) servers over persistent SSH.
 
@@ -36,4 +40,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
     errors.install(app)
     for module in (servers, timeseries, history, events, health):
         app.include_router(module.router)
+    for module in (overview, hosts, compare, history_page, events_page, servers_page):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

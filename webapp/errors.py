@@ -1,11 +1,11 @@
-"""Errors as `{"detail": ...}` with a 4xx code for bad input, never a traceback."""
+"""Errors as `{"detail": ...}` for the API and as a page for the browser; 4xx for bad input, never a traceback."""
 from __future__ import annotations
 
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -24,20 +24,43 @@ def _validation_detail(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+TITLES = {400: "Bad request", 404: "Not found", 422: "Invalid input", 500: "Internal error"}
+
+
+def _wants_page(req: Request) -> bool:
+    """A browser asking for a page (not the API, not a static file) gets an HTML error."""
+    path = req.url.path
+    return not path.startswith(("/api/", "/static/", "/healthz", "/docs", "/openapi")) and \
+        "text/html" in req.headers.get("accept", "")
+
+
+def _error(req: Request, detail, status_code: int, headers=None) -> Response:
+    if _wants_page(req):
+        from webapp.templating import render  # templates import this module's neighbours; load late
+
+        message = detail if isinstance(detail, str) else "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" if isinstance(d, dict) else str(d)
+            for d in detail)
+        return render(req, "error.html", {"page": "", "status_code": status_code, "message": message,
+                                          "title": TITLES.get(status_code, f"Error {status_code}")},
+                      status_code=status_code)
+    return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+    async def _invalid(req: Request, exc: RequestValidationError) -> Response:
+        return _error(req, _validation_detail(exc), 422)
 
     @app.exception_handler(BadRequest)
-    async def _bad(_req: Request, exc: BadRequest) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    async def _bad(req: Request, exc: BadRequest) -> Response:
+        return _error(req, str(exc), 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def _http(req: Request, exc: StarletteHTTPException) -> Response:
+        return _error(req, exc.detail, exc.status_code, exc.headers)
 
     @app.exception_handler(Exception)
-    async def _crash(req: Request, exc: Exception) -> JSONResponse:
+    async def _crash(req: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", req.method, req.url.path)
-        return JSONResponse({"detail": "internal error in the hub; the hub's log has the details"}, status_code=500)
+        return _error(req, "internal error in the hub; the hub's log has the details", 500)

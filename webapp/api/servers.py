@@ -1,7 +1,6 @@
 """`/api/servers`: the inventory's hosts, their state, latest sample, probe now, service catalog."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -11,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collector.errors import Failure, HostError
 from inventory import InventoryError
-from inventory.writer import HostExists, HostNotFound, InventoryWriter
+from inventory.writer import HostExists, HostNotFound
+from webapp import inventory_edits as edits
 from schema import samples as store
 from schema.timeutil import iso
 from webapp.deps import HubDep, SessionDep
@@ -54,7 +54,7 @@ def _problems(exc: InventoryError) -> HTTPException:
     return HTTPException(422, detail=[p.to_dict() for p in exc.problems])
 
 
-def _server(hub, host_id: str, row) -> dict[str, Any]:
+def server_summary(hub, host_id: str, row) -> dict[str, Any]:
     spec = hub.specs[host_id]
     st = hub.poller.runtime(host_id).status
     out: dict[str, Any] = {
@@ -78,14 +78,10 @@ def _known(hub, host_id: str) -> None:
         raise HTTPException(404, detail=f"unknown server {host_id!r}: not in the inventory")
 
 
-def _writer(hub) -> InventoryWriter:
-    return InventoryWriter(hub.watcher.path)
-
-
-async def _write(hub, fn) -> Any:
-    """Run an inventory edit off the event loop and apply the result at once."""
+async def _write(hub, edit) -> Any:
+    """Write the inventory and apply it; the writer's errors as HTTP errors."""
     try:
-        inventory = await asyncio.to_thread(fn)
+        return await edits.apply_edit(hub, edit)
     except InventoryError as exc:
         raise _problems(exc) from None
     except HostExists as exc:
@@ -94,16 +90,13 @@ async def _write(hub, fn) -> Any:
         raise HTTPException(404, detail=exc.args[0] if exc.args else str(exc)) from None
     except OSError as exc:
         raise HTTPException(500, detail=f"cannot write the inventory file: {exc}") from None
-    hub.note_written(inventory)
-    await hub.apply_inventory(inventory)
-    return inventory
 
 
 @router.get("")
 def list_servers(hub: HubDep, session: SessionDep) -> list[dict[str, Any]]:
     """Every host of the inventory with its state and system facts."""
     rows = {h.id: h for h in store.list_hosts(session)}
-    return [_server(hub, host_id, rows.get(host_id)) for host_id in hub.specs]
+    return [server_summary(hub, host_id, rows.get(host_id)) for host_id in hub.specs]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -112,15 +105,15 @@ async def add_server(body: HostIn, hub: HubDep) -> dict[str, Any]:
     entry = body.model_dump(exclude_none=True)
     if not entry.get("id") or not entry.get("address"):
         raise HTTPException(422, detail="`id` and `address` are required to add a server")
-    await _write(hub, lambda: _writer(hub).add_host(entry))
-    return _server(hub, entry["id"], None)
+    await _write(hub, edits.add_host(entry))
+    return server_summary(hub, entry["id"], None)
 
 
 @router.get("/{host_id}")
 def get_server(host_id: str, hub: HubDep, session: SessionDep) -> dict[str, Any]:
     """One host with its state and system facts."""
     _known(hub, host_id)
-    return _server(hub, host_id, store.get_host(session, host_id))
+    return server_summary(hub, host_id, store.get_host(session, host_id))
 
 
 @router.put("/{host_id}")
@@ -132,15 +125,15 @@ async def update_server(host_id: str, body: HostIn, hub: HubDep) -> dict[str, An
         raise HTTPException(422, detail="`id` cannot be removed")
     if "address" in changes and changes["address"] is None:
         raise HTTPException(422, detail="`address` cannot be removed")
-    await _write(hub, lambda: _writer(hub).update_host(host_id, changes))
-    return _server(hub, changes.get("id") or host_id, None)
+    await _write(hub, edits.update_host(host_id, changes))
+    return server_summary(hub, changes.get("id") or host_id, None)
 
 
 @router.delete("/{host_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_server(host_id: str, hub: HubDep) -> Response:
     """Remove a host from the inventory; its stored history is kept."""
     _known(hub, host_id)
-    await _write(hub, lambda: _writer(hub).delete_host(host_id))
+    await _write(hub, edits.delete_host(host_id))
     return Response(status_code=204)
 
 
@@ -154,7 +147,7 @@ def latest(host_id: str, hub: HubDep, session: SessionDep) -> dict[str, Any]:
         sample["ts_iso"] = iso(sample["ts"])
         sample["age_s"] = round(time.time() - sample["ts"], 1)
     return {
-        "server": _server(hub, host_id, store.get_host(session, host_id)),
+        "server": server_summary(hub, host_id, store.get_host(session, host_id)),
         "sample": sample,
         "top_processes": rt.top_processes,
         "os": rt.os_info,

@@ -1,4 +1,5 @@
-"""Metric series: one host over time (`/api/servers/{id}/timeseries`) and several side by side (`/api/compare`)."""
+"""Metric series: one host over time (`/api/servers/{id}/timeseries`), per GPU card
+(`/api/servers/{id}/gpus/timeseries`) and several hosts side by side (`/api/compare`)."""
 from __future__ import annotations
 
 import time
@@ -7,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from schema import gpu_timeseries as gts
 from schema import timeseries as ts
 from webapp.api.params import FROM, TO, id_list, time_range
 from webapp.deps import HubDep, SessionDep
@@ -17,6 +19,8 @@ router = APIRouter(tags=["metrics"])
 DEFAULT_SPAN_S = 3600
 MAX_COMPARE = 20
 METRIC = Query(..., description="metric name, see GET /api/metrics")
+GPU_METRIC = Query("util_pct", description="per-card metric: " + " | ".join(gts.GPU_METRICS)
+                   + "; see `gpu_metrics` in GET /api/metrics")
 STEP = Query(None, description="raw | minute | hour; default: chosen from the range "
                                "(raw up to 6 h, minute buckets up to 48 h, hourly beyond)")
 
@@ -31,8 +35,8 @@ def _known_hosts(hub, session, host_ids: list[str]) -> None:
 
 @router.get("/api/metrics")
 def metrics_catalog() -> dict[str, Any]:
-    """The metric names the series endpoints accept, with units."""
-    return {"metrics": ts.METRICS}
+    """The metric names the series endpoints accept, with units (`gpu_metrics`: the per-GPU one's)."""
+    return {"metrics": ts.METRICS, "gpu_metrics": gts.GPU_METRICS}
 
 
 @router.get("/api/servers/{host_id}/timeseries")
@@ -46,6 +50,19 @@ def timeseries(host_id: str, hub: HubDep, session: SessionDep, metric: str = MET
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     return asdict(series) | {"from": t0, "to": t1}
+
+
+@router.get("/api/servers/{host_id}/gpus/timeseries")
+def gpu_timeseries(host_id: str, hub: HubDep, session: SessionDep, metric: str = GPU_METRIC,
+                   start: str | None = FROM, end: str | None = TO, step: str | None = STEP) -> dict[str, Any]:
+    """One metric of each GPU of one host between `from` and `to`, one series per card."""
+    _known_hosts(hub, session, [host_id])
+    t0, t1 = time_range(start, end, now=time.time(), default_span_s=DEFAULT_SPAN_S)
+    try:
+        result = gts.gpu_timeseries(session, host_id, metric, t0, t1, resolution=step)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return asdict(result) | {"from": t0, "to": t1}
 
 
 @router.get("/api/compare")

@@ -1,0 +1,121 @@
+"""How long the overview takes to answer for a big fleet (issue: 1,000 hosts in under 150 ms).
+
+A real hub object (not started: no SSH) is given N hosts whose latest reports look
+like real ones (8 GPUs, 3 disks, 4 services; 1 host in 20 down, 1 in 25 with a failed
+service), then a real uvicorn server on loopback answers GET / (the whole page) and
+the htmx refresh of the #fleet section. Times are wall-clock per request, measured
+by an HTTP client in another thread, after 3 warm-up requests.
+
+    python3 benchmarks/overview_render.py [--hosts 1000] [--requests 30]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collector.host_state import HostStatus  # noqa: E402
+from collector.hub import Hub, HubOptions, tune_gc  # noqa: E402
+from inventory import load_inventory  # noqa: E402
+from schema.db import make_engine  # noqa: E402
+from schema.migrate import upgrade  # noqa: E402
+from tests.sshd import free_port  # noqa: E402
+from webapp.app import create_app  # noqa: E402
+
+
+def fleet_report(i: int, now: float) -> dict:
+    gpus = [{"index": g, "name": "NVIDIA H100 80GB HBM3", "util_pct": float((i * 7 + g * 13) % 100),
+             "mem_used_mb": 40000.0, "mem_total_mb": 81559.0, "temperature_c": 50.0 + (i + g) % 40,
+             "power_w": 300.0} for g in range(8)]
+    disks = [{"mount": m, "fstype": "ext4", "used_bytes": 10**11, "total_bytes": 4 * 10**11, "used_pct": 25.0 + k}
+             for k, m in enumerate(("/", "/data", "/scratch"))]
+    services = [{"name": f"svc{k}.service", "active_state": "failed" if (i % 25 == 0 and k == 0) else "active",
+                 "sub_state": "running", "load_state": "loaded"} for k in range(4)]
+    return {"host": f"gpu-{i:04d}", "ok": True, "state": "up", "ts": now, "cpu_pct": float(i % 100),
+            "mem_total_bytes": 512 * 2**30, "mem_used_bytes": (i % 400) * 2**30, "disks": disks, "gpus": gpus,
+            "gpu_count": 8, "services": services}
+
+
+def build_hub(tmp: Path, hosts: int) -> Hub:
+    lines = ["defaults:\n  user: monitor\nhosts:\n"]
+    lines += [f"  - id: gpu-{i:04d}\n    address: 10.{i // 65536}.{i // 256 % 256}.{i % 256}\n    labels: {{rack: r{i % 40}}}\n"
+              for i in range(hosts)]
+    inventory_path = tmp / "hosts.yaml"
+    inventory_path.write_text("".join(lines))
+    db_url = f"sqlite:///{tmp / 'bench.db'}"
+    upgrade(db_url, log=lambda _m: None)
+    hub = Hub(inventory_path, make_engine(db_url), HubOptions(backup_every_s=0))
+    tune_gc()  # as Hub.start() does; the benchmark does not start the hub (no SSH)
+    inventory = load_inventory(inventory_path)
+    hub.specs = {spec.id: spec for spec in inventory.resolved_hosts()}
+    hub.watcher.inventory = inventory
+    now = time.time()
+    for i, host_id in enumerate(hub.specs):
+        rt = hub.poller.runtime(host_id)
+        if i % 20 == 7:
+            rt.status = HostStatus(state="down", last_error="timeout: no answer in 10 s", consecutive_failures=3,
+                                   last_seen_at=now - 60, state_since=now - 40)
+        else:
+            rt.status = HostStatus(state="up", last_seen_at=now - i % 5, state_since=now - 3600)
+        rt.report = fleet_report(i, now)
+    return hub
+
+
+def serve(hub: Hub, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(uvicorn.Config(create_app(hub, manage_hub=False), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server
+
+
+def timed(client: httpx.Client, path: str, headers: dict, n: int) -> tuple[list[float], int]:
+    for _ in range(3):
+        client.get(path, headers=headers)
+    times, size = [], 0
+    for _ in range(n):
+        t0 = time.perf_counter()
+        resp = client.get(path, headers=headers)
+        times.append((time.perf_counter() - t0) * 1000)
+        resp.raise_for_status()
+        size = len(resp.content)
+    return times, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = build_hub(Path(tmp), args.hosts)
+        port = free_port()
+        server = serve(hub, port)
+        cases = [("GET / (whole page)", "/", {}),
+                 ("htmx refresh of #fleet", "/", {"HX-Request": "true", "HX-Target": "fleet"}),
+                 ("GET /?state=problems", "/?state=problems", {})]
+        print(f"overview, {args.hosts} hosts x 8 GPUs, {args.requests} requests each (after 3 warm-up):")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for label, path, headers in cases:
+                times, size = timed(client, path, headers, args.requests)
+                times.sort()
+                p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+                print(f"  {label:28s} median {statistics.median(times):6.1f} ms  p95 {p95:6.1f} ms  "
+                      f"{size / 1024:7.1f} KiB")
+        server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()

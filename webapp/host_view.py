@@ -1,0 +1,67 @@
+"""What the host page shows: the live report from the hub's memory, or the newest stored sample.
+
+Both sources are brought to one shape, so the templates need not know which it was:
+the in-memory report after the first poll, the database right after a hub restart
+or for a host that has been removed from the inventory.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.fleet_view import GPU_HOT_C
+
+RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+DEFAULT_RANGE = "1h"
+LIVE_KEYS = ("ts", "cpu_pct", "load1", "load5", "load15", "mem_total_bytes", "mem_used_bytes",
+             "mem_available_bytes", "swap_total_bytes", "swap_free_bytes", "uptime_s",
+             "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps")
+
+
+def _gpu(g: dict[str, Any]) -> dict[str, Any]:
+    temp = g.get("temperature_c")
+    used, total = g.get("mem_used_mb"), g.get("mem_total_mb")
+    return {"index": g.get("index", g.get("gpu_index")), "name": g.get("name"), "util_pct": g.get("util_pct"),
+            "mem_used_mb": used, "mem_total_mb": total,
+            "mem_pct": used / total * 100 if used is not None and total else None,
+            "temperature_c": temp, "power_w": g.get("power_w"),
+            "hot": temp is not None and temp >= GPU_HOT_C}
+
+
+def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The newest values of a host in one shape, from the live report or else the stored sample."""
+    src = report if report and report.get("ok") is not None and "cpu_pct" in report else sample
+    if not src:
+        return None
+    out = {k: src.get(k) for k in LIVE_KEYS}
+    used, total = out["mem_used_bytes"], out["mem_total_bytes"]
+    out["mem_pct"] = used / total * 100 if used is not None and total else None
+    out["source"] = "live" if src is report else "stored"
+    out["gpus"] = [_gpu(g) for g in src.get("gpus") or ()]
+    out["disks"] = list(src.get("disks") or ())
+    out["services"] = [{"name": s.get("name", s.get("unit")), "active_state": s.get("active_state"),
+                        "sub_state": s.get("sub_state"), "load_state": s.get("load_state")}
+                       for s in src.get("services") or ()]
+    out["errors"] = src.get("errors") or {}
+    return out
+
+
+def chart_specs(host_id: str, gpu_count: int) -> list[dict[str, Any]]:
+    """The host page's charts: title, unit, value scale and the API series each one draws."""
+    base = f"/api/servers/{host_id}/timeseries?metric="
+    charts = [
+        {"id": "cpu", "title": "CPU busy", "unit": "%", "scale": 1, "max": 100,
+         "sources": [{"kind": "series", "label": "CPU", "url": base + "cpu_pct"}]},
+        {"id": "mem", "title": "Memory used", "unit": "%", "scale": 1, "max": 100,
+         "sources": [{"kind": "series", "label": "memory", "url": base + "mem_used_pct"}]},
+        {"id": "disk-io", "title": "Disk I/O", "unit": "MB/s", "scale": 1e-6,
+         "sources": [{"kind": "series", "label": "read", "url": base + "disk_read_bps"},
+                     {"kind": "series", "label": "write", "url": base + "disk_write_bps"}]},
+        {"id": "net", "title": "Network", "unit": "MB/s", "scale": 1e-6,
+         "sources": [{"kind": "series", "label": "receive", "url": base + "net_rx_bps"},
+                     {"kind": "series", "label": "transmit", "url": base + "net_tx_bps"}]},
+    ]
+    if gpu_count:
+        charts.append({"id": "gpu-util", "title": "GPU utilisation per card", "unit": "%", "scale": 1, "max": 100,
+                       "sources": [{"kind": "gpus", "label": "GPU",
+                                    "url": f"/api/servers/{host_id}/gpus/timeseries?metric=util_pct"}]})
+    return charts

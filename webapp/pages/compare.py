@@ -1,0 +1,65 @@
+"""`/compare`: several hosts, one metric, one chart, and the average and peak of each."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from schema import samples as store
+from schema import timeseries as ts
+from webapp.api.params import id_list
+from webapp.api.timeseries import MAX_COMPARE
+from webapp.deps import HubDep, SessionDep
+from webapp.host_view import DEFAULT_RANGE, RANGES
+from webapp.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+# How a metric's unit is shown: (label, factor from the API's unit)
+DISPLAY = {"bytes/s": ("MB/s", 1e-6), "bytes": ("GiB", 1 / 2**30)}
+
+
+def display_unit(metric: str) -> tuple[str, float]:
+    unit = ts.METRICS[metric].unit
+    return DISPLAY.get(unit, (unit, 1.0))
+
+
+def all_host_ids(hub, session) -> list[str]:
+    """Hosts of the inventory first, then removed hosts that still have history."""
+    ids = list(hub.specs)
+    ids += sorted(h.id for h in store.list_hosts(session, include_removed=True) if h.id not in hub.specs)
+    return ids
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, hub: HubDep, session: SessionDep, servers: list[str] = Query(default=[]),
+                 metric: str = "cpu_pct", range: str = DEFAULT_RANGE):
+    """Pick hosts, a metric and a range; one line per host and a table of averages and peaks."""
+    chosen = id_list(servers) or []
+    problem, rows, chart = None, [], None
+    if metric not in ts.METRICS:
+        problem, metric = f"unknown metric {metric!r}; pick one from the list", "cpu_pct"
+    range = range if range in RANGES else DEFAULT_RANGE
+    unit, factor = display_unit(metric)
+    if len(chosen) > MAX_COMPARE:
+        problem = f"compare at most {MAX_COMPARE} hosts at once (you picked {len(chosen)})"
+    elif chosen:
+        end = time.time()
+        try:
+            series = ts.compare(session, chosen, metric, end - RANGES[range], end)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            rows = [{"host_id": s.host_id, "points": len(s.points),
+                     "avg": None if s.avg is None else s.avg * factor,
+                     "peak": None if s.peak is None else s.peak * factor} for s in series]
+            query = urlencode({"servers": ",".join(chosen), "metric": metric})
+            chart = {"id": "compare", "title": ts.METRICS[metric].description, "unit": unit, "scale": factor,
+                     "max": 100 if unit == "%" else None,
+                     "sources": [{"kind": "compare", "label": metric, "url": f"/api/compare?{query}"}]}
+    context = {"page": "compare", "hosts": all_host_ids(hub, session), "chosen": chosen, "metric": metric,
+               "metrics": ts.METRICS, "range": range, "ranges": RANGES, "unit": unit, "rows": rows,
+               "chart": chart, "problem": problem, "max_compare": MAX_COMPARE}
+    return render(request, "compare.html", context)

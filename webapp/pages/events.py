@@ -1,0 +1,37 @@
+"""`/events`: the timeline, newest first, filtered by type and host, 50 a page."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from schema.event_queries import query_events
+from schema.models import EVENT_TYPES
+from webapp.api.params import id_list
+from webapp.deps import HubDep, SessionDep
+from webapp.pages.common import pager, url_with
+from webapp.pages.compare import all_host_ids
+from webapp.templating import htmx_target, render
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+SEVERITY = {"host_down": "bad", "service_failed": "bad", "host_key_mismatch": "bad", "auth_failed": "bad",
+            "gpu_hot": "bad", "proxy_down": "bad", "host_rebooted": "warn",
+            "host_up": "ok", "service_recovered": "ok", "proxy_up": "ok"}
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events_page(request: Request, hub: HubDep, session: SessionDep, type: list[str] = Query(default=[]),
+                server_id: list[str] = Query(default=[]), page: int = 1):
+    """Events newest first; htmx asks for the `#events-table` section alone."""
+    types = [t for t in id_list(type) or [] if t in EVENT_TYPES]
+    unknown = sorted(set(id_list(type) or []) - set(EVENT_TYPES))
+    hosts = id_list(server_id) or []
+    total = query_events(session, types=types, host_ids=hosts, limit=1).total
+    pg = pager(page, PER_PAGE, total)
+    result = query_events(session, types=types, host_ids=hosts, limit=PER_PAGE, offset=pg.offset)
+    context = {"page": "events", "rows": result.rows, "pager": pg, "types": EVENT_TYPES, "chosen_types": types,
+               "hosts": all_host_ids(hub, session), "chosen_hosts": hosts, "severity": SEVERITY,
+               "problem": f"unknown event type(s) ignored: {', '.join(unknown)}" if unknown else None,
+               "url_with": lambda **kw: url_with(request, **kw)}
+    name = "_events_table.html" if htmx_target(request) == "events-table" else "events.html"
+    return render(request, name, context)

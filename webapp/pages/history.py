@@ -1,0 +1,56 @@
+"""`/history`: hourly rows, filtered by host and dates, sortable, 20 a page, with a CSV of the whole set."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from schema import history
+from webapp.api.params import id_list
+from webapp.pages.common import QUICK_RANGES, date_range, pager, url_with
+from webapp.pages.compare import all_host_ids
+from webapp.deps import HubDep, SessionDep
+from webapp.templating import htmx_target, render
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 20
+
+# (column, heading, kind): kind picks the unit filter in the template
+COLUMNS = (
+    ("host_id", "Host", "text"), ("hour", "Hour", "time"), ("sample_count", "Samples", "int"),
+    ("cpu_pct_avg", "CPU avg", "pct"), ("cpu_pct_max", "CPU max", "pct"),
+    ("mem_used_pct_avg", "Memory avg", "pct"), ("mem_used_pct_max", "Memory max", "pct"),
+    ("gpu_util_pct_avg", "GPU avg", "pct"), ("gpu_util_pct_max", "GPU max", "pct"),
+    ("disk_read_bps_avg", "Disk read avg", "rate"), ("disk_write_bps_avg", "Disk write avg", "rate"),
+    ("net_rx_bps_avg", "Net in avg", "rate"), ("net_tx_bps_avg", "Net out avg", "rate"),
+    ("disk_used_pct_last", "Disk used", "pct"),
+)
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(request: Request, hub: HubDep, session: SessionDep, servers: list[str] = Query(default=[]),
+                 range: str = "7d", from_date: str = Query("", alias="from"), to_date: str = Query("", alias="to"),
+                 tzo: int = 0, sort: str = "-hour", page: int = 1):
+    """Hourly history; htmx asks for the `#history-table` section alone."""
+    chosen = id_list(servers) or []
+    span = date_range(range, from_date, to_date, tzo, time.time())
+    problem = span.problem
+    try:
+        history.parse_sort(sort)
+    except ValueError as exc:
+        problem, sort = str(exc), "-hour"
+    total = history.query_hourly(session, host_ids=chosen, start=span.start, end=span.end, sort=sort,
+                                 limit=1, details=False).total
+    pg = pager(page, PER_PAGE, total)
+    result = history.query_hourly(session, host_ids=chosen, start=span.start, end=span.end, sort=sort,
+                                  limit=PER_PAGE, offset=pg.offset, details=False)
+    csv_query = urlencode({"server_id": chosen, "from": f"{span.start:.0f}", "to": f"{span.end:.0f}", "sort": sort},
+                          doseq=True)
+    context = {"page": "history", "hosts": all_host_ids(hub, session), "chosen": chosen, "span": span,
+               "quick": QUICK_RANGES, "from_date": from_date, "to_date": to_date, "sort": sort, "pager": pg,
+               "rows": result.rows, "columns": COLUMNS, "problem": problem, "csv_url": f"/api/history/hourly.csv?{csv_query}",
+               "url_with": lambda **kw: url_with(request, **kw)}
+    name = "_history_table.html" if htmx_target(request) == "history-table" else "history.html"
+    return render(request, name, context)

@@ -1,0 +1,136 @@
+"""`/servers`: add, edit and delete hosts (written to the inventory file), and discover their services."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from collector.errors import HostError
+from inventory import InventoryError
+from inventory.writer import HostExists, HostNotFound
+from webapp import inventory_edits as edits
+from webapp.deps import HubDep
+from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form, problem_fields
+from webapp.templating import render
+
+router = APIRouter(include_in_schema=False)
+NOTICES = {"added": "Added {id} to the inventory; the hub is connecting to it.",
+           "saved": "Saved {id}; the hub applied the change.",
+           "deleted": "Deleted {id} from the inventory; its history is kept."}
+
+
+def _entry(hub, host_id: str):
+    inventory = hub.watcher.inventory
+    for entry in inventory.hosts if inventory else ():
+        if entry.id == host_id:
+            return entry
+    raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
+
+
+def _page(request: Request, hub, form: HostForm | None, *, editing: str | None = None, status_code: int = 200,
+          notice: str | None = None):
+    inventory = hub.watcher.inventory
+    defaults = inventory.defaults if inventory else None
+    hosts = [{"spec": spec, "state": hub.poller.runtime(host_id).status.state} for host_id, spec in hub.specs.items()]
+    context: dict[str, Any] = {"page": "servers", "hosts": hosts, "form": form or HostForm(values={"services": []}),
+                               "editing": editing, "defaults": defaults, "gpu_modes": GPU_MODES, "notice": notice,
+                               "inventory_path": str(hub.watcher.path),
+                               "inventory_problems": hub.watcher.status.to_dict().get("problems") or []}
+    return render(request, "servers.html" if editing is None else "server_edit.html", context, status_code=status_code)
+
+
+async def _save(request: Request, hub, form: HostForm, edit, *, editing: str | None, done: str, host_id: str):
+    """Write the edit; back to the list with a notice, or the form again with errors beside the fields."""
+    if form.ok:
+        try:
+            await edits.apply_edit(hub, edit)
+        except InventoryError as exc:
+            form.errors, form.general = problem_fields(exc.problems)
+        except HostExists as exc:
+            form.errors["id"] = str(exc)
+        except HostNotFound as exc:
+            form.general.append(str(exc))
+        except OSError as exc:
+            form.general.append(f"cannot write the inventory file: {exc}")
+        else:
+            return RedirectResponse(f"/servers?{done}={quote(host_id)}", status_code=303)
+    return _page(request, hub, form, editing=editing, status_code=422)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    data = await request.form()
+    out: dict[str, list[str]] = {}
+    for key, value in data.multi_items():
+        if isinstance(value, str):
+            out.setdefault(key, []).append(value)
+    return out
+
+
+@router.get("/servers", response_class=HTMLResponse)
+def servers_page(request: Request, hub: HubDep, added: str = "", saved: str = "", deleted: str = ""):
+    """The hosts of the inventory and a form to add one."""
+    done = next(((kind, host) for kind, host in (("added", added), ("saved", saved), ("deleted", deleted)) if host),
+                None)
+    notice = NOTICES[done[0]].format(id=done[1]) if done else None
+    return _page(request, hub, None, notice=notice)
+
+
+@router.post("/servers", response_class=HTMLResponse)
+async def add_server(request: Request, hub: HubDep):
+    """Add a host from the form."""
+    form = parse_host_form(await _form(request), editing=False)
+    host_id = form.entry.get("id", "")
+    return await _save(request, hub, form, edits.add_host(form.entry), editing=None, done="added", host_id=host_id)
+
+
+@router.get("/servers/{host_id}/edit", response_class=HTMLResponse)
+def edit_server(request: Request, host_id: str, hub: HubDep):
+    """The edit form of one host, filled with what the inventory file says."""
+    form = HostForm(values=entry_values(_entry(hub, host_id)))
+    return _page(request, hub, form, editing=host_id)
+
+
+@router.post("/servers/{host_id}", response_class=HTMLResponse)
+async def save_server(request: Request, host_id: str, hub: HubDep):
+    """Save the edit form of one host."""
+    _entry(hub, host_id)
+    form = parse_host_form(await _form(request), editing=True)
+    form.values["id"] = host_id
+    return await _save(request, hub, form, edits.update_host(host_id, form.entry), editing=host_id, done="saved",
+                       host_id=host_id)
+
+
+@router.post("/servers/{host_id}/delete")
+async def delete_server(host_id: str, hub: HubDep):
+    """Delete one host from the inventory (its history stays)."""
+    _entry(hub, host_id)
+    try:
+        await edits.apply_edit(hub, edits.delete_host(host_id))
+    except (InventoryError, HostNotFound, OSError) as exc:
+        raise HTTPException(409, detail=f"could not delete {host_id}: {exc}") from None
+    return RedirectResponse(f"/servers?deleted={quote(host_id)}", status_code=303)
+
+
+@router.get("/servers/{host_id}/discover", response_class=HTMLResponse)
+async def discover_services(request: Request, host_id: str, hub: HubDep):
+    """The host's systemd services as checkboxes (a partial for the edit form)."""
+    spec = hub.specs.get(host_id)
+    if spec is None:
+        raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
+    # on failure the watched units are offered again, so a failed discovery never unwatches them
+    watched = [{"name": name, "active_state": None, "description": None} for name in spec.services]
+    context: dict[str, Any] = {"host_id": host_id, "watched": set(spec.services), "units": watched, "error": None}
+    try:
+        result = await hub.service_catalog(host_id)
+    except HostError as err:
+        context["error"] = f"cannot reach {host_id}: {err.message}. Try again once it is up."
+    else:
+        found = {u.name for u in result.units}
+        # watched units the host does not list stay ticked, so discovering never unwatches anything silently
+        context["units"] = list(result.units) + [{"name": name, "active_state": "not found", "description": None}
+                                                 for name in spec.services if name not in found]
+        if not result.available:
+            context["error"] = result.error or "systemd is not available on this host"
+    return render(request, "_discover.html", context)

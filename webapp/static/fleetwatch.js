@@ -1,0 +1,41 @@
+// Times in the browser's zone, "3 s ago" that keeps counting, and nothing else global.
+(function () {
+  "use strict";
+  function duration(s) {
+    s = Math.max(0, Math.floor(s));
+    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
+    if (d) return d + " d " + h + " h";
+    if (h) return h + " h " + m + " min";
+    if (m) return m + " min " + r + " s";
+    return r + " s";
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function local(ts) {
+    var d = new Date(ts * 1000);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+  function tick(root) {
+    var now = Date.now() / 1000;
+    (root || document).querySelectorAll("time[data-ago]").forEach(function (el) {
+      el.textContent = duration(now - parseFloat(el.dataset.ago)) + " ago";
+    });
+  }
+  function localize(root) {
+    (root || document).querySelectorAll("time[data-local]").forEach(function (el) {
+      el.textContent = local(parseFloat(el.dataset.local));
+      el.title = el.getAttribute("datetime") || "";
+    });
+    tick(root);
+  }
+  window.fleetwatch = { duration: duration, local: local };
+  document.addEventListener("DOMContentLoaded", function () {
+    var tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
+    document.querySelectorAll("[data-tz]").forEach(function (el) { el.textContent = tz; });
+    // Dates typed into forms mean the browser's day: tell the hub the zone offset (minutes).
+    document.querySelectorAll("input[data-tzo]").forEach(function (el) { el.value = new Date().getTimezoneOffset(); });
+    localize(document);
+    setInterval(tick, 1000);
+  });
+  document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
+})();

@@ -1,0 +1,116 @@
+"""Jinja templates and the filters that put units on every number the pages show."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from schema.timeutil import iso
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+HTMX = "vendor/htmx-2.0.11.min.js"
+UPLOT_JS = "vendor/uPlot-1.6.32.min.js"
+UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
+DASH = "–"  # shown where a value is unknown
+
+NAV = (("overview", "/", "Overview"), ("compare", "/compare", "Compare"), ("history", "/history", "History"),
+       ("events", "/events", "Events"), ("servers", "/servers", "Servers"))
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    return DASH if value is None else f"{value:.{digits}f} %"
+
+
+def gib(value: float | None) -> str:
+    return DASH if value is None else f"{value / 2**30:.1f} GiB"
+
+
+def size(value: float | None) -> str:
+    """Bytes in the largest binary unit that keeps the number readable."""
+    if value is None:
+        return DASH
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return DASH  # pragma: no cover - the loop always returns
+
+
+def rate(value: float | None) -> str:
+    """Bytes per second as MB/s (decimal, like disk and network vendors)."""
+    return DASH if value is None else f"{value / 1e6:.2f} MB/s"
+
+
+def mib(value: float | None) -> str:
+    return DASH if value is None else f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
+
+
+def temp(value: float | None) -> str:
+    return DASH if value is None else f"{value:.0f} °C"
+
+
+def duration(seconds: float | None) -> str:
+    """3 d 4 h, 5 h 12 min, 42 s: two units at most."""
+    if seconds is None:
+        return DASH
+    s = int(max(seconds, 0))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def ago(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{duration(seconds)} ago"
+
+
+def iso_utc(ts: float | None) -> str:
+    return "" if ts is None else iso(ts)
+
+
+def clamp_pct(value: float | None) -> float:
+    """A bar width: 0-100, 0 when unknown."""
+    return 0.0 if value is None else max(0.0, min(100.0, float(value)))
+
+
+def gpu_bars(gpus) -> Markup:
+    """The overview card's mini bar per GPU, built here rather than in a Jinja loop.
+
+    With 8 GPUs a card, this loop was most of the overview's render time at
+    1,000 hosts (docs/benchmarks.md, "Overview page").
+    """
+    parts = []
+    for g in gpus:
+        hot = " hot" if g.hot else ""
+        title = escape(f"GPU {g.index}: {pct(g.util_pct)}, {temp(g.temperature_c)}")
+        parts.append(f'<span class="mini{hot}" title="{title}"><i style="height:{clamp_pct(g.util_pct):.0f}%"></i></span>')
+    return Markup("".join(parts))
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters.update(pct=pct, gib=gib, size=size, rate=rate, mib=mib, temp=temp, duration=duration,
+                             ago=ago, iso=iso_utc, bar=clamp_pct, gpu_bars=gpu_bars)
+templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def htmx_target(request: Request) -> str | None:
+    return request.headers.get("HX-Target") if is_htmx(request) else None
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200):
+    """A whole page or one partial; every template gets the request and the active nav item."""
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
