@@ -2,20 +2,20 @@
 
 A real hub object (not started: no SSH) is given N hosts whose latest reports look
 like real ones (8 GPUs, 3 disks, 4 services; 1 host in 20 down, 1 in 25 with a failed
-service), then a real uvicorn server on loopback answers GET / (the whole page) and
-the htmx refresh of the #fleet section. Times are wall-clock per request, measured
-by an HTTP client in another thread, after 3 warm-up requests.
+service), then a real uvicorn server on loopback, in its own process as `serve`
+runs, answers GET / (the whole page) and the htmx refresh of the #fleet section.
+Times are wall-clock per request as an HTTP client in this process sees them,
+after 3 warm-up requests.
 
     python3 benchmarks/overview_render.py [--hosts 1000] [--requests 30]
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
+import multiprocessing
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -71,14 +71,25 @@ def build_hub(tmp: Path, hosts: int) -> Hub:
     return hub
 
 
-def serve(hub: Hub, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(create_app(hub, manage_hub=False), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    return server
+def serve(hosts: int, port: int) -> None:
+    """The server process: a hub of `hosts` fake hosts behind uvicorn."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hub = build_hub(Path(tmp), hosts)
+        uvicorn.run(create_app(hub, manage_hub=False), host="127.0.0.1", port=port, log_level="warning",
+                    lifespan="off")
+
+
+def wait_ready(client: httpx.Client, proc: multiprocessing.Process) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not proc.is_alive():
+            raise SystemExit("the server process died; run with a smaller --hosts to see why")
+        try:
+            client.get("/healthz")
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start within 120 s")
 
 
 def timed(client: httpx.Client, path: str, headers: dict, n: int) -> tuple[list[float], int]:
@@ -99,22 +110,25 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        hub = build_hub(Path(tmp), args.hosts)
-        port = free_port()
-        server = serve(hub, port)
-        cases = [("GET / (whole page)", "/", {}),
-                 ("htmx refresh of #fleet", "/", {"HX-Request": "true", "HX-Target": "fleet"}),
-                 ("GET /?state=problems", "/?state=problems", {})]
-        print(f"overview, {args.hosts} hosts x 8 GPUs, {args.requests} requests each (after 3 warm-up):")
+    port = free_port()
+    proc = multiprocessing.Process(target=serve, args=(args.hosts, port), daemon=True)
+    proc.start()
+    cases = [("GET / (whole page)", "/", {}),
+             ("htmx refresh of #fleet", "/", {"HX-Request": "true", "HX-Target": "fleet"}),
+             ("GET /?state=problems", "/?state=problems", {})]
+    try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            wait_ready(client, proc)
+            print(f"overview, {args.hosts} hosts x 8 GPUs, {args.requests} requests each (after 3 warm-up):")
             for label, path, headers in cases:
                 times, size = timed(client, path, headers, args.requests)
                 times.sort()
                 p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
                 print(f"  {label:28s} median {statistics.median(times):6.1f} ms  p95 {p95:6.1f} ms  "
                       f"{size / 1024:7.1f} KiB")
-        server.should_exit = True
+    finally:
+        proc.terminate()
+        proc.join(10)
 
 
 if __name__ == "__main__":

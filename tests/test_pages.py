@@ -74,7 +74,7 @@ def test_overview_card_shows_bars_with_units_gpus_and_failed_services(client):
     for metric in ("cpu", "mem", "disk"):
         meter = alpha.select_one(f'.meter[data-metric="{metric}"]')
         assert meter.select_one(".val").text.endswith(" %"), meter
-        assert meter.select_one(".track i")["style"].startswith("width:")
+        assert meter.select_one("b")["style"].startswith("--v:")
     bars = alpha.select(".gpubars .mini")
     assert len(bars) == 2 and "hot" in bars[0]["class"] and "hot" not in bars[1]["class"]
     assert f"{HOT_GPU_C} °C" in bars[0]["title"]

@@ -83,6 +83,11 @@ def clamp_pct(value: float | None) -> float:
     return 0.0 if value is None else max(0.0, min(100.0, float(value)))
 
 
+def bar(value: float | None) -> str:
+    """A bar width for a style attribute: whole percent."""
+    return f"{clamp_pct(value):.0f}"
+
+
 def gpu_bars(gpus) -> Markup:
     """The overview card's mini bar per GPU, built here rather than in a Jinja loop.
 
@@ -93,13 +98,14 @@ def gpu_bars(gpus) -> Markup:
     for g in gpus:
         hot = " hot" if g.hot else ""
         title = escape(f"GPU {g.index}: {pct(g.util_pct)}, {temp(g.temperature_c)}")
-        parts.append(f'<span class="mini{hot}" title="{title}"><i style="height:{clamp_pct(g.util_pct):.0f}%"></i></span>')
+        parts.append(f'<span class="mini{hot}" style="--v:{clamp_pct(g.util_pct):.0f}%" title="{title}"></span>')
     return Markup("".join(parts))
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
 templates.env.filters.update(pct=pct, gib=gib, size=size, rate=rate, mib=mib, temp=temp, duration=duration,
-                             ago=ago, iso=iso_utc, bar=clamp_pct, gpu_bars=gpu_bars)
+                             ago=ago, iso=iso_utc, bar=bar, gpu_bars=gpu_bars)
 templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
 
 

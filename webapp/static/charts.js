@@ -16,6 +16,14 @@
     return [{label: source.label, points: body.points || []}];
   }
 
+  // Axis and legend numbers: at most 3 significant digits, no float noise.
+  function num(v) {
+    if (v === null || v === undefined) return "–";
+    var a = Math.abs(v);
+    if (a >= 100 || a === 0) return v.toFixed(0);
+    return String(parseFloat(v.toPrecision(3)));
+  }
+
   function fetchJSON(url) {
     return fetch(url, {headers: {Accept: "application/json"}}).then(function (r) {
       return r.json().then(function (body) {
@@ -60,10 +68,10 @@
       var opts = {
         width: Math.max(300, el.clientWidth || 500), height: 220,
         scales: {x: {time: true, range: [from, to]}, y: spec.max ? {range: [0, spec.max]} : {}},
-        axes: [{}, {label: unit, size: 60, values: function (u, vals) { return vals.map(function (v) { return v + " " + unit; }); }}],
+        axes: [{}, {size: 70, values: function (u, vals) { return vals.map(function (v) { return num(v) + " " + unit; }); }}],
         series: [{}].concat(lines.map(function (line, i) {
           return {label: line.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false,
-                  value: function (u, v) { return v === null || v === undefined ? "–" : v.toFixed(2) + " " + unit; }};
+                  value: function (u, v) { return v === null || v === undefined ? "–" : num(v) + " " + unit; }};
         })),
         legend: {live: true}
       };

@@ -1,0 +1,134 @@
+"""Pure pieces of the web UI: unit formatting, the host form, date ranges, fleet cards."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from collector.host_state import HostStatus
+from inventory.errors import Problem
+from webapp import templating as t
+from webapp.fleet_view import MAX_GPU_BARS, host_card
+from webapp.host_view import live_view
+from webapp.pages.common import date_range, pager
+from webapp.server_form import entry_values, parse_host_form, problem_fields
+
+
+@pytest.mark.parametrize("fn, value, text", [
+    (t.pct, None, "–"), (t.pct, 12.345, "12 %"), (t.gib, 3 * 2**30, "3.0 GiB"), (t.size, 512, "512 B"),
+    (t.size, 1536, "1.5 KiB"), (t.size, 5 * 2**40, "5.0 TiB"), (t.rate, 2_500_000, "2.50 MB/s"), (t.rate, None, "–"),
+    (t.mib, 20480, "20.0 GiB"), (t.mib, 4, "4 MiB"), (t.temp, 85.4, "85 °C"), (t.duration, 42, "42 s"),
+    (t.duration, 3 * 86400 + 4 * 3600 + 5, "3 d 4 h"), (t.duration, 3720, "1 h 2 min"), (t.ago, None, "never"),
+    (t.ago, 3.2, "3 s ago"), (t.bar, 140, "100"), (t.bar, -3, "0"), (t.bar, None, "0"), (t.bar, 12.6, "13"),
+])
+def test_every_number_carries_its_unit(fn, value, text):
+    assert fn(value) == text
+
+
+def test_gpu_bars_escape_and_mark_hot_cards():
+    bars = [SimpleNamespace(index=0, util_pct=50.0, temperature_c=85.0, hot=True),
+            SimpleNamespace(index='"><script>', util_pct=None, temperature_c=None, hot=False)]
+    html = str(t.gpu_bars(bars))
+    assert html.count('class="mini hot"') == 1 and "<script>" not in html and "--v:50%" in html
+
+
+# --------------------------------------------------------------------------- the host form
+FORM_CASES = {
+    "empty": ({}, False, {"id", "address"}, None),
+    "malformed": ({"id": ["x"], "address": ["h"], "port": ["22a"], "gpu": ["amd"], "labels": ["novalue"]}, False,
+                  {"port", "gpu", "labels"}, None),
+    "truncated": ({"id": ["x"], "address": ["h"], "port": [""]}, False, set(), {"id": "x", "address": "h"}),
+    "valid": ({"id": ["gpu-01"], "address": [" 10.0.0.5 "], "port": ["2222"], "disks": ["/ /data"],
+               "services": ["nginx.service"], "services_extra": ["cron.service, nginx.service"],
+               "labels": ["rack=a3\n\nrow = 2"], "gpu": ["nvidia"], "interval": ["10s"]}, False, set(),
+              {"id": "gpu-01", "address": "10.0.0.5", "port": 2222, "disks": ["/", "/data"], "gpu": "nvidia",
+               "services": ["nginx.service", "cron.service"], "labels": {"rack": "a3", "row": "2"},
+               "interval": "10s"}),
+}
+
+
+@pytest.mark.parametrize("case", FORM_CASES)
+def test_host_form_to_inventory_entry(case):
+    form, editing, errors, entry = FORM_CASES[case]
+    parsed = parse_host_form(form, editing=editing)
+    assert set(parsed.errors) == errors
+    assert parsed.ok == (not errors)
+    if entry is not None:
+        assert parsed.entry == entry
+
+
+def test_editing_sends_empty_fields_back_to_the_defaults():
+    parsed = parse_host_form({"address": ["h"], "port": [""], "services": []}, editing=True)
+    assert parsed.ok and "id" not in parsed.entry
+    assert parsed.entry["port"] is None and parsed.entry["user"] is None and parsed.entry["services"] == []
+
+
+def test_edit_form_shows_what_the_file_says():
+    entry = SimpleNamespace(id="a", address="h", port=None, user="ops", identity_file=None, known_hosts=None,
+                            host_key=None, interval=10.0, timeout=None, disks="all", gpu=None,
+                            services=["x.service"], labels={"rack": "b"})
+    values = entry_values(entry)
+    assert values["port"] == "" and values["interval"] == "10s" and values["disks"] == "all"
+    assert values["labels"] == "rack=b" and values["services"] == ["x.service"]
+
+
+def test_inventory_problems_land_beside_their_fields():
+    problems = [Problem("f", 3, "x", "services[1]", "bad unit"), Problem("f", 3, "x", "port", "too big"),
+                Problem("f", None, None, "", "file is not YAML")]
+    errors, general = problem_fields(problems)
+    assert errors == {"services": "bad unit", "port": "too big"} and general == ["file is not YAML"]
+
+
+# --------------------------------------------------------------------------- ranges and pages
+def test_date_range_presets_typed_dates_and_bad_input():
+    now = 1_800_000_000.0
+    preset = date_range("24h", "", "", 0, now)
+    assert (preset.start, preset.end, preset.preset, preset.problem) == (now - 86400, now, "24h", None)
+    assert date_range("nonsense", "", "", 0, now).preset == "7d"
+    typed = date_range("7d", "2026-01-01", "2026-01-02", -540, now)  # UTC+9 (getTimezoneOffset is -540)
+    assert typed.preset is None and typed.end - typed.start == 2 * 86400
+    assert typed.start == 1767225600 - 9 * 3600
+    assert "YYYY-MM-DD" in date_range("7d", "01/02/2026", "", 0, now).problem
+    assert "before" in date_range("7d", "2026-02-02", "2026-01-01", 0, now).problem
+
+
+def test_pager_clamps_the_page():
+    assert pager(0, 20, 45).page == 1 and pager(99, 20, 45).page == 3
+    p = pager(3, 20, 45)
+    assert (p.offset, p.first_row, p.last_row, p.pages) == (40, 41, 45, 3)
+    assert pager(1, 20, 0).pages == 1
+
+
+# --------------------------------------------------------------------------- cards and live values
+def _spec(**kw):
+    return SimpleNamespace(id=kw.get("id", "h1"), address="10.0.0.1", labels=kw.get("labels", {}))
+
+
+def test_card_without_a_report_has_no_values():
+    card = host_card(_spec(), SimpleNamespace(report=None, status=HostStatus()))
+    assert card.state == "connecting" and card.cpu_pct is None and card.gpu_count == 0 and not card.troubled
+
+
+def test_card_caps_gpu_bars_and_flags_problems():
+    report = {"cpu_pct": 12.0, "mem_used_bytes": 1, "mem_total_bytes": 4,
+              "disks": [{"mount": "/", "used_pct": 20.0}, {"mount": "/data", "used_pct": 91.0}, {"mount": "/x"}],
+              "gpus": [{"index": i, "temperature_c": 85.0 if i == 3 else 40.0} for i in range(20)],
+              "services": [{"name": "a.service", "active_state": "failed"}, {"name": "b", "active_state": "active"}]}
+    card = host_card(_spec(), SimpleNamespace(report=report, status=HostStatus(state="up")))
+    assert card.mem_pct == 25.0 and (card.disk_pct, card.disk_mount) == (91.0, "/data")
+    assert len(card.gpus) == MAX_GPU_BARS and card.gpu_more == 4 and card.gpus[3].hot and not card.gpus[2].hot
+    assert card.failed_services == ("a.service",) and card.troubled and card.state_class == "ok"
+
+
+def test_live_view_reads_a_report_or_a_stored_sample_alike():
+    report = {"ok": True, "cpu_pct": 5.0, "ts": 1.0, "gpus": [{"index": 0, "temperature_c": 81.0,
+                                                             "mem_used_mb": 10.0, "mem_total_mb": 40.0}],
+              "services": [{"name": "n.service", "active_state": "active"}]}
+    sample = {"cpu_pct": 7.0, "ts": 2.0, "gpus": [{"gpu_index": 0, "temperature_c": 20.0}],
+              "services": [{"unit": "n.service", "active_state": "failed"}]}
+    live = live_view(report, sample)
+    assert live["source"] == "live" and live["gpus"][0]["hot"] and live["gpus"][0]["mem_pct"] == 25.0
+    stored = live_view(None, sample)
+    assert stored["source"] == "stored" and stored["gpus"][0]["index"] == 0
+    assert stored["services"][0]["name"] == "n.service" and not stored["gpus"][0]["hot"]
+    assert live_view(None, None) is None
