@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import signal
 import sys
 import urllib.error
 import urllib.parse
@@ -72,7 +73,9 @@ async def _serve(args: argparse.Namespace) -> int:
           f"(OpenAPI at /docs); Ctrl-C stops", file=sys.stderr)
     from webapp.app import create_app
 
-    config = uvicorn.Config(create_app(hub, manage_hub=False), host=host, port=port,
+    # the app's shutdown stops the hub: uvicorn re-raises SIGTERM when its serve() ends, so code
+    # after serve() would not run under a service manager's stop
+    config = uvicorn.Config(create_app(hub, manage_hub=False, stop_hub=True), host=host, port=port,
                             log_level=args.log_level.lower(), access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     try:
@@ -82,14 +85,31 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK if server.started else EXIT_FAILED
 
 
+def _terminated(_signum: int, _frame: object) -> None:
+    raise SystemExit(EXIT_OK)
+
+
+def not_cancelled(record: logging.LogRecord) -> bool:
+    """Drop the tracebacks of what a stop cancels on its way: a job in flight (Hub.stop shuts the
+    scheduler down), uvicorn's lifespan task when Ctrl-C comes while uvicorn starts."""
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+def setup_logging(level: str) -> None:
+    """The hub's log format and the library loggers it quiets (serve and demo)."""
+    logging.basicConfig(level=getattr(logging, level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" is our design
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    for name in ("apscheduler.executors.default", "uvicorn.error"):
+        logging.getLogger(name).addFilter(not_cancelled)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from schema.db import DatabaseError, default_db_url, normalize_url
     from schema.migrate import upgrade
 
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" is our design
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    setup_logging(args.log_level)
     args.db = normalize_url(args.db or default_db_url())
     if not _is_loopback(args.listen[0]):
         _err(f"warning: listening on {args.listen[0]}, reachable from other machines; "
@@ -99,6 +119,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         _err(str(exc))
         return EXIT_USAGE
+    # A service manager stops the hub with SIGTERM; uvicorn handles it, stops the app (and so the
+    # hub), then raises it again. Ending with exit code 0 then is what `systemctl stop` expects.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:  # the port is taken, most often

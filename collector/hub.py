@@ -92,6 +92,7 @@ class Hub:
         self.last_rollup: dict[str, Any] = {}
         self._watch_task: asyncio.Task | None = None
         self._apply_lock = asyncio.Lock()
+        self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -109,7 +110,10 @@ class Hub:
         log.info("hub started: %d host(s)", len(self.specs))
 
     async def stop(self) -> None:
-        """Stop the jobs, write what is pending, close every connection."""
+        """Stop the jobs, write what is pending, close every connection; a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._watch_task is not None:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)

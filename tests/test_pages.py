@@ -61,7 +61,7 @@ def test_overview_totals_and_one_card_per_host(client):
     doc = page(client, "/")
     totals = {dd["data-total"]: int(dd.text) for dd in doc.select("#fleet dd[data-total]")}
     assert totals["hosts"] == 3 and totals["up"] == 2 and totals["down"] + totals["connecting"] == 1
-    assert totals["gpus"] == 4 and totals["failed_services"] == 1
+    assert totals["gpus"] == 2 and totals["failed_services"] == 1
     found = cards(doc)
     assert set(found) == {"alpha", "beta", "ghost"}
     assert found["alpha"]["data-state"] == "up" and "ok" in found["alpha"]["class"]
@@ -124,6 +124,13 @@ def test_host_page_live_tables(client):
     assert set(units) == {"nginx.service", "broken.service"}
     assert "bad" in units["broken.service"]["class"] and "ok" in units["nginx.service"]["class"]
     assert doc.select("#disks tbody tr"), "the root filesystem is watched by default"
+
+
+def test_host_without_gpus_says_so(client):
+    assert cards(page(client, "/"))["beta"].select_one(".gpubars") is None
+    doc = page(client, "/hosts/beta")
+    assert doc.select_one("#gpus .empty").text.strip() == "No GPU" and doc.select_one("#gpus table") is None
+    assert "chart-gpu-util" not in [c["id"] for c in doc.select(".chart[data-chart]")]
 
 
 def test_host_page_charts_name_series_that_answer(client):

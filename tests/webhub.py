@@ -18,7 +18,7 @@ from tests.hubproc import HubProcess, host_entry, write_inventory
 from tests.sshd import SSHDServer, free_port, start_sshd
 
 HOUR = 3600
-HOT_GPU_C = 85  # GPU 0 of every live host reports this (the fake nvidia-smi reads gpu0_temp)
+HOT_GPU_C = 85  # GPU 0 of alpha reports this (the fake nvidia-smi reads gpu0_temp); beta has `gpu: off`
 LIVE = ("alpha", "beta")
 HISTORY_HOURS = 72
 
@@ -74,7 +74,7 @@ def start_web_hub(tmp: Path) -> WebHub:
     (sshd.fakebin / "gpu0_temp").write_text(f"{HOT_GPU_C}\n")
     inventory = write_inventory(tmp / "hosts.yaml", [
         host_entry(sshd, "alpha", services=["nginx.service", "broken.service"], labels={"rack": "a1"}),
-        host_entry(sshd, "beta", services=["nginx.service"]),
+        host_entry(sshd, "beta", services=["nginx.service"], gpu="off"),
         host_entry(sshd, "ghost", port=free_port(), timeout="2s"),
     ])
     db_path = tmp / "web.db"

@@ -22,8 +22,9 @@ rates bytes per second, percentages 0-100, temperatures °C. Errors are
 """
 
 
-def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
-    """An app serving `hub`; with `manage_hub` the app starts and stops it."""
+def create_app(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FastAPI:
+    """An app serving `hub`; with `manage_hub` the app starts and stops it, with `stop_hub` only stops it."""
+    stop = manage_hub if stop_hub is None else stop_hub
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -32,7 +33,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            if manage_hub:
+            if stop:
                 await hub.stop()
 
     app = FastAPI(title="fleetwatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)

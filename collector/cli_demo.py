@@ -1,0 +1,214 @@
+"""`fleetwatch demo`: a hub watching simulated hosts served on loopback.
+
+    fleetwatch demo [--listen 127.0.0.1:8080] [--keep]
+
+A new user sees a live dashboard with no servers of their own: four simulated
+hosts (collector/demo.py) answer SSH on 127.0.0.1 and run the real probe on
+this machine, and the hub runs in the same process and event loop, with the
+same code as `fleetwatch serve`, on an inventory, keys and a SQLite database
+in a temporary folder (removed at exit unless --keep).
+
+--flap-up / --flap-down SECONDS (left out of --help) set how long demo-flaky-1
+stays up and down (default 90 s and 40 s); the tests shorten them.
+
+The URL to open is printed on stdout, once the web server accepts connections,
+as one line starting with "Open http://". Ctrl-C or SIGTERM stops everything
+and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+from collector.cli_common import EXIT_FAILED, EXIT_OK
+from collector.cli_common import err as _err
+from collector.cli_serve import DEFAULT_LISTEN, _duration, _is_loopback, _listen, _serve, setup_logging
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why the web server could not listen on host:port (None: it can), asked before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":  # as uvicorn: a port in TIME_WAIT is free, one listened on is not
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"{exc.strerror or 'address already in use'}; is another fleetwatch running there? "
+                        "Choose a free port with --listen 127.0.0.1:PORT")
+            return exc.strerror or str(exc)
+    return None
+
+
+class _Stopper:
+    """Ctrl-C / SIGTERM, whenever they come, end in a clean stop.
+
+    While uvicorn serves, its own handlers stop it; when it is done it puts
+    ours back and raises the signal again, which must then not cut the clean
+    stop short. Before that, in phase "setup" (simulated hosts starting) the
+    demo's task is cancelled; in phase "serve" (the hub and uvicorn starting)
+    `_watch` hands the signal on to uvicorn once it listens; before the event
+    loop runs, cmd_demo checks `stopping`.
+    """
+
+    def __init__(self) -> None:
+        self.phase = "setup"
+        self.stopping = False
+        self.signum = signal.SIGINT
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task | None) -> None:
+        self._loop, self._task = loop, task
+        if self.stopping and task is not None:
+            task.cancel()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping, self.signum = True, signum
+        if self.phase == "setup" and self._loop is not None and self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def uvicorn_has_signals(self) -> bool:
+        return signal.getsignal(signal.SIGINT) is not self
+
+
+async def _accepting(host: str, port: int) -> bool:
+    try:
+        _reader, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+async def _watch(listen: tuple[str, int], workdir: Path, keep: bool, stopper: _Stopper) -> None:
+    """Print the URL once the web server accepts connections; hand an early Ctrl-C on to uvicorn."""
+    host, port = listen
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard address is opened on loopback
+    announced = False
+    while True:
+        if not announced and await _accepting(host, port):
+            announced = True  # uvicorn has started: it stops cleanly from here on
+            if not stopper.stopping:
+                fate = "kept at exit (--keep)" if keep else "removed at exit"
+                print(f"Open http://{_hostport(host, port)}/  (Ctrl-C to stop; data in {workdir}, {fate})",
+                      flush=True)
+        if announced and stopper.stopping and stopper.uvicorn_has_signals():
+            signal.raise_signal(stopper.signum)
+            return
+        await asyncio.sleep(0.1)
+
+
+async def _run(args: argparse.Namespace, workdir: Path, sh: str, db_url: str, stopper: _Stopper) -> int:
+    from collector import demo
+    from collector.hub import HubOptions
+
+    stopper.attach(asyncio.get_running_loop(), asyncio.current_task())
+    fleet = demo.DemoFleet(workdir, sh=sh, flap=(args.flap_up, args.flap_down))
+    try:
+        await fleet.start()
+        ids = ", ".join(h.sim.id for h in fleet.hosts)
+        print(f"fleetwatch demo: {len(fleet.hosts)} simulated hosts on {demo.LOOPBACK} ({ids}); "
+              f"demo-flaky-1 goes down for {args.flap_down:g} s every {args.flap_up + args.flap_down:g} s",
+              flush=True)
+        defaults = HubOptions()
+        serve_args = argparse.Namespace(inventory=str(fleet.inventory_path), db=db_url, listen=args.listen,
+                                        raw_retention=defaults.raw_keep_s, hourly_retention=defaults.hourly_keep_s,
+                                        no_backup=True, log_level=args.log_level)
+        watch = asyncio.create_task(_watch(args.listen, workdir, args.keep, stopper))
+        stopper.phase = "serve"
+        try:
+            return await _serve(serve_args)  # the hub and the web app, as `fleetwatch serve` runs them
+        finally:
+            stopper.phase = "done"
+            watch.cancel()
+    finally:
+        await fleet.stop()
+        await _settle()
+
+
+async def _settle(timeout: float = 3.0) -> None:
+    """Let what is still in flight (a probe of a host just stopped) finish before asyncio.run cancels it."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=timeout)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from collector import demo
+    from schema.db import DatabaseError
+    from schema.migrate import upgrade
+
+    try:
+        sh = demo.find_posix_sh()
+    except demo.NoPosixShell as exc:
+        _err(f"demo: {exc}")
+        return EXIT_FAILED
+    host, port = args.listen
+    problem = _bind_problem(host, port)
+    if problem is not None:
+        _err(f"demo: cannot listen on {_hostport(host, port)}: {problem}")
+        return EXIT_FAILED
+    if not _is_loopback(host):
+        _err(f"warning: listening on {host}, reachable from other machines; the API has no login yet")
+    setup_logging(args.log_level)
+
+    workdir = Path(tempfile.mkdtemp(prefix="fleetwatch-demo-"))
+    stopper = _Stopper()
+    previous = {sig: signal.signal(sig, stopper) for sig in STOP_SIGNALS}
+    try:
+        db_url = f"sqlite:///{(workdir / 'fleetwatch.db').as_posix()}"
+        upgrade(db_url, log=lambda _msg: None)
+        if stopper.stopping:
+            return EXIT_OK
+        return asyncio.run(_run(args, workdir, sh, db_url, stopper))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return EXIT_OK  # stopped while starting
+    except SystemExit:  # uvicorn could not start; it logged why
+        _err(f"demo: the web server could not start on {_hostport(host, port)}")
+        return EXIT_FAILED
+    except DatabaseError as exc:
+        _err(f"demo: {exc}")
+        return EXIT_FAILED
+    except OSError as exc:
+        _err(f"demo: {exc.strerror or exc}")
+        return EXIT_FAILED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if args.keep:
+            print(f"fleetwatch demo: kept {workdir} (hosts.yaml, keys, fleetwatch.db)", flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="try it: a hub watching simulated hosts served on 127.0.0.1",
+                          description="Start a hub with a temporary inventory and database, watching four "
+                                      "simulated hosts served on 127.0.0.1 by this process (they run the real "
+                                      "probe on this machine as the current user), and print the URL to open.")
+    demo.add_argument("--listen", metavar="HOST:PORT", type=_listen, default=_listen(DEFAULT_LISTEN),
+                      help=f"where the web UI and API listen (default {DEFAULT_LISTEN})")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the temporary folder (inventory, keys, database) at exit")
+    demo.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    demo.add_argument("--flap-up", metavar="SECONDS", type=_duration, default=90.0, help=argparse.SUPPRESS)
+    demo.add_argument("--flap-down", metavar="SECONDS", type=_duration, default=40.0, help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
