@@ -163,7 +163,18 @@ def time_api_case(engine, params: dict, runs: int) -> tuple[list[float], int, in
 
     from webapp.app import create_app
 
-    client = TestClient(create_app(SimpleNamespace(engine=engine), manage_hub=False))
+    import secrets
+
+    from sqlmodel import Session
+
+    from schema import auth
+    from schema.auth_models import ApiToken
+
+    ApiToken.__table__.create(engine, checkfirst=True)  # a database built before tokens existed
+    with Session(engine) as session:  # the API needs a token, as every client's request has
+        token = auth.create_token(session, f"bench-{secrets.token_hex(4)}", "viewer", time.time())
+    client = TestClient(create_app(SimpleNamespace(engine=engine), manage_hub=False),
+                        headers={"Authorization": f"Bearer {token}"})
     client.get("/api/history/hourly", params=params)  # warm-up
     times = []
     for _ in range(runs):

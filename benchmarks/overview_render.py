@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import statistics
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from schema.db import make_engine  # noqa: E402
 from schema.migrate import upgrade  # noqa: E402
 from tests.sshd import free_port  # noqa: E402
 from webapp.app import create_app  # noqa: E402
+from webapp.auth import SESSION_COOKIE  # noqa: E402
 
 
 def fleet_report(i: int, now: float) -> dict:
@@ -71,12 +73,25 @@ def build_hub(tmp: Path, hosts: int) -> Hub:
     return hub
 
 
-def serve(hosts: int, port: int) -> None:
+def serve(hosts: int, port: int, tmp: str) -> None:
     """The server process: a hub of `hosts` fake hosts behind uvicorn."""
-    with tempfile.TemporaryDirectory() as tmp:
-        hub = build_hub(Path(tmp), hosts)
-        uvicorn.run(create_app(hub, manage_hub=False), host="127.0.0.1", port=port, log_level="warning",
-                    lifespan="off")
+    hub = build_hub(Path(tmp), hosts)
+    uvicorn.run(create_app(hub, manage_hub=False), host="127.0.0.1", port=port, log_level="warning",
+                lifespan="off")
+
+
+def login_cookie(tmp: str) -> str:
+    """A user and a login session in the benchmark's database, as the login page makes them."""
+    from sqlmodel import Session
+
+    from schema import auth
+
+    engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+    with Session(engine) as session:
+        user = auth.add_user(session, "bench", "viewer", "bench password", time.time())
+        cookie = auth.start_session(session, user, time.time(), 3600)
+    engine.dispose()
+    return cookie
 
 
 def wait_ready(client: httpx.Client, proc: multiprocessing.Process) -> None:
@@ -111,7 +126,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
     port = free_port()
-    proc = multiprocessing.Process(target=serve, args=(args.hosts, port), daemon=True)
+    tmp = tempfile.mkdtemp(prefix="fw-overview-bench-")
+    proc = multiprocessing.Process(target=serve, args=(args.hosts, port, tmp), daemon=True)
     proc.start()
     cases = [("GET / (whole page)", "/", {}),
              ("htmx refresh of #fleet", "/", {"HX-Request": "true", "HX-Target": "fleet"}),
@@ -119,6 +135,7 @@ def main() -> None:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             wait_ready(client, proc)
+            client.cookies.set(SESSION_COOKIE, login_cookie(tmp))  # a logged-in browser, as in real use
             print(f"overview, {args.hosts} hosts x 8 GPUs, {args.requests} requests each (after 3 warm-up):")
             for label, path, headers in cases:
                 times, size = timed(client, path, headers, args.requests)
@@ -129,6 +146,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.join(10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

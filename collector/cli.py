@@ -75,15 +75,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def cmd_inventory_check(args: argparse.Namespace) -> int:
     from inventory import check_inventory, default_inventory_path
+    from inventory.permissions import inventory_warnings
 
     path = Path(args.path) if args.path else default_inventory_path()
     problems = check_inventory(path)
     for problem in problems:
         print(problem)
+    inv = None if problems else _load(str(path))
+    for warning in inventory_warnings(path, inv):  # permissions: warnings, not problems (exit code unchanged)
+        print(f"warning: {warning}")
     if problems:
         _err(f"{path}: {len(problems)} problem(s)")
         return EXIT_USAGE
-    inv = _load(str(path))
     n = len(inv.hosts) if inv else 0
     print(f"{path}: OK, {n} host(s)")
     return EXIT_OK
@@ -164,8 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument("--replace", action="store_true", help="replace a different key on record (host reinstalled)")
     trust.add_argument("--inventory", metavar="PATH")
     trust.set_defaults(func=cmd_hosts_trust)
-    from collector import cli_db, cli_demo, cli_serve
+    from collector import cli_auth, cli_db, cli_demo, cli_serve
     cli_db.register(sub)
+    cli_auth.register(sub)
     cli_serve.register(sub)
     cli_demo.register(sub)
     return p

@@ -23,14 +23,18 @@ import errno
 import shutil
 import signal
 import socket
+import secrets
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import FrameType
 
 from collector.cli_common import EXIT_FAILED, EXIT_OK
 from collector.cli_common import err as _err
 from collector.cli_serve import DEFAULT_LISTEN, _duration, _is_loopback, _listen, _serve, setup_logging
+
+DEMO_USER = "demo"
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -98,7 +102,22 @@ async def _accepting(host: str, port: int) -> bool:
     return True
 
 
-async def _watch(listen: tuple[str, int], workdir: Path, keep: bool, stopper: _Stopper) -> None:
+def _demo_login(db_url: str) -> str:
+    """A one-time admin in the demo's own database; its random password is printed with the URL."""
+    from sqlmodel import Session
+
+    from schema import auth
+    from schema.db import make_engine
+
+    password = secrets.token_urlsafe(12)
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        auth.add_user(session, DEMO_USER, "admin", password, time.time())
+    engine.dispose()
+    return password
+
+
+async def _watch(listen: tuple[str, int], workdir: Path, keep: bool, stopper: _Stopper, password: str) -> None:
     """Print the URL once the web server accepts connections; hand an early Ctrl-C on to uvicorn."""
     host, port = listen
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard address is opened on loopback
@@ -108,6 +127,7 @@ async def _watch(listen: tuple[str, int], workdir: Path, keep: bool, stopper: _S
             announced = True  # uvicorn has started: it stops cleanly from here on
             if not stopper.stopping:
                 fate = "kept at exit (--keep)" if keep else "removed at exit"
+                print(f"Log in as {DEMO_USER} with password {password}  (a one-time admin for this demo)")
                 print(f"Open http://{_hostport(host, port)}/  (Ctrl-C to stop; data in {workdir}, {fate})",
                       flush=True)
         if announced and stopper.stopping and stopper.uvicorn_has_signals():
@@ -132,7 +152,7 @@ async def _run(args: argparse.Namespace, workdir: Path, sh: str, db_url: str, st
         serve_args = argparse.Namespace(inventory=str(fleet.inventory_path), db=db_url, listen=args.listen,
                                         raw_retention=defaults.raw_keep_s, hourly_retention=defaults.hourly_keep_s,
                                         no_backup=True, log_level=args.log_level)
-        watch = asyncio.create_task(_watch(args.listen, workdir, args.keep, stopper))
+        watch = asyncio.create_task(_watch(args.listen, workdir, args.keep, stopper, args.password))
         stopper.phase = "serve"
         try:
             return await _serve(serve_args)  # the hub and the web app, as `fleetwatch serve` runs them
@@ -167,7 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _err(f"demo: cannot listen on {_hostport(host, port)}: {problem}")
         return EXIT_FAILED
     if not _is_loopback(host):
-        _err(f"warning: listening on {host}, reachable from other machines; the API has no login yet")
+        _err(f"warning: listening on {host}, reachable from other machines")
     setup_logging(args.log_level)
 
     workdir = Path(tempfile.mkdtemp(prefix="fleetwatch-demo-"))
@@ -176,6 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         db_url = f"sqlite:///{(workdir / 'fleetwatch.db').as_posix()}"
         upgrade(db_url, log=lambda _msg: None)
+        args.password = _demo_login(db_url)
         if stopper.stopping:
             return EXIT_OK
         return asyncio.run(_run(args, workdir, sh, db_url, stopper))

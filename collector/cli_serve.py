@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import os
 import signal
 import sys
 import urllib.error
@@ -71,6 +72,7 @@ async def _serve(args: argparse.Namespace) -> int:
           file=sys.stderr)
     print(f"fleetwatch hub: API on http://{host if ':' not in host else f'[{host}]'}:{port}/ "
           f"(OpenAPI at /docs); Ctrl-C stops", file=sys.stderr)
+    _first_user_hint(hub)
     from webapp.app import create_app
 
     # the app's shutdown stops the hub: uvicorn re-raises SIGTERM when its serve() ends, so code
@@ -105,15 +107,30 @@ def setup_logging(level: str) -> None:
         logging.getLogger(name).addFilter(not_cancelled)
 
 
+def _first_user_hint(hub) -> None:
+    """A fresh install has no user and no default password: say how to create the first admin."""
+    from sqlmodel import Session
+
+    from schema.auth import count_users
+
+    with Session(hub.engine) as session:
+        if count_users(session) == 0:
+            _err("no user yet: the web UI and API refuse everyone until you create the first admin with "
+                 "`fleetwatch user add NAME --role admin` (same --db)")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from schema.db import DatabaseError, default_db_url, normalize_url
     from schema.migrate import upgrade
 
     setup_logging(args.log_level)
+    from inventory.permissions import file_warnings  # the inventory or a key readable by other users
+    for warning in file_warnings(args.inventory):
+        _err(f"warning: {warning}")
     args.db = normalize_url(args.db or default_db_url())
     if not _is_loopback(args.listen[0]):
-        _err(f"warning: listening on {args.listen[0]}, reachable from other machines; "
-             "the API has no login yet, so anyone who can reach this port can read and change the inventory")
+        _err(f"warning: listening on {args.listen[0]}, reachable from other machines: logins and tokens travel "
+             "in clear text over plain HTTP; put the hub behind an HTTPS reverse proxy")
     try:
         upgrade(args.db, log=lambda m: print(f"fleetwatch db: {m}", file=sys.stderr))
     except DatabaseError as exc:
@@ -138,7 +155,11 @@ def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) 
     url = f"{base}/api/servers/{urllib.parse.quote(host_id, safe='')}/probe"
     if not as_json:
         print(f"asking the hub at {base} to probe {host_id} ...", file=sys.stderr)
-    request = urllib.request.Request(url, method="POST", headers={"Accept": "application/json"})
+    headers = {"Accept": "application/json"}
+    token = os.environ.get("FLEETWATCH_TOKEN", "").strip()  # never an argument: it would show in `ps`
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             report = json.load(resp)
@@ -148,6 +169,8 @@ def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) 
         except (ValueError, AttributeError):
             detail = exc.reason
         _err(f"{host_id}: the hub answered {exc.code}: {detail}")
+        if exc.code in (401, 403):
+            _err("set FLEETWATCH_TOKEN to an admin token (create one on the hub: fleetwatch token create NAME --role admin)")
         return EXIT_USAGE if exc.code == 404 else EXIT_FAILED
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

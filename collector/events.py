@@ -43,7 +43,10 @@ def fmt_time(ts: float | None) -> str:
     """UTC wall-clock time, or "unknown"."""
     if ts is None:
         return "unknown"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):  # a host's clock or uptime can be absurd
+        return f"{ts!r} (not a valid time)"
 
 
 def _num(v: float) -> str:

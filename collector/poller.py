@@ -113,9 +113,16 @@ class Poller:
         if want_ps and "ps" not in reading.errors:
             rt.last_ps_at = started
         readings = (rt.prev_reading, reading) if rt.prev_reading is not None else (reading,)
-        report = build_report(spec.id, readings, all_disks=spec.disks == "all")
-        rt.prev_reading = reading
-        self._succeeded(rt, report, reading)
+        try:
+            report = build_report(spec.id, readings, all_disks=spec.disks == "all")
+            rt.prev_reading = reading
+            self._succeeded(rt, report, reading)
+        except Exception as exc:  # output no parser foresaw must not stop this host's monitoring
+            log.exception("host %s: could not interpret the probe output", spec.id)
+            rt.prev_reading = None  # start the rates afresh from the next reading
+            self._failed(rt, HostError(Failure.PROBE_FAILED, f"the hub could not interpret {spec.id}'s probe "
+                                                             f"output ({type(exc).__name__}: {exc})"[:500]))
+            return None
         return report
 
     def _succeeded(self, rt: HostRuntime, report: dict[str, Any], reading: Reading) -> None:

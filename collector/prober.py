@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from collector.errors import Failure, HostError
-from collector.parsers import ParseError, rc, units
+from collector.parsers import ParseError, clean, rc, units
 from collector.parsers.units import CatalogEntry
 from collector.reading import EXIT_MEANING, Reading, parse_output
 from collector.sections import split_sections
@@ -54,8 +54,13 @@ async def probe_once(conn: HostConnection, *, want_os: bool = False, want_ps: bo
                            gpu_mode=spec.gpu, truncated=result.truncated)
     core = ("uptime", "stat", "meminfo")
     if all(name in reading.errors for name in core):
+        if len(result.stdout) >= MAX_PROBE_OUTPUT:  # not a shell problem: a host sending far more than a probe
+            raise HostError(Failure.PROBE_FAILED,
+                            f"probe on {spec.id} produced no usable output: it was cut at {MAX_PROBE_OUTPUT} "
+                            "bytes (an ordinary probe prints about 3 KiB); the host is misbehaving")
         detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = detail[-1][:300] if detail else f"exit status {result.exit_status}, {len(result.stdout)} bytes of output"
+        why = (clean(detail[-1], 300) if detail
+               else f"exit status {result.exit_status}, {len(result.stdout)} bytes of output")
         raise HostError(Failure.PROBE_FAILED,
                         f"probe on {spec.id} produced no usable output ({why}); "
                         "is the login shell of the monitoring user a POSIX sh?")

@@ -18,12 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import Session
 
 from collector.events import EventDraft
 from schema import samples as store
 
 log = logging.getLogger(__name__)
+
+
+def refused_value(exc: BaseException) -> bool:
+    """The database refused a value (too big, NUL, a constraint), as opposed to being unreachable."""
+    if isinstance(exc, (DataError, IntegrityError, OverflowError, ValueError)):
+        return True
+    return isinstance(exc, StatementError) and isinstance(exc.orig, (OverflowError, ValueError))
 
 MAX_PENDING_SAMPLES = 200_000  # about 3 minutes of 1,000 hosts; beyond that the oldest go
 
@@ -104,6 +112,7 @@ class BatchWriter:
         self._lock = asyncio.Lock()
         self.flushes = 0
         self.rows_written = 0
+        self.rows_skipped = 0  # rows the database refused (a value it cannot store), see refused_value
         self.last_error: str | None = None
         self.dropped = 0
 
@@ -149,6 +158,8 @@ class BatchWriter:
             try:
                 n = await self.run_db(batch.write)
             except Exception as exc:  # keep the rows; the next tick tries again
+                if refused_value(exc):  # not the database's fault: one bad row; retrying would never succeed
+                    return await self._write_each(batch, exc)
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("database write failed, keeping %d rows for the next try: %s", batch.size, self.last_error)
                 batch.merge_newer(self._batch)
@@ -158,6 +169,15 @@ class BatchWriter:
             self.rows_written += n
             self.last_error = None
             return n
+
+    async def _write_each(self, batch: store.Batch, exc: Exception) -> int:
+        written, skipped = await self.run_db(lambda session: batch.write_each(session))
+        self.rows_written += written
+        self.rows_skipped += len(skipped)
+        self.last_error = f"{len(skipped)} row(s) refused by the database and skipped: {'; '.join(skipped[:5])}"
+        log.error("database refused %d row(s) (%s); wrote the other %d one by one: %s",
+                  len(skipped), f"{type(exc).__name__}: {exc}"[:200], written, "; ".join(skipped[:5]))
+        return written
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -80,7 +80,8 @@ def build_report(host_id: str, readings: tuple[Reading, ...], *, all_disks: bool
     os_rec = _first(readings[::-1], "os")
     st, mem, load, up = cur.get("stat"), cur.get("meminfo"), cur.get("loadavg"), cur.get("uptime")
     nv, sd, pl = cur.get("nvidia"), cur.get("systemd"), _first(readings[::-1], "ps")
-    errors = {k: v for r in readings[:-1] for k, v in r.errors.items() if k in ("os", "ps")}
+    # os and ps are asked now and then: an earlier reading's error about them stands until they are asked again
+    errors = {k: v for r in readings[:-1] for k, v in r.errors.items() if k in ("os", "ps") and k not in cur.asked}
     errors.update(cur.errors)
     gpus = [] if nv is None else [
         {"index": g.index, "uuid": g.uuid, "name": g.name, "pci_bus_id": g.pci_bus_id,

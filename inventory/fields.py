@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Wi
 
 from .durations import DURATION_HINT, parse_duration
 from .patterns import (
+    _shown,
     validate_address,
     validate_host_id,
     validate_host_key,
@@ -72,7 +73,7 @@ def _disks(value: Any, handler: Any) -> Any:
     if isinstance(value, str):
         if value.strip().lower() == "all":
             return "all"
-        raise ValueError(f'disks must be "all" or a list of mount points like ["/", "/data"], got {value!r}')
+        raise ValueError(f'disks must be "all" or a list of mount points like ["/", "/data"], got {_shown(value)}')
     return handler(value)
 
 

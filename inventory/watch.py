@@ -16,6 +16,7 @@ from typing import Any
 from .errors import InventoryError, Problem
 from .loader import load_inventory_text
 from .models import Inventory
+from .permissions import identity_file_hosts, identity_file_warnings, world_readable_warning
 
 __all__ = ["InventoryStatus", "InventoryWatcher"]
 
@@ -38,6 +39,7 @@ class InventoryStatus:
     checked_at: float | None = None
     error: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # file permissions (inventory.permissions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; times as epoch seconds and ISO 8601 strings."""
@@ -51,6 +53,7 @@ class InventoryStatus:
             "checked_at_iso": _iso(self.checked_at),
             "error": self.error,
             "problems": [p.to_dict() for p in self.problems],
+            "warnings": list(self.warnings),
         }
 
 
@@ -74,6 +77,8 @@ class InventoryWatcher:
         self._digest: str | None = None  # of the content last looked at, good or bad
         self._good_digest: str | None = None  # of the content self.inventory came from
         self._checking = asyncio.Lock()  # run() and an explicit check() must not interleave
+        self._key_hosts: dict[Path, list[str]] = {}  # identity_file -> host ids, of self.inventory
+        self._log_warnings = False  # at start the caller shows them (fleetwatch serve prints them)
 
     # ----------------------------------------------------------------- public
     def load_initial(self) -> Inventory:
@@ -82,13 +87,17 @@ class InventoryWatcher:
         now = self.clock()
         self.status.checked_at = now
         self._digest = digest
-        if digest == _MISSING:
-            return self._wait(Inventory(), now)
-        if isinstance(result, InventoryError):
-            self._fail(result.problems)
-            raise result
-        self._adopt(result, digest, now)
-        return result
+        try:
+            if digest == _MISSING:
+                return self._wait(Inventory(), now)
+            if isinstance(result, InventoryError):
+                self._fail(result.problems)
+                raise result
+            self._adopt(result, digest, now)
+            return result
+        finally:
+            self._refresh_warnings()
+            self._log_warnings = True
 
     async def check(self) -> bool:
         """Re-read the file if its bytes changed; True when a new inventory was adopted."""
@@ -99,6 +108,7 @@ class InventoryWatcher:
         digest, raw = self._read_bytes()
         now = self.clock()
         self.status.checked_at = now
+        self._refresh_warnings()  # a chmod changes no byte of the file
         if digest == self._digest:
             return False
         self._digest = digest
@@ -184,7 +194,22 @@ class InventoryWatcher:
         self.status.error = "file not found; waiting for it"
         return inventory
 
+    def _refresh_warnings(self) -> None:
+        """Re-examine the permissions of the file and of the keys of the inventory in use (a few stat calls)."""
+        warnings = identity_file_warnings(self._key_hosts)
+        own = world_readable_warning(self.path)
+        if own is not None:
+            warnings.insert(0, own)
+        if self._log_warnings:
+            for warning in warnings:
+                if warning not in self.status.warnings:
+                    log.warning("inventory: %s", warning)
+        self.status.warnings = warnings
+
     def _adopt(self, inventory: Inventory, digest: str, loaded_at: float) -> None:
+        if inventory is not self.inventory:
+            self._key_hosts = identity_file_hosts(inventory.resolved_hosts())
+            self._refresh_warnings()
         self.inventory = inventory
         self._good_digest = digest
         self.status.ok = True

@@ -33,6 +33,7 @@ VERSION_TABLE = "alembic_version"
 _TABLES_BY_REVISION = {
     "0001": {"hosts", "samples", "gpu_samples", "disk_samples", "service_samples", "events"},
     "0002": {"samples_hourly"},
+    "0003": {"users", "api_tokens", "web_sessions"},
 }
 
 

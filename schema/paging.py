@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**63 - 1  # the largest OFFSET a database takes (a 64-bit signed integer); larger overflows
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,8 @@ class Page:
 
 
 def check_paging(limit: object, offset: object) -> None:
-    """ValueError unless 1 <= limit <= MAX_LIMIT and offset >= 0."""
+    """ValueError unless 1 <= limit <= MAX_LIMIT and 0 <= offset <= MAX_OFFSET."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}")
-    if not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"offset must be 0 or more, got {offset!r}")
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset!r}")

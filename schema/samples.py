@@ -38,6 +38,35 @@ class Batch:
             session.execute(update(Host).where(Host.id == host_id).values(**values))
         return self.size
 
+    def write_each(self, session: Session) -> tuple[int, list[str]]:
+        """Insert row by row, each in its own transaction; rows the database refuses are skipped.
+
+        For a batch that failed as a whole on a value (not a connection) problem:
+        one bad row must not hold back every host's samples. Returns the rows
+        written and a description of each row skipped.
+        """
+        written, skipped = 0, []
+        steps = [(model, [row]) for model, rows in ((Sample, self.samples), (GpuSample, self.gpus),
+                                                     (DiskSample, self.disks), (ServiceSample, self.services),
+                                                     (Event, self.events)) for row in rows]
+        for model, rows in steps:
+            try:
+                session.execute(insert(model), rows)
+                session.commit()
+                written += 1
+            except Exception as exc:  # noqa: BLE001 - the reason is reported, the row skipped
+                session.rollback()
+                skipped.append(f"{model.__tablename__} row of {rows[0].get('host_id')}: {type(exc).__name__}")
+        for host_id, values in self.hosts.items():
+            try:
+                session.execute(update(Host).where(Host.id == host_id).values(**values))
+                session.commit()
+                written += 1
+            except Exception as exc:  # noqa: BLE001
+                session.rollback()
+                skipped.append(f"hosts row of {host_id}: {type(exc).__name__}")
+        return written, skipped
+
     def merge_newer(self, newer: Batch) -> None:
         """Append rows gathered while this batch was being written (after a failed write)."""
         self.samples += newer.samples

@@ -19,6 +19,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 HOUR = 3600
 MINUTE = 60
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: beyond it ISO 8601 has no year, SQL integers overflow
 
 
 def iso(ts: float) -> str:
@@ -27,7 +28,8 @@ def iso(ts: float) -> str:
 
 
 def parse_time(value: str | float | int) -> float:
-    """ISO 8601 (naive means UTC) or epoch seconds -> epoch seconds; ValueError if neither."""
+    """ISO 8601 (naive means UTC) or epoch seconds -> epoch seconds; ValueError if neither, or before
+    1970 or after 9999 (such times would overflow the SQL integers and ISO 8601 years downstream)."""
     if isinstance(value, bool):
         raise ValueError(f"invalid time {value!r}: expected ISO 8601 or epoch seconds")
     if isinstance(value, (int, float)):
@@ -50,13 +52,20 @@ def parse_time(value: str | float | int) -> float:
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    return _in_range(dt.timestamp(), value)
 
 
 def _finite(number: float, original: object) -> float:
     if not math.isfinite(number):
         raise ValueError(f"invalid time {original!r}: epoch seconds must be a finite number")
-    return number
+    return _in_range(number, original)
+
+
+def _in_range(ts: float, original: object) -> float:
+    if not 0 <= ts <= MAX_TIME:
+        raise ValueError(f"invalid time {original!r}: must be between 1970-01-01 and 9999-12-31 "
+                         f"(epoch seconds 0 to {MAX_TIME:.0f})")
+    return ts
 
 
 def hour_floor(ts: float) -> int:

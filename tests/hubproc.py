@@ -33,6 +33,38 @@ def write_inventory(path: Path, hosts: list[dict[str, Any]], **defaults: Any) ->
     return path
 
 
+def make_token(db_url: str, role: str = "admin") -> str:
+    """An API token in the database at `db_url` (upgraded first), as `fleetwatch token create` makes one."""
+    import secrets
+
+    from sqlmodel import Session
+
+    from schema import auth
+    from schema.db import make_engine
+    from schema.migrate import upgrade
+
+    upgrade(db_url, log=lambda _line: None)
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        token = auth.create_token(session, f"tests-{role}-{secrets.token_hex(4)}", role, time.time())
+    engine.dispose()
+    return token
+
+
+def make_user(db_url: str, name: str, role: str, password: str) -> None:
+    from sqlmodel import Session
+
+    from schema import auth
+    from schema.db import make_engine
+    from schema.migrate import upgrade
+
+    upgrade(db_url, log=lambda _line: None)
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        auth.add_user(session, name, role, password, time.time())
+    engine.dispose()
+
+
 class HubProcess:
     """`python -m collector.cli serve` on a free loopback port, stopped by PID."""
 
@@ -43,12 +75,19 @@ class HubProcess:
         self.extra = extra or []
         self.proc: subprocess.Popen | None = None
         self.log_path = db_path.with_suffix(f".hub-{self.port}.log")
+        self.token: str | None = None  # an admin API token, made at the first start
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.db_path}"
+
     def start(self, wait_s: float = 30.0) -> HubProcess:
+        if self.token is None:
+            self.token = make_token(self.db_url)
         env = dict(os.environ, PYTHONUNBUFFERED="1", FLEETWATCH_DATA=str(self.db_path.parent))
         cmd = [sys.executable, "-m", "collector.cli", "serve", "--inventory", str(self.inventory),
                "--db", f"sqlite:///{self.db_path}", "--listen", f"127.0.0.1:{self.port}", *self.extra]
@@ -71,7 +110,8 @@ class HubProcess:
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {self.token}"})
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 raw = resp.read()

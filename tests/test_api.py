@@ -8,21 +8,16 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy import insert
 from sqlmodel import Session
 
 from collector.cli import main as cli_main
-from collector.hub import Hub, HubOptions
-from schema.db import make_engine
-from schema.migrate import upgrade
 from schema.models import Event, Host, SampleHourly
+from tests.apphub import served_hub
 from tests.hubproc import host_entry, write_inventory
 from tests.sshd import free_port
-from webapp.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -60,28 +55,15 @@ async def api(sshd, tmp_path_factory):
         host_entry(sshd, "ghost", port=free_port(), timeout="2s"),
     ])
     db_url = f"sqlite:///{tmp / 'api.db'}"
-    upgrade(db_url, log=lambda _m: None)
-    engine = make_engine(db_url)
-    _prefill(engine)
-    hub = Hub(inventory, engine, HubOptions(backup_every_s=0, inventory_check_s=0.2))
-    await hub.start()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(hub, manage_hub=False), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with served_hub(inventory, db_url, prefill=_prefill) as served:
+        client, hub, base, token, engine = served.client, served.hub, served.base, served.token, served.engine
         # wait for the first poll of the live host to be stored (rows are written once a second)
         for _ in range(100):
             if (await client.get("/api/servers/live/latest")).json()["sample"] is not None:
                 break
             await asyncio.sleep(0.1)
-        yield {"client": client, "hub": hub, "inventory": inventory, "base": base, "engine": engine}
-    server.should_exit = True
-    await task
-    await hub.stop()
+        yield {"client": client, "hub": hub, "inventory": inventory, "base": base, "engine": engine,
+               "token": token, "db_url": db_url}
 
 
 # ------------------------------------------------------------------ servers
@@ -321,7 +303,8 @@ async def test_openapi_lists_every_endpoint(api):
 
 
 # ------------------------------------------------------------------ probe --via
-async def test_probe_via_asks_the_running_hub(api, capsys):
+async def test_probe_via_asks_the_running_hub(api, capsys, monkeypatch):
+    monkeypatch.setenv("FLEETWATCH_TOKEN", api["token"])
     connects = api["hub"].pool.get("live").connects
     code = await asyncio.to_thread(cli_main, ["probe", "live", "--via", api["base"], "--json"])
     report = json.loads(capsys.readouterr().out)
@@ -329,7 +312,15 @@ async def test_probe_via_asks_the_running_hub(api, capsys):
     assert api["hub"].pool.get("live").connects == connects  # the hub's open connection was used
 
 
-async def test_probe_via_unknown_host_and_dead_hub(api, capsys):
+async def test_probe_via_needs_a_token(api, capsys, monkeypatch):
+    monkeypatch.delenv("FLEETWATCH_TOKEN", raising=False)
+    assert await asyncio.to_thread(cli_main, ["probe", "live", "--via", api["base"]]) == 1
+    err = capsys.readouterr().err
+    assert "401" in err and "FLEETWATCH_TOKEN" in err and "Traceback" not in err
+
+
+async def test_probe_via_unknown_host_and_dead_hub(api, capsys, monkeypatch):
+    monkeypatch.setenv("FLEETWATCH_TOKEN", api["token"])
     assert await asyncio.to_thread(cli_main, ["probe", "nope", "--via", api["base"]]) == 2
     assert "404" in capsys.readouterr().err
     code = await asyncio.to_thread(cli_main, ["probe", "live", "--via", f"http://127.0.0.1:{free_port()}"])

@@ -14,7 +14,7 @@ import yaml
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser import launch, screenshot_path
-from tests.webhub import HOT_GPU_C
+from tests.webhub import HOT_GPU_C, USERS
 
 TZ = "Asia/Tokyo"  # not the hub's zone (UTC): times must follow the browser
 
@@ -34,9 +34,55 @@ def page(browser, web_hub):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(pg, "ada")
     yield pg
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def log_in(pg, name: str, next_path: str = "/") -> None:
+    pg.goto(f"/login?next={next_path}")
+    pg.fill("#f-name", name)
+    pg.fill("#f-password", USERS[name][1])
+    pg.click("#login-form button[type=submit]")
+    expect(pg.locator(".who")).to_have_attribute("data-user", name)
+
+
+def test_login_is_required_and_returns_to_the_page_asked_for(browser, web_hub):
+    context = browser.new_context(base_url=web_hub.url)
+    pg = context.new_page()
+    try:
+        pg.goto("/history?range=24h")
+        assert "/login?next=" in pg.url
+        pg.fill("#f-name", "ada")
+        pg.fill("#f-password", "wrong password")
+        pg.click("#login-form button[type=submit]")
+        expect(pg.locator("#login-problem")).to_have_text("Wrong name or password.")
+        pg.screenshot(path=screenshot_path("login"), full_page=True)
+        pg.fill("#f-password", USERS["ada"][1])
+        pg.click("#login-form button[type=submit]")
+        expect(pg.locator("#history-table")).to_have_count(1)
+        assert pg.url.endswith("/history?range=24h")
+        cookie = next(c for c in context.cookies() if c["name"] == "fleetwatch_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        pg.click(".logout button")
+        assert pg.url.endswith("/login")
+        pg.goto("/")
+        assert "/login" in pg.url, "the session ended at logout"
+    finally:
+        context.close()
+
+
+def test_a_viewer_sees_no_edit_controls(browser, web_hub):
+    context = browser.new_context(base_url=web_hub.url)
+    pg = context.new_page()
+    try:
+        log_in(pg, "vic", "/servers")
+        expect(pg.locator("#viewer-note")).to_be_visible()
+        expect(pg.locator("#add-form")).to_have_count(0)
+        expect(pg.locator("#server-rows a.button")).to_have_count(0)
+    finally:
+        context.close()
 
 
 def test_overview_lists_hosts_and_updates_without_reload(page):

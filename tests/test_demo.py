@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+import http.cookiejar
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +27,7 @@ import yaml
 from tests.sshd import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+LOGIN_LINE = re.compile(r"^Log in as (\S+) with password (\S+)  \(a one-time admin for this demo\)$")
 URL_LINE = re.compile(r"^Open (http://\S+)/ +\(Ctrl-C to stop; data in (.+), removed at exit\)$")
 FLAKY = "demo-flaky-1"
 DOWN = {"down", "unreachable"}
@@ -43,6 +46,7 @@ class Demo:
             threading.Thread(target=lambda s=stream, acc=lines: acc.extend(s), daemon=True).start()
         self.base = ""
         self.workdir: Path | None = None
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
     def log(self) -> str:
         return "--- stdout ---\n" + "".join(self.out) + "--- stderr ---\n" + "".join(self.err)[-4000:]
@@ -54,13 +58,21 @@ class Demo:
                 m = URL_LINE.match(line.rstrip("\n"))
                 if m:
                     self.base, self.workdir = m.group(1), Path(m.group(2))
+                    self.log_in()
                     return self.base, self.workdir
             assert self.proc.poll() is None, f"demo exited with {self.proc.returncode}\n{self.log()}"
             time.sleep(0.05)
         raise AssertionError(f"no URL line within {timeout} s\n{self.log()}")
 
+    def log_in(self) -> None:
+        """Log in with the printed one-time admin, as a person would; the session cookie is kept."""
+        login = next(m for m in map(LOGIN_LINE.match, (line.rstrip("\n") for line in self.out)) if m)
+        form = urllib.parse.urlencode({"name": login.group(1), "password": login.group(2), "next": "/"}).encode()
+        with self.opener.open(self.base + "/login", data=form, timeout=10) as resp:
+            assert resp.status == 200 and resp.url.endswith("/"), resp.url
+
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base + path, timeout=10) as resp:
+        with self.opener.open(self.base + path, timeout=10) as resp:
             return json.load(resp)
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float) -> Any:

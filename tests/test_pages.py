@@ -18,7 +18,8 @@ HTML = {"Accept": "text/html"}
 
 @pytest.fixture(scope="module")
 def client(web_hub):
-    with httpx.Client(base_url=web_hub.url, timeout=30, headers=HTML) as c:
+    headers = {**HTML, "Authorization": f"Bearer {web_hub.hub.token}"}  # an admin token (tests/hubproc.py)
+    with httpx.Client(base_url=web_hub.url, timeout=30, headers=headers) as c:
         yield c
 
 
@@ -30,7 +31,7 @@ def page(client, path: str, status: int = 200, **kw) -> BeautifulSoup:
 
 
 def htmx(client, path: str, target: str) -> BeautifulSoup:
-    return page(client, path, headers={**HTML, "HX-Request": "true", "HX-Target": target})
+    return page(client, path, headers={**client.headers, "HX-Request": "true", "HX-Target": target})
 
 
 def cards(doc: BeautifulSoup) -> dict[str, object]:

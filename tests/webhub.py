@@ -14,12 +14,13 @@ from sqlmodel import Session
 from schema.db import make_engine
 from schema.migrate import upgrade
 from schema.models import Event, GpuSample, Host, Sample, SampleHourly
-from tests.hubproc import HubProcess, host_entry, write_inventory
+from tests.hubproc import HubProcess, host_entry, make_user, write_inventory
 from tests.sshd import SSHDServer, free_port, start_sshd
 
 HOUR = 3600
 HOT_GPU_C = 85  # GPU 0 of alpha reports this (the fake nvidia-smi reads gpu0_temp); beta has `gpu: off`
 LIVE = ("alpha", "beta")
+USERS = {"ada": ("admin", "correct horse battery"), "vic": ("viewer", "viewer password 1")}  # name: (role, password)
 HISTORY_HOURS = 72
 
 
@@ -80,6 +81,8 @@ def start_web_hub(tmp: Path) -> WebHub:
     db_path = tmp / "web.db"
     started = time.time()
     _prefill(f"sqlite:///{db_path}", started)
+    for name, (role, password) in USERS.items():
+        make_user(f"sqlite:///{db_path}", name, role, password)
     hub = HubProcess(inventory, db_path).start()
     web = WebHub(hub=hub, sshd=sshd, inventory=inventory, tmp=tmp)
     deadline = time.monotonic() + 30

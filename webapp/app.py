@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from collector.hub import Hub
 from webapp import errors
+from webapp.auth import guard
 from webapp.api import events, health, history, servers, timeseries
 from webapp.pages import compare, events as events_page, history as history_page, hosts, overview
-from webapp.pages import servers as servers_page
+from webapp.pages import login, servers as servers_page
 from webapp.templating import STATIC_DIR
 
 API_DESCRIPTION = """Agentless monitoring of Linux (GPU) servers over persistent SSH.
@@ -36,12 +39,23 @@ def create_app(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = Non
             if stop:
                 await hub.stop()
 
-    app = FastAPI(title="fleetwatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    # the guard runs before every route; the docs are routes of ours so that it covers them too
+    app = FastAPI(title="fleetwatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(guard)], docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hub = hub
     errors.install(app)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="fleetwatch API")
+
     for module in (servers, timeseries, history, events, health):
         app.include_router(module.router)
-    for module in (overview, hosts, compare, history_page, events_page, servers_page):
+    for module in (login, overview, hosts, compare, history_page, events_page, servers_page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -5,7 +5,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ TITLES = {400: "Bad request", 404: "Not found", 422: "Invalid input", 500: "Inte
 def _wants_page(req: Request) -> bool:
     """A browser asking for a page (not the API, not a static file) gets an HTML error."""
     path = req.url.path
-    return not path.startswith(("/api/", "/static/", "/healthz", "/docs", "/openapi")) and \
+    return not path.startswith(("/api/", "/static/", "/healthz", "/openapi")) and \
         "text/html" in req.headers.get("accept", "")
 
 
@@ -47,7 +47,22 @@ def _error(req: Request, detail, status_code: int, headers=None) -> Response:
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
+def _login_required(req: Request, exc) -> Response:
+    from urllib.parse import quote
+
+    target = req.url.path + (f"?{req.url.query}" if req.url.query else "")
+    login = f"/login?next={quote(target, safe='')}"
+    if req.headers.get("HX-Request") == "true":  # htmx: load the login page instead of swapping it in
+        return Response(status_code=401, headers={"HX-Redirect": login})
+    if _wants_page(req):
+        return RedirectResponse(login, status_code=303)
+    return JSONResponse({"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
 def install(app: FastAPI) -> None:
+    from webapp.auth import LoginRequired
+
+    app.add_exception_handler(LoginRequired, _login_required)
     @app.exception_handler(RequestValidationError)
     async def _invalid(req: Request, exc: RequestValidationError) -> Response:
         return _error(req, _validation_detail(exc), 422)

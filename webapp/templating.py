@@ -102,7 +102,14 @@ def gpu_bars(gpus) -> Markup:
     return Markup("".join(parts))
 
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+def _who(request: Request) -> dict[str, Any]:
+    """Every template knows who is looking and the CSRF token its forms must carry."""
+    principal = getattr(request.state, "principal", None)
+    return {"principal": principal, "csrf": principal.csrf_token if principal is not None else None,
+            "is_admin": principal is not None and principal.is_admin}
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_who])
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
 templates.env.filters.update(pct=pct, gib=gib, size=size, rate=rate, mib=mib, temp=temp, duration=duration,
                              ago=ago, iso=iso_utc, bar=bar, gpu_bars=gpu_bars)

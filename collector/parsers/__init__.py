@@ -10,7 +10,13 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["ParseError", "to_int", "to_float", "clip"]
+__all__ = ["ParseError", "MAX_VALUE", "NAME_MAX", "to_int", "to_float", "clean", "clip"]
+
+# The largest number a kernel or tool prints (its counters are 64-bit) and a
+# 64-bit database column holds. A host printing more is misbehaving: such a
+# value is refused like any other non-number, before sums, rates and `* 1024`
+# turn it into a float overflow or a row the database rejects.
+MAX_VALUE = 2**63 - 1
 
 # ASCII only: int() and float() also accept "1_000", "٣" and "nan", none of
 # which a kernel or coreutils ever prints.
@@ -23,23 +29,37 @@ class ParseError(ValueError):
 
 
 def to_int(s: str) -> int | None:
-    """Non-negative decimal integer, or None."""
+    """Non-negative decimal integer up to MAX_VALUE, or None."""
     s = s.strip()
     if not _INT_RE.fullmatch(s):
         return None
-    try:
-        return int(s)
-    except ValueError:  # more digits than int() accepts (sys.int_info)
+    digits = s.lstrip("0") or "0"
+    if len(digits) > 19:  # longer than MAX_VALUE (and int() refuses over 4,300 digits)
         return None
+    v = int(digits)
+    return v if v <= MAX_VALUE else None
 
 
 def to_float(s: str) -> float | None:
-    """Non-negative finite decimal number, or None."""
+    """Non-negative finite decimal number up to MAX_VALUE, or None."""
     s = s.strip()
     if not _FLOAT_RE.fullmatch(s):
         return None
     v = float(s)
-    return v if math.isfinite(v) else None
+    return v if math.isfinite(v) and v <= MAX_VALUE else None
+
+
+NAME_MAX = 255  # longer than any name a kernel or tool prints (a hostname is at most 64)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean(s: str, limit: int = NAME_MAX) -> str:
+    """Untrusted text fit to store and show: control characters (NUL, escapes) as U+FFFD, at most `limit` long.
+
+    PostgreSQL refuses NUL in text and strings longer than their column; one
+    such row would hold back every row written with it.
+    """
+    return _CONTROL.sub("\ufffd", s[:limit])
 
 
 def clip(text: str, n: int = 60) -> str:

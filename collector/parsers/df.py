@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import to_float, to_int
+from . import MAX_VALUE, NAME_MAX, clean, to_float, to_int
 
 # Source may hold spaces (CIFS shares) and so may the mount point; the lazy
 # source and a mount point starting with "/" settle where each ends.
@@ -22,6 +22,10 @@ PSEUDO_FSTYPES = frozenset({
     "debugfs", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc",
     "nsfs", "rpc_pipefs", "selinuxfs", "fuse.lxcfs", "fuse.gvfsd-fuse", "nfsd",
 })
+
+
+FSTYPE_MAX = 64
+MOUNT_MAX = 1024  # as inventory.patterns allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,7 @@ class DfResult:
 
 def _kb(s: str) -> int | None:
     v = to_int(s)
-    return None if v is None else v * 1024
+    return None if v is None or v > MAX_VALUE // 1024 else v * 1024
 
 
 def parse(text: str) -> DfResult:
@@ -59,12 +63,15 @@ def parse(text: str) -> DfResult:
             continue
         m = _ROW.fullmatch(line)
         if m is None:
-            errors.append(line.strip())  # "df: /x: No such file or directory", a cut line
+            errors.append(clean(line.strip(), 300))  # "df: /x: No such file or directory", a cut line
             continue
         pct = m["pct"]
+        if any(m[k] != "-" and _kb(m[k]) is None for k in ("total", "used", "avail")):
+            errors.append(clean(f"size out of range: {line.strip()}", 300))  # no disk holds 8 EiB
+            continue
         rows.append(Filesystem(
-            m["source"], m["fstype"], _kb(m["total"]), _kb(m["used"]), _kb(m["avail"]),
-            to_float(pct[:-1]) if pct != "-" else None, m["mount"],
+            clean(m["source"], NAME_MAX), clean(m["fstype"], FSTYPE_MAX), _kb(m["total"]), _kb(m["used"]),
+            _kb(m["avail"]), to_float(pct[:-1]) if pct != "-" else None, clean(m["mount"], MOUNT_MAX),
         ))
     return DfResult(tuple(rows), tuple(errors))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import ParseError, to_int
+from . import MAX_VALUE, ParseError, clip, to_int
 
 # "Key:   123 kB"; lines without a unit (HugePages_*) are counts, not sizes.
 _LINE = re.compile(r"([A-Za-z0-9_()]+):\s*([0-9]+)\s*kB", re.ASCII)
@@ -57,7 +57,9 @@ def parse(text: str) -> MemInfo:
         m = _LINE.fullmatch(line.strip())
         if m and m.group(1) in _FIELDS and _FIELDS[m.group(1)] not in values:
             kb = to_int(m.group(2))
-            values[_FIELDS[m.group(1)]] = None if kb is None else kb * 1024
+            if kb is None or kb > MAX_VALUE // 1024:
+                raise ParseError(f"meminfo: {m.group(1)} of {clip(m.group(2), 30)} kB is out of range")
+            values[_FIELDS[m.group(1)]] = kb * 1024
     for key in ("total_bytes", "free_bytes"):
         if values.get(key) is None:
             raise ParseError(f"meminfo: no {'MemTotal' if key == 'total_bytes' else 'MemFree'}")

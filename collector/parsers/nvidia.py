@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import to_float, to_int
+from . import NAME_MAX, clean, to_float, to_int
 
 # The order of the probe's --query-gpu list.
 QUERY_FIELDS = (
@@ -39,11 +39,14 @@ class NvidiaResult:
     errors: tuple[str, ...]
 
 
-def _text(v: str) -> str | None:
+MAX_INDEX = 65535  # nvidia-smi numbers the GPUs of one host from 0
+
+
+def _text(v: str, limit: int = NAME_MAX) -> str | None:
     # "N/A" and any bracketed value ("[N/A]", "[Not Supported]", "[GPU requires reset]").
     if not v or v == "N/A" or (v.startswith("[") and v.endswith("]")):
         return None
-    return v
+    return clean(v, limit)
 
 
 def _num(v: str) -> float | None:
@@ -62,8 +65,8 @@ def parse(text: str) -> NvidiaResult:
             continue
         f = [x.strip() for x in line.split(",")]
         index = to_int(f[0])
-        if len(f) != len(QUERY_FIELDS) or index is None:
-            errors.append(line.strip())
+        if len(f) != len(QUERY_FIELDS) or index is None or index > MAX_INDEX:
+            errors.append(clean(line.strip(), 300))
             continue
-        gpus.append(Gpu(index, _text(f[1]), _text(f[2]), _text(f[3]), *map(_num, f[4:])))
+        gpus.append(Gpu(index, _text(f[1], 128), _text(f[2]), _text(f[3], 64), *map(_num, f[4:])))
     return NvidiaResult(False, tuple(gpus), tuple(errors))

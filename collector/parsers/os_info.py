@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from collector.sections import split_head_files
 
-from . import to_float, to_int
+from . import NAME_MAX, clean, to_float, to_int
+from .uptime import MAX_UPTIME_S
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
 _ESCAPE = re.compile(r"\\(.)")
@@ -48,17 +49,21 @@ def os_release(text: str) -> dict[str, str]:
     return out
 
 
-def cpu_list_count(text: str) -> int | None:
+ARCH_MAX = 64
+MAX_CPUS = 1 << 20  # Linux builds for at most 8,192 (NR_CPUS); more is a misbehaving host
+
+
+def cpu_list_count(cpus: str) -> int | None:
     """Count the CPUs in a kernel range list: "0-3,8-11" -> 8."""
     total = 0
-    for part in text.strip().split(","):
+    for part in cpus.strip().split(","):
         lo, sep, hi = part.partition("-")
         a = to_int(lo)
         b = to_int(hi) if sep else a
         if a is None or b is None or b < a:
             return None
         total += b - a + 1
-    return total or None
+    return total if 0 < total <= MAX_CPUS else None
 
 
 def _lines(text: str) -> list[str]:
@@ -67,9 +72,13 @@ def _lines(text: str) -> list[str]:
     return [x.strip() for x in text.splitlines() if x.strip() and not x.startswith("head: ")]
 
 
-def _first(files: dict[str, str], path: str) -> str | None:
+def _first(files: dict[str, str], path: str, limit: int = NAME_MAX) -> str | None:
     lines = _lines(files.get(path, ""))
-    return lines[0] if lines else None
+    return clean(lines[0], limit) if lines else None
+
+
+def _value(rel: dict[str, str], key: str) -> str | None:
+    return clean(rel[key]) if rel.get(key) else None
 
 
 def parse(text: str) -> OsInfo:
@@ -78,17 +87,19 @@ def parse(text: str) -> OsInfo:
     pre = _lines(files.get("", ""))
     epoch = to_int(pre[0]) if pre else None
     uptime = to_float(pre[1].split()[0]) if len(pre) > 1 else None
+    if uptime is not None and uptime > MAX_UPTIME_S:
+        uptime = None
     rel = os_release("\n".join(_lines(files.get("/etc/os-release", ""))))
     online = _first(files, "/sys/devices/system/cpu/online")
     return OsInfo(
         epoch=epoch,
         uptime_s=uptime,
         hostname=_first(files, "/proc/sys/kernel/hostname"),
-        pretty_name=rel.get("PRETTY_NAME") or None,
-        os_id=rel.get("ID") or None,
-        version_id=rel.get("VERSION_ID") or None,
+        pretty_name=_value(rel, "PRETTY_NAME"),
+        os_id=_value(rel, "ID"),
+        version_id=_value(rel, "VERSION_ID"),
         kernel=_first(files, "/proc/sys/kernel/osrelease"),
         ostype=_first(files, "/proc/sys/kernel/ostype"),
-        arch=_first(files, "/proc/sys/kernel/arch"),
+        arch=_first(files, "/proc/sys/kernel/arch", ARCH_MAX),
         cpu_count=cpu_list_count(online) if online else None,
     )

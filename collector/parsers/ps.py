@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import to_float, to_int
+from . import MAX_VALUE, clean, to_float, to_int
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +35,8 @@ def parse(text: str) -> ProcessList:
         pid = to_int(f[0])
         cpu = to_float(f[1]) if len(f) > 1 else None
         rss = to_int(f[2]) if len(f) > 2 else None
-        if pid is None or cpu is None or rss is None:
-            errors.append(line.strip())  # "sh: ps: not found", busybox usage text
+        if pid is None or cpu is None or rss is None or rss > MAX_VALUE // 1024:
+            errors.append(clean(line.strip(), 300))  # "sh: ps: not found", busybox usage text
             continue
-        procs.append(Process(pid, cpu, rss * 1024, f[3].strip() if len(f) > 3 else ""))
+        procs.append(Process(pid, cpu, rss * 1024, clean(f[3].strip()) if len(f) > 3 else ""))
     return ProcessList(tuple(procs), tuple(errors))

@@ -4,7 +4,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import clean
+
 _PROP = re.compile(r"([A-Za-z]+)=(.*)", re.ASCII)
+UNIT_NAME_MAX = 256  # systemd's own limit
+STATE_MAX = 32  # "activating", "auto-restart": states are short words
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,10 @@ def _blocks(text: str) -> list[list[str]]:
     return [b for b in blocks if b]
 
 
+def _state(value: str | None) -> str | None:
+    return clean(value, STATE_MAX) if value else None
+
+
 def parse(text: str) -> SystemdResult:
     """Parse blank-line separated KEY=VALUE blocks; never raises."""
     if text.strip() == "absent":
@@ -49,12 +57,12 @@ def parse(text: str) -> SystemdResult:
             if m:
                 props.setdefault(m.group(1), m.group(2))
             else:
-                errors.append(line)  # "Failed to connect to bus: Host is down"
+                errors.append(clean(line, 300))  # "Failed to connect to bus: Host is down"
         if "Id" in props and props["Id"]:
             units.append(UnitState(
-                props["Id"], props.get("LoadState") or None,
-                props.get("ActiveState") or None, props.get("SubState") or None,
+                clean(props["Id"], UNIT_NAME_MAX), _state(props.get("LoadState")),
+                _state(props.get("ActiveState")), _state(props.get("SubState")),
             ))
         elif props:
-            errors.append("block without Id: " + " ".join(f"{k}={v}" for k, v in props.items()))
+            errors.append(clean("block without Id: " + " ".join(f"{k}={v}" for k, v in props.items()), 300))
     return SystemdResult(False, tuple(units), tuple(errors))

@@ -42,6 +42,17 @@ class HostIn(BaseModel):
     proxy: dict[str, Any] | None = None
 
 
+class EditError(BaseModel):
+    """A rejected edit: one sentence, or one object per problem (a request field: `loc`, `msg`,
+    `type`; the inventory as it would be written: `file`, `line`, `host`, `field`, `message`, `text`)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# what the edits answer with 422 (FastAPI would document request-validation errors only)
+EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {422: {"model": EditError, "description": "Invalid input"}}
+
+
 def _host_failure(err: HostError) -> HTTPException:
     return HTTPException(FAILURE_STATUS.get(err.failure, 502), detail=f"{err.failure.value}: {err.message}")
 
@@ -99,7 +110,7 @@ def list_servers(hub: HubDep, session: SessionDep) -> list[dict[str, Any]]:
     return [server_summary(hub, host_id, rows.get(host_id)) for host_id in hub.specs]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=EDIT_RESPONSES)
 async def add_server(body: HostIn, hub: HubDep) -> dict[str, Any]:
     """Add a host to the inventory file (comments and key order kept, one backup)."""
     entry = body.model_dump(exclude_none=True)
@@ -116,7 +127,7 @@ def get_server(host_id: str, hub: HubDep, session: SessionDep) -> dict[str, Any]
     return server_summary(hub, host_id, store.get_host(session, host_id))
 
 
-@router.put("/{host_id}")
+@router.put("/{host_id}", responses=EDIT_RESPONSES)
 async def update_server(host_id: str, body: HostIn, hub: HubDep) -> dict[str, Any]:
     """Change a host's settings: fields sent are set, a field sent as null goes back to the default."""
     _known(hub, host_id)
@@ -129,7 +140,7 @@ async def update_server(host_id: str, body: HostIn, hub: HubDep) -> dict[str, An
     return server_summary(hub, changes.get("id") or host_id, None)
 
 
-@router.delete("/{host_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{host_id}", status_code=status.HTTP_204_NO_CONTENT, responses=EDIT_RESPONSES)
 async def delete_server(host_id: str, hub: HubDep) -> Response:
     """Remove a host from the inventory; its stored history is kept."""
     _known(hub, host_id)
