@@ -27,7 +27,7 @@ def _port(value: Any) -> Any:
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValueError(f"port must be a whole number from 1 to 65535, got {value!r}")
+        raise ValueError(f"port must be a whole number from 1 to 65535, got {_shown(value)}")
     return value
 
 
@@ -51,7 +51,7 @@ def _gpu(value: Any) -> Any:
     if isinstance(value, str) and value.strip().lower() in GPU_MODES:
         return value.strip().lower()
     hint = " (YAML reads a bare on/yes/true as a boolean)" if value is True else ""
-    raise ValueError(f'gpu must be "auto", "off" or "nvidia", got {value!r}{hint}')
+    raise ValueError(f'gpu must be "auto", "off" or "nvidia", got {_shown(value)}{hint}')
 
 
 def _file_path(value: Any) -> Any:
@@ -65,7 +65,7 @@ def _file_path(value: Any) -> Any:
 
 def _identity_file(value: Any) -> Any:
     if isinstance(value, str) and value.strip().endswith(".pub"):
-        raise ValueError(f"identity_file must be the private key, not the public key {value!r}")
+        raise ValueError(f"identity_file must be the private key, not the public key {_shown(value)}")
     return value
 
 

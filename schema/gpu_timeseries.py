@@ -22,8 +22,8 @@ from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from schema.models import GpuSample, SampleHourly
-from schema.timeseries import EXPLICIT_MAX_S, RESOLUTIONS, STEPS, Point, pick_resolution
-from schema.timeutil import HOUR, hour_floor, time_bucket
+from schema.timeseries import STEPS, Point, check_range
+from schema.timeutil import hour_floor, time_bucket
 
 
 @dataclass(frozen=True)
@@ -90,17 +90,7 @@ def _check(metric: str, start: float, end: float, resolution: str | None) -> str
     """Validate the arguments and return the resolution to use (same rules as schema.timeseries)."""
     if metric not in GPU_METRICS:
         raise ValueError(f"unknown GPU metric {metric!r}; allowed: {', '.join(GPU_METRICS)}")
-    if start >= end:
-        raise ValueError(f"start ({start}) must be before end ({end})")
-    if resolution is None:
-        return pick_resolution(start, end)
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"unknown resolution {resolution!r}; allowed: {', '.join(RESOLUTIONS)}")
-    limit = EXPLICIT_MAX_S.get(resolution)
-    if limit is not None and end - start > limit:
-        raise ValueError(f"resolution {resolution!r} is limited to ranges of {limit // HOUR} h "
-                         f"(asked {(end - start) / HOUR:.1f} h): too many points; use a coarser one")
-    return resolution
+    return check_range(start, end, resolution)
 
 
 def _card(cards: dict[int, dict[str, Any]], index: int, name: str | None, uuid: str | None) -> dict[str, Any]:

@@ -90,6 +90,11 @@ def _check(metric: str, start: float, end: float, resolution: str | None) -> str
     """Validate the arguments and return the resolution to use."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+    return check_range(start, end, resolution)
+
+
+def check_range(start: float, end: float, resolution: str | None) -> str:
+    """Validate a range and a resolution (or pick one); the resolution to use. Shared with per-GPU series."""
     if start >= end:
         raise ValueError(f"start ({start}) must be before end ({end})")
     if resolution is None:
