@@ -27,6 +27,7 @@ from collector import events as ev
 from collector import rollup
 from collector.host_state import HostStatus
 from collector.poller import Poller
+from collector.proxy import ProxyManager
 from collector.recorder import BatchWriter
 from collector.ssh_pool import SSHPool
 from inventory import HostSpec, Inventory
@@ -83,6 +84,7 @@ class Hub:
         self.writer = BatchWriter(engine, clock=clock)
         self.deduper = ev.EventDeduper()
         self.poller = Poller(self.writer, self.deduper, clock=clock)
+        self.proxies = ProxyManager(self.pool, on_event=self._proxy_event, clock=clock)
         self.watcher = InventoryWatcher(Path(inventory_path), self.apply_inventory,
                                         interval_s=self.options.inventory_check_s)
         self.scheduler: AsyncIOScheduler | None = None
@@ -119,6 +121,7 @@ class Hub:
             await asyncio.gather(self._watch_task, return_exceptions=True)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.proxies.stop_all()
         await self.pool.close_all()
         await self.writer.flush()
         if self.started_at is not None:
@@ -158,11 +161,17 @@ class Hub:
             for host_id, spec in specs.items():
                 if host_id in added or old.get(host_id) is None or old[host_id].interval_s != spec.interval_s:
                     self._schedule(spec)
+            await self.proxies.sync(specs)
             now = self._clock()
             await self.writer.run_db(lambda s: store.sync_hosts(s, [(h.id, h.address) for h in specs.values()], now))
             if added or removed or reconnected:
                 log.info("inventory applied: %d added, %d removed, %d reconnected", len(added), len(removed),
                          len(reconnected))
+
+    def _proxy_event(self, host_id: str, kind: str, message: str) -> None:
+        draft = ev.EventDraft(ts=self._clock(), host_id=host_id, type=kind, subject=None, message=message)
+        if self.deduper.admit(draft):
+            self.writer.add_events([draft])
 
     def note_written(self, inventory: Inventory) -> None:
         """The API wrote the file; the watcher should not reload it a second time."""

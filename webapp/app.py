@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from collector.hub import Hub
 from webapp import errors
 from webapp.auth import guard
-from webapp.api import events, health, history, servers, timeseries
+from webapp.api import events, health, history, proxy, servers, timeseries
 from webapp.pages import compare, events as events_page, history as history_page, hosts, overview
 from webapp.pages import login, servers as servers_page
 from webapp.templating import STATIC_DIR
@@ -53,7 +53,7 @@ def create_app(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = Non
     def api_docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="fleetwatch API")
 
-    for module in (servers, timeseries, history, events, health):
+    for module in (servers, proxy, timeseries, history, events, health):
         app.include_router(module.router)
     for module in (login, overview, hosts, compare, history_page, events_page, servers_page):
         app.include_router(module.router)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from schema import samples as store
+from webapp.api.proxy import proxy_view
 from webapp.api.servers import server_summary
 from webapp.deps import HubDep, SessionDep
 from webapp.host_view import DEFAULT_RANGE, RANGES, chart_specs, live_view
@@ -28,6 +29,7 @@ def host_page(request: Request, host_id: str, hub: HubDep, session: SessionDep, 
     context = {"page": "overview", "host": info, "live": live, "os": rt.os_info or {},
                "top_processes": rt.top_processes, "now": time.time(), "refresh_s": REFRESH_S,
                "ranges": RANGES, "range": range if range in RANGES else DEFAULT_RANGE,
+               "proxy": proxy_view(hub, host_id) if hub.specs[host_id].proxy.enabled else None,
                "charts": chart_specs(host_id, (live and len(live["gpus"])) or info.get("gpu_count") or 0)}
     name = "_host_live.html" if htmx_target(request) == "host-live" else "host.html"
     return render(request, name, context)
