@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from collector.events import fmt_duration
 from schema.timeutil import iso
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -54,20 +55,8 @@ def temp(value: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """3 d 4 h, 5 h 12 min, 42 s: two units at most."""
-    if seconds is None:
-        return DASH
-    s = int(max(seconds, 0))
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
+    """3 d 4 h, 5 h 12 min, 42 s: the events' wording (collector.events.fmt_duration)."""
+    return DASH if seconds is None else fmt_duration(seconds)
 
 
 def ago(seconds: float | None) -> str:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -67,6 +69,19 @@ class Pager:
 def pager(page: int, per_page: int, total: int) -> Pager:
     pages = max(1, math.ceil(total / per_page))
     return Pager(min(max(1, page), pages), pages, total, per_page)
+
+
+def fetch_page(query: Callable[[int, int], Any], page: int, per_page: int) -> tuple[Pager, Any]:
+    """One page from `query(limit, offset)` (a schema.paging.Page); a page past the end is asked again as the last.
+
+    The total comes with the page, so a request within range costs one query.
+    """
+    offset = (max(1, min(page, 10**9)) - 1) * per_page
+    result = query(per_page, offset)
+    pg = pager(page, per_page, result.total)
+    if pg.offset != offset:
+        result = query(per_page, pg.offset)
+    return pg, result
 
 
 def url_with(request: Request, **changes) -> str:

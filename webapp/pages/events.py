@@ -8,7 +8,7 @@ from schema.event_queries import query_events
 from schema.models import EVENT_TYPES
 from webapp.api.params import id_list
 from webapp.deps import HubDep, SessionDep
-from webapp.pages.common import pager, url_with
+from webapp.pages.common import fetch_page, url_with
 from webapp.pages.compare import all_host_ids
 from webapp.templating import htmx_target, render
 
@@ -26,9 +26,8 @@ def events_page(request: Request, hub: HubDep, session: SessionDep, type: list[s
     types = [t for t in id_list(type) or [] if t in EVENT_TYPES]
     unknown = sorted(set(id_list(type) or []) - set(EVENT_TYPES))
     hosts = id_list(server_id) or []
-    total = query_events(session, types=types, host_ids=hosts, limit=1).total
-    pg = pager(page, PER_PAGE, total)
-    result = query_events(session, types=types, host_ids=hosts, limit=PER_PAGE, offset=pg.offset)
+    pg, result = fetch_page(lambda limit, offset: query_events(session, types=types, host_ids=hosts, limit=limit,
+                                                                offset=offset), page, PER_PAGE)
     context = {"page": "events", "rows": result.rows, "pager": pg, "types": EVENT_TYPES, "chosen_types": types,
                "hosts": all_host_ids(hub, session), "chosen_hosts": hosts, "severity": SEVERITY,
                "problem": f"unknown event type(s) ignored: {', '.join(unknown)}" if unknown else None,

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from schema import history
 from webapp.api.params import id_list
-from webapp.pages.common import QUICK_RANGES, date_range, pager, url_with
+from webapp.pages.common import QUICK_RANGES, date_range, fetch_page, url_with
 from webapp.pages.compare import all_host_ids
 from webapp.deps import HubDep, SessionDep
 from webapp.templating import htmx_target, render
@@ -41,11 +41,9 @@ def history_page(request: Request, hub: HubDep, session: SessionDep, servers: li
         history.parse_sort(sort)
     except ValueError as exc:
         problem, sort = str(exc), "-hour"
-    total = history.query_hourly(session, host_ids=chosen, start=span.start, end=span.end, sort=sort,
-                                 limit=1, details=False).total
-    pg = pager(page, PER_PAGE, total)
-    result = history.query_hourly(session, host_ids=chosen, start=span.start, end=span.end, sort=sort,
-                                  limit=PER_PAGE, offset=pg.offset, details=False)
+    pg, result = fetch_page(lambda limit, offset: history.query_hourly(
+        session, host_ids=chosen, start=span.start, end=span.end, sort=sort, limit=limit, offset=offset,
+        details=False), page, PER_PAGE)
     csv_query = urlencode({"server_id": chosen, "from": f"{span.start:.0f}", "to": f"{span.end:.0f}", "sort": sort},
                           doseq=True)
     context = {"page": "history", "hosts": all_host_ids(hub, session), "chosen": chosen, "span": span,

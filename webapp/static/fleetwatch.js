@@ -1,13 +1,14 @@
 // Times in the browser's zone, "3 s ago" that keeps counting, and nothing else global.
 (function () {
   "use strict";
+  // the hub's wording (collector/events.py fmt_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"
   function duration(s) {
-    s = Math.max(0, Math.floor(s));
-    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
-    if (d) return d + " d " + h + " h";
-    if (h) return h + " h " + m + " min";
-    if (m) return m + " min " + r + " s";
-    return r + " s";
+    s = Math.max(0, Math.round(s));
+    function two(big, bigUnit, small, smallUnit) { return big + " " + bigUnit + (small ? " " + small + " " + smallUnit : ""); }
+    if (s < 60) return s + " s";
+    if (s < 3600) return two(Math.floor(s / 60), "min", s % 60, "s");
+    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor(s % 3600 / 60), "min");
+    return two(Math.floor(s / 86400), "d", Math.floor(s % 86400 / 3600), "h");
   }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function local(ts) {
