@@ -167,11 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument("--replace", action="store_true", help="replace a different key on record (host reinstalled)")
     trust.add_argument("--inventory", metavar="PATH")
     trust.set_defaults(func=cmd_hosts_trust)
-    from collector import cli_auth, cli_db, cli_demo, cli_serve
+    from collector import cli_auth, cli_db, cli_demo, cli_proxy, cli_serve
     cli_db.register(sub)
     cli_auth.register(sub)
     cli_serve.register(sub)
     cli_demo.register(sub)
+    cli_proxy.register(sub)
     return p
 
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import json
 import logging
-import os
 import signal
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
@@ -148,34 +143,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) -> int:
     """`probe HOST --via URL`: POST /api/servers/HOST/probe on a running hub and print the snapshot."""
-    base = hub_url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        _err(f"--via expects the hub's URL, like http://127.0.0.1:8080 (got {hub_url!r})")
-        return EXIT_USAGE
-    url = f"{base}/api/servers/{urllib.parse.quote(host_id, safe='')}/probe"
-    if not as_json:
-        print(f"asking the hub at {base} to probe {host_id} ...", file=sys.stderr)
-    headers = {"Accept": "application/json"}
-    token = os.environ.get("FLEETWATCH_TOKEN", "").strip()  # never an argument: it would show in `ps`
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, method="POST", headers=headers)
+    from collector import hub_client
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            report = json.load(resp)
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.load(exc).get("detail", "")
-        except (ValueError, AttributeError):
-            detail = exc.reason
-        _err(f"{host_id}: the hub answered {exc.code}: {detail}")
-        if exc.code in (401, 403):
-            _err("set FLEETWATCH_TOKEN to an admin token (create one on the hub: fleetwatch token create NAME --role admin)")
-        return EXIT_USAGE if exc.code == 404 else EXIT_FAILED
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        _err(f"cannot reach the hub at {base}: {reason}; is `fleetwatch serve` running there?")
-        return EXIT_FAILED
+        base = hub_client.hub_base(hub_url, "--via")
+        if not as_json:
+            print(f"asking the hub at {base} to probe {host_id} ...", file=sys.stderr)
+        report = hub_client.call(base, "POST", hub_client.server_path(host_id, "probe"), timeout=timeout)
+    except hub_client.HubCallError as exc:
+        _err(f"{host_id}: {exc.lines[0]}")
+        for line in exc.lines[1:]:
+            _err(line)
+        return exc.exit_code
     return print_report(host_id, report, as_json)
 
 

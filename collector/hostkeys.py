@@ -35,7 +35,9 @@ def known_keys(spec: HostSpec, addr: str | None = None) -> list[asyncssh.SSHKey]
     trusted = trusted_keys(spec)
     if isinstance(trusted, tuple):
         return list(trusted[0])
-    return list(trusted.match(spec.address, addr or spec.address, spec.port)[0])
+    # as asyncssh does when it connects: port 22 is looked up as the bare address only
+    keys = trusted.match(spec.address, addr or spec.address, None if spec.port == 22 else spec.port)[0]
+    return list({fingerprint(k): k for k in keys}.values())  # a line can match by name and by address
 
 
 def fingerprint(key: asyncssh.SSHKey) -> str:

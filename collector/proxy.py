@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncssh
@@ -32,9 +32,11 @@ from inventory.patterns import parse_host_port
 log = logging.getLogger(__name__)
 
 STATES = ("stopped", "starting", "up", "retrying", "failed")
-CHECK_EVERY_S = 1.0  # how often a held listener's connection is looked at
 _FAILURE_CODES = {Failure.AUTH_FAILED: "AUTH_FAILED", Failure.HOST_KEY_MISMATCH: "AUTH_FAILED"}
 _PIPE_CHUNK = 64 * 1024
+# "Port in use" is mostly an old half-open session that sshd is about to drop:
+# ask again at least this often, so the forward is back within seconds of it.
+PORT_RETRY_CAP_S = 5.0
 
 
 @dataclass
@@ -96,7 +98,6 @@ class HostProxy:
         self.status = ProxyStatus(listen=config.remote_listen, target=config.target)
         self._task: asyncio.Task | None = None
         self._listener: asyncssh.SSHListener | None = None
-        self._listener_conn: asyncssh.SSHClientConnection | None = None
         self._channels: set[asyncio.Task] = set()
 
     # ----------------------------------------------------------------- control
@@ -133,31 +134,33 @@ class HostProxy:
             except HostError as err:
                 await self._retry(err.message, error_code_of(err))
                 continue
-            if self._listener is None or self._listener_conn is not ssh:
-                await self._close_listener()
-                try:
-                    await self._open_listener(ssh)
-                except asyncssh.ChannelListenError:
-                    await self._retry(f"the host refused to listen on {self.config.remote_listen}: the port is in "
-                                      "use (or forwarding is not allowed for this key)", "PORT_IN_USE")
-                    continue
-                except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any surprise
-                    log.warning("proxy %s: cannot open the listener: %s: %s", self.host_id, type(exc).__name__, exc)
-                    await self._retry(f"{type(exc).__name__}: {exc}", "NETWORK_UNREACHABLE")
-                    continue
-                self.backoff.reset()
-                self._set("up", connected_since=self._clock(), last_error=None, error_code=None)
-            await asyncio.sleep(CHECK_EVERY_S)
-            if ssh.is_closed():  # the polling connection died: the listener died with it
-                self._listener = None
-                self.status.retry_count += 1
-                self._set("retrying", connected_since=None, last_error="the SSH connection was lost; reconnecting",
-                          error_code="NETWORK_UNREACHABLE")
+            await self._close_listener()
+            try:
+                await self._open_listener(ssh)
+            except asyncssh.ChannelListenError:
+                await self._retry(f"the host refused to listen on {self.config.remote_listen}: the port is in "
+                                  "use (or forwarding is not allowed for this key)", "PORT_IN_USE")
+                continue
+            except Exception as exc:  # noqa: BLE001 - the supervisor must outlive any surprise
+                log.warning("proxy %s: cannot open the listener: %s: %s", self.host_id, type(exc).__name__, exc)
+                await self._retry(f"{type(exc).__name__}: {exc}", "NETWORK_UNREACHABLE")
+                continue
+            self.backoff.reset()
+            self._set("up", connected_since=self._clock(), last_error=None, error_code=None)
+            # Sleep until the polling connection ends (lost, or closed by the pool); the
+            # listener ended with it. asyncssh's keepalive (ssh_pool) finds a half-open one.
+            await ssh.wait_closed()
+            self._listener = None
+            self.status.retry_count += 1
+            self._set("retrying", connected_since=None, last_error="the SSH connection was lost; reconnecting",
+                      error_code="NETWORK_UNREACHABLE")
 
     async def _retry(self, message: str, code: str) -> None:
         self.status.retry_count += 1
         self._set("retrying", connected_since=None, last_error=message, error_code=code)
         delay = self.backoff.next_delay()
+        if code == "PORT_IN_USE":  # one global request on an open connection: cheap to repeat
+            delay = min(delay, PORT_RETRY_CAP_S)
         log.info("proxy %s: %s (%s); retry %d in %.1f s", self.host_id, message, code, self.status.retry_count,
                  delay)
         await asyncio.sleep(delay)
@@ -165,10 +168,9 @@ class HostProxy:
     async def _open_listener(self, ssh: asyncssh.SSHClientConnection) -> None:
         host, port = parse_host_port(self.config.remote_listen, "remote_listen")
         self._listener = await ssh.start_server(self._channel_handler, host, port, encoding=None)
-        self._listener_conn = ssh
 
     async def _close_listener(self) -> None:
-        listener, self._listener, self._listener_conn = self._listener, None, None
+        listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
             try:  # sshd answers the cancel request once the port is free again
@@ -199,7 +201,8 @@ class HostProxy:
 
             stats = http_proxy.ProxyStats()
             try:
-                await http_proxy.serve_proxy_connection(reader, writer, stats=stats, label=self.host_id)
+                await http_proxy.serve_proxy_connection(reader, writer, allow=self.config.allowlist, stats=stats,
+                                                        label=self.host_id)
             finally:
                 self._count_in(stats.bytes_up)
                 self._count_out(stats.bytes_down)

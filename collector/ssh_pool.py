@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_INTERVAL_S = 15.0
 KEEPALIVE_COUNT_MAX = 3
+# AES-GCM first: with AES-NI (any server CPU of the last decade) it costs the hub
+# about half the CPU of asyncssh's default chacha20 (docs/benchmarks.md, reverse
+# forward); the rest of asyncssh's list follows, so any sshd still agrees on one.
+CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+           "aes256-ctr", "aes192-ctr", "aes128-ctr")
 DEFAULT_MAX_OUTPUT = 1 << 20  # a host is not trusted: cap what one command may send
 
 
@@ -179,6 +184,7 @@ class HostConnection:
                     login_timeout=spec.timeout_s,
                     keepalive_interval=KEEPALIVE_INTERVAL_S,
                     keepalive_count_max=KEEPALIVE_COUNT_MAX,
+                    encryption_algs=list(CIPHERS),
                 ),
                 timeout=spec.timeout_s + 1,
             )

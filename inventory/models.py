@@ -33,6 +33,7 @@ from .fields import (
     User,
     none_as,
 )
+from .allowlist import Allowlist, parse_allowlist
 from .paths import expand_path
 from .patterns import parse_host_port
 
@@ -55,6 +56,9 @@ class ProxyConfig(_Strict):
     remote_listen: str = "127.0.0.1:8080"
     target: str = "127.0.0.1:7879"
     auto_start: bool = True
+    # Destinations the builtin proxy may reach ("example.com:443", "*.corp", "*:80");
+    # unset: any. An external target gets raw TCP, so it cannot be filtered here.
+    allow: tuple[str, ...] | None = None
 
     @field_validator("remote_listen")
     @classmethod
@@ -72,6 +76,27 @@ class ProxyConfig(_Strict):
         except ValueError as exc:
             raise ValueError(f'{exc} (or "builtin" for the hub\'s own HTTP CONNECT proxy)') from None
         return v
+
+    @field_validator("allow", mode="before")
+    @classmethod
+    def _check_allow(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+            raise ValueError('allow must be a list like ["pypi.org:443", "*.example.com"]')
+        parse_allowlist(v)
+        return tuple(item.strip().lower() for item in v)
+
+    @model_validator(mode="after")
+    def _allow_needs_builtin(self) -> "ProxyConfig":
+        if self.allow is not None and not self.builtin_target:
+            raise ValueError('allow applies only to target "builtin" (an external target receives raw TCP, '
+                             "so restrict destinations there)")
+        return self
+
+    @property
+    def allowlist(self) -> Allowlist | None:
+        return None if self.allow is None else parse_allowlist(self.allow)
 
     @property
     def listen_host(self) -> str:

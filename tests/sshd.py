@@ -1,5 +1,7 @@
 """A real OpenSSH sshd on 127.0.0.1 for tests and benchmarks.
 
+(Or on another address, optionally inside a network namespace: `start_sshd(address=..., netns=...)`.)
+
 It runs as root (as CI does) and lets an unprivileged user whose login shell
 is /bin/sh in with a generated key. `SetEnv PATH=` puts a directory of fake
 `nvidia-smi` / `systemctl` first on that user's PATH.
@@ -58,12 +60,14 @@ class SSHDServer:
     proc: subprocess.Popen | None = None
     log_path: Path = field(default=Path("/dev/null"))
     user: str = TEST_USER
+    address: str = "127.0.0.1"  # where sshd listens (and the inventory points)
+    netns: str | None = None  # the network namespace sshd runs in (None: this one)
 
     def inventory_yaml(self, host_id: str = "test-host", **overrides: object) -> str:
         """A one-host inventory pointing at this sshd."""
         import yaml  # local: only tests and benchmarks need it here
 
-        host = {"id": host_id, "address": "127.0.0.1", "port": self.port}
+        host = {"id": host_id, "address": self.address, "port": self.port}
         host.update(overrides)
         doc = {
             "defaults": {
@@ -107,7 +111,7 @@ class SSHDServer:
     def restart(self) -> None:
         """Start the same sshd again: same port, same host key."""
         self.stop()
-        self.proc = _launch(self.config_path, self.port, self.log_path)
+        self.proc = _launch(self.config_path, self.port, self.log_path, self.netns)
         _wait_listening(self)
 
     def stop(self) -> None:
@@ -121,8 +125,14 @@ class SSHDServer:
         self.proc = None
 
 
-def start_sshd(extra_config: str = "", port: int | None = None) -> SSHDServer:
-    """Start sshd -D on 127.0.0.1 with fresh host and client keys."""
+def start_sshd(extra_config: str = "", port: int | None = None, address: str = "127.0.0.1",
+               netns: str | None = None) -> SSHDServer:
+    """Start sshd -D on `address` (127.0.0.1) with fresh host and client keys.
+
+    With `netns`, sshd runs in that network namespace (`ip netns exec`, which
+    execs sshd: `proc.pid` is sshd's own PID); `address` must be one of the
+    namespace's addresses that this process can reach.
+    """
     if os.geteuid() != 0:
         raise RuntimeError("the test sshd needs root (CI runs as root): it creates a test user")
     if not Path(SSHD).exists():
@@ -146,10 +156,11 @@ def start_sshd(extra_config: str = "", port: int | None = None) -> SSHDServer:
     port = port or free_port()
     known_hosts = root / "known_hosts"
     key_line = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
-    known_hosts.write_text(f"[127.0.0.1]:{port} {key_line}\n")
+    host_field = address if port == 22 else f"[{address}]:{port}"  # as OpenSSH writes it
+    known_hosts.write_text(f"{host_field} {key_line}\n")
     config = root / "sshd_config"
     config.write_text(
-        f"""ListenAddress 127.0.0.1
+        f"""ListenAddress {address}
 Port {port}
 HostKey {host_key_path}
 PidFile {root / 'sshd.pid'}
@@ -169,16 +180,19 @@ SetEnv PATH={fakebin}:/usr/local/bin:/usr/bin:/bin
 """
     )
     log_path = root / "sshd.log"
-    proc = _launch(config, port, log_path)
-    sshd = SSHDServer(root, port, client_key_path, known_hosts, host_key, fakebin, proc, log_path)
+    proc = _launch(config, port, log_path, netns)
+    sshd = SSHDServer(root, port, client_key_path, known_hosts, host_key, fakebin, proc, log_path,
+                      address=address, netns=netns)
     _wait_listening(sshd)
     return sshd
 
 
-def _launch(config: Path, port: int, log_path: Path) -> subprocess.Popen:
+def _launch(config: Path, port: int, log_path: Path, netns: str | None = None) -> subprocess.Popen:
+    command = [SSHD, "-D", "-e", "-f", str(config), "-p", str(port)]
+    if netns is not None:
+        command = ["ip", "netns", "exec", netns, *command]  # ip execs sshd: the PID stays sshd's
     with open(log_path, "ab") as log:
-        return subprocess.Popen([SSHD, "-D", "-e", "-f", str(config), "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
 
 
 def _wait_listening(sshd: SSHDServer) -> None:
@@ -188,7 +202,7 @@ def _wait_listening(sshd: SSHDServer) -> None:
         if sshd.proc.poll() is not None:
             raise RuntimeError(f"sshd exited: {sshd.log_path.read_text()}")
         try:
-            with socket.create_connection(("127.0.0.1", sshd.port), timeout=0.2):
+            with socket.create_connection((sshd.address, sshd.port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)

@@ -7,20 +7,15 @@ that count their connections; curl is the real client where it matters.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import os
 import shutil
 import ssl
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from collector import http_proxy
 from collector.http_proxy import Allowlist, ProxyStats, parse_allowlist, serve_proxy_connection
+from tests.proxy_helpers import self_signed
 
 def _curl() -> str:
     path = shutil.which("curl")
@@ -134,21 +129,8 @@ async def proxy():
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory) -> tuple[str, str]:
     """A self-signed certificate for localhost and 127.0.0.1: (cert.pem, key.pem)."""
-    d = tmp_path_factory.mktemp("tls")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    crt = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-           .serial_number(x509.random_serial_number())
-           .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-           .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-           .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-           .sign(key, hashes.SHA256()))
-    (d / "cert.pem").write_bytes(crt.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-    return str(d / "cert.pem"), str(d / "key.pem")
+    cert_path, key_path = self_signed(tmp_path_factory.mktemp("tls"))
+    return str(cert_path), str(key_path)
 
 
 async def test_get_through_proxy_rewrites_to_origin_form(target, proxy):

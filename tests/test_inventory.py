@@ -395,6 +395,10 @@ def test_bad_gpu(value, words):
     ("proxy: {target: 'localhost'}", "proxy.target", "HOST:PORT"),
     ("proxy: {remote_listen: '::1:8080'}", "proxy.remote_listen", "brackets"),
     ("proxy: {enabled: maybe}", "proxy.enabled", "true or false"),
+    ("proxy: {target: builtin, allow: pypi.org}", "proxy.allow", "must be a list"),
+    ("proxy: {target: builtin, allow: ['https://pypi.org']}", "proxy.allow", "no scheme"),
+    ("proxy: {target: builtin, allow: ['pypi.org:99999']}", "proxy.allow", "1-65535"),
+    ("proxy: {allow: ['pypi.org:443']}", "proxy", 'only to target "builtin"'),
     ("id: 'bad id'", "id", "duplicate key"),
 ])
 def test_field_problems(line, field, words):
@@ -493,3 +497,13 @@ def test_problem_to_dict():
         "text": "h.yaml:3: host 'gpu-01': field 'port': bad",
     }
     assert str(Problem("h.yaml", None, None, "", "file not found")) == "h.yaml: file not found"
+
+
+def test_proxy_allowlist_is_read_lowercased_and_parsed():
+    proxy = ProxyConfig(target="builtin", allow=["PyPI.org:443", " *.example.com ", "*:80"])
+    assert proxy.allow == ("pypi.org:443", "*.example.com", "*:80")
+    rules = proxy.allowlist
+    assert rules.allows("pypi.org", 443) and not rules.allows("pypi.org", 22)
+    assert rules.allows("a.example.com", 8443) and rules.allows("anything", 80)
+    assert ProxyConfig(target="builtin").allowlist is None  # unset: any destination
+    assert not ProxyConfig(target="builtin", allow=[]).allowlist.allows("pypi.org", 443)  # empty: nothing

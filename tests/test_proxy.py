@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 
 import pytest
 
@@ -17,19 +16,11 @@ from collector.proxy import HostProxy
 from collector.ssh_pool import HostConnection
 from inventory import load_inventory
 from inventory.models import ProxyConfig
+from tests.proxy_helpers import PAGE
+from tests.proxy_helpers import last_status as _last_status
+from tests.proxy_helpers import until as _until
+from tests.proxy_helpers import web_server as _web_server
 from tests.sshd import free_port
-
-PAGE = b"hello through the tunnel\n"
-
-
-async def _web_server() -> tuple[asyncio.AbstractServer, int]:
-    async def handle(reader, writer):
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(PAGE), PAGE))
-        await writer.drain()
-        writer.close()
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
 
 
 async def _get(port: int) -> bytes:
@@ -39,16 +30,6 @@ async def _get(port: int) -> bytes:
     body = await asyncio.wait_for(reader.read(), timeout=5)
     writer.close()
     return body
-
-
-_last_status: list = []
-
-
-async def _until(what: str, check, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s ({_last_status})"
-        await asyncio.sleep(0.05)
 
 
 def _proxy(inventory_file, listen_port: int, target: str, changes: list | None = None) -> HostProxy:

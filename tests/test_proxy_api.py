@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
+
+import pytest
 
 import pytest_asyncio
 import yaml
@@ -83,3 +87,94 @@ async def test_proxy_config_is_written_to_the_inventory(hub_with_proxy):
     bad = await client.put("/api/servers/tunnel/proxy", json={"enabled": True, "remote_listen": "nowhere"})
     assert bad.status_code == 422
     assert (await client.get("/api/servers/nope/proxy")).status_code == 404
+
+
+async def test_the_allowlist_is_set_through_the_api_and_shown_on_the_card(hub_with_proxy):
+    served, listen, inventory = hub_with_proxy
+    client = served.client
+    wrong = await client.put("/api/servers/tunnel/proxy", json={
+        "enabled": True, "remote_listen": f"127.0.0.1:{listen}", "target": "127.0.0.1:7879", "allow": ["pypi.org:443"]})
+    assert wrong.status_code == 422 and 'only to target "builtin"' in str(wrong.json()["detail"])
+    resp = await client.put("/api/servers/tunnel/proxy", json={
+        "enabled": True, "remote_listen": f"127.0.0.1:{listen}", "target": "builtin", "allow": ["PyPI.org:443", "*:80"]})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["config"]["allow"] == ["pypi.org:443", "*:80"]
+    host = yaml.safe_load(inventory.read_text())["hosts"][0]
+    assert host["proxy"]["allow"] == ["PyPI.org:443", "*:80"] and host["proxy"]["target"] == "builtin"
+    page = BeautifulSoup((await client.get("/hosts/tunnel", headers={"Accept": "text/html"})).text, "html.parser")
+    assert page.select_one('[data-fact="proxy-allow"]').text == "pypi.org:443, *:80"
+    assert "HTTP proxy" in page.select_one("#proxy").text
+
+
+# ------------------------------------------------------------------ fleetwatch proxy status|start|stop
+async def _cli(*argv: str) -> int:
+    from collector.cli import main as cli_main
+
+    return await asyncio.to_thread(cli_main, ["proxy", *argv])
+
+
+async def test_the_proxy_cli_shows_stops_and_starts_the_forward(hub_with_proxy, capsys, monkeypatch):
+    served, listen, _inventory = hub_with_proxy
+    monkeypatch.setenv("FLEETWATCH_TOKEN", served.token)
+    monkeypatch.setenv("FLEETWATCH_HUB", served.base)
+    await _until("auto start", _is(served, "up"))
+
+    assert await _cli("status", "tunnel") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"tunnel: up, 127.0.0.1:{listen} on the host -> 127.0.0.1:") and "up since" in out
+    assert "0 retries" in out and " B from the host" in out
+
+    assert await _cli("stop", "tunnel") == 0
+    captured = capsys.readouterr()
+    assert "tunnel: stopped" in captured.out and f"released 127.0.0.1:{listen}" in captured.err
+    with pytest.raises(OSError):
+        await _get(listen)
+    assert await _cli("status", "--json") == 3  # every forward, and one is not up
+    assert json.loads(capsys.readouterr().out)["status"]["state"] == "stopped"
+
+    assert await _cli("start", "tunnel") == 0
+    captured = capsys.readouterr()
+    assert "waiting up to 30 s" in captured.err and "tunnel: up" in captured.out
+    assert (await _get(listen)).endswith(PAGE)
+
+
+async def test_the_proxy_cli_start_reports_a_port_in_use_and_gives_up_waiting(hub_with_proxy, capsys, monkeypatch):
+    served, listen, _inventory = hub_with_proxy
+    monkeypatch.setenv("FLEETWATCH_TOKEN", served.token)
+    await _until("auto start", _is(served, "up"))
+    assert await _cli("stop", "tunnel", "--hub", served.base) == 0
+    squatter = socket.socket()
+    try:
+        squatter.bind(("127.0.0.1", listen))
+        squatter.listen()
+        capsys.readouterr()
+        assert await _cli("start", "tunnel", "--hub", served.base, "--wait", "2") == 1
+        captured = capsys.readouterr()
+        assert "retrying (PORT_IN_USE: the host refused to listen" in captured.err
+        assert "not up after 2 s; the hub keeps retrying" in captured.err and "tunnel: retrying" in captured.out
+    finally:
+        squatter.close()
+
+
+async def test_the_proxy_cli_explains_what_is_wrong(hub_with_proxy, capsys, monkeypatch):
+    served, _listen, _inventory = hub_with_proxy
+    monkeypatch.delenv("FLEETWATCH_TOKEN", raising=False)
+    assert await _cli("status", "tunnel", "--hub", served.base) == 1
+    err = capsys.readouterr().err
+    assert "401" in err and "FLEETWATCH_TOKEN" in err
+    monkeypatch.setenv("FLEETWATCH_TOKEN", served.token)
+    assert await _cli("stop", "nope", "--hub", served.base) == 2
+    assert "nope: the hub answered 404: unknown server 'nope'" in capsys.readouterr().err
+    assert await _cli("status", "--hub", f"http://127.0.0.1:{free_port()}") == 1
+    assert "cannot reach the hub" in capsys.readouterr().err
+    assert await _cli("status", "--hub", "ftp://x") == 2
+    assert "expects the hub's URL" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_wait:  # argparse: usage error, exit 2
+        await _cli("start", "tunnel", "--wait", "-1")
+    assert bad_wait.value.code == 2 and "between 0 and 3600" in capsys.readouterr().err
+
+
+def _is(served, state: str):
+    async def check():
+        return await _state(served.client) == state
+    return check

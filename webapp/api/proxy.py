@@ -10,7 +10,7 @@ from webapp.api.servers import _write
 from webapp.deps import HubDep
 from webapp import inventory_edits as edits
 
-router = APIRouter(prefix="/api/servers", tags=["proxy"])
+router = APIRouter(tags=["proxy"])
 
 
 class ProxyIn(BaseModel):
@@ -21,6 +21,8 @@ class ProxyIn(BaseModel):
     remote_listen: str = Field("127.0.0.1:8080", description="HOST:PORT the host's sshd listens on")
     target: str = Field("127.0.0.1:7879", description='HOST:PORT on the hub side, or "builtin" (an HTTP proxy)')
     auto_start: bool = Field(True, description="start with the hub")
+    allow: list[str] | None = Field(None, description='destinations the builtin proxy may reach, e.g. '
+                                    '["pypi.org:443", "*.example.com"]; unset: any (target "builtin" only)')
 
 
 def _known(hub, host_id: str):
@@ -39,21 +41,27 @@ def proxy_view(hub, host_id: str) -> dict[str, Any]:
     return {"server": host_id, "config": spec.proxy.model_dump(), "status": status}
 
 
-@router.get("/{host_id}/proxy")
+@router.get("/api/proxies")
+def list_proxies(hub: HubDep) -> list[dict[str, Any]]:
+    """Every host whose inventory entry enables a reverse forward, with its status."""
+    return [proxy_view(hub, host_id) for host_id, spec in hub.specs.items() if spec.proxy.enabled]
+
+
+@router.get("/api/servers/{host_id}/proxy")
 def get_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
     """The host's reverse forward: configuration and live status."""
     return proxy_view(hub, host_id)
 
 
-@router.put("/{host_id}/proxy")
+@router.put("/api/servers/{host_id}/proxy")
 async def put_proxy(host_id: str, body: ProxyIn, hub: HubDep) -> dict[str, Any]:
     """Change the forward's configuration (written to the inventory; the forward restarts)."""
     _known(hub, host_id)
-    await _write(hub, edits.update_host(host_id, {"proxy": body.model_dump()}))
+    await _write(hub, edits.update_host(host_id, {"proxy": body.model_dump(exclude_none=True)}))
     return proxy_view(hub, host_id)
 
 
-@router.post("/{host_id}/proxy/start")
+@router.post("/api/servers/{host_id}/proxy/start")
 async def start_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
     """Start holding the forward (it must be enabled in the inventory)."""
     _known(hub, host_id)
@@ -64,7 +72,7 @@ async def start_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
     return proxy_view(hub, host_id)
 
 
-@router.post("/{host_id}/proxy/stop")
+@router.post("/api/servers/{host_id}/proxy/stop")
 async def stop_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
     """Close the forward and wait until the host's sshd has released the port."""
     _known(hub, host_id)
