@@ -74,21 +74,30 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_inventory_check(args: argparse.Namespace) -> int:
-    from inventory import check_inventory, default_inventory_path
+    from inventory import InventoryError, check_inventory, default_inventory_path, load_inventory
     from inventory.permissions import inventory_warnings
 
     path = Path(args.path) if args.path else default_inventory_path()
-    problems = check_inventory(path)
+    problems = check_inventory(path)  # the hosts' problems and the alert rules' / notifiers' ones
     for problem in problems:
         print(problem)
-    inv = None if problems else _load(str(path))
+    try:
+        inv = load_inventory(path)  # loads when only alert rules or notifiers are wrong
+    except InventoryError:
+        inv = None
     for warning in inventory_warnings(path, inv):  # permissions: warnings, not problems (exit code unchanged)
         print(f"warning: {warning}")
-    if problems:
-        _err(f"{path}: {len(problems)} problem(s)")
-        return EXIT_USAGE
     n = len(inv.hosts) if inv else 0
-    print(f"{path}: OK, {n} host(s)")
+    if problems:
+        if inv is not None:  # every problem is in alerts/notifiers
+            _err(f"{path}: {len(problems)} problem(s) in alert rules or notifiers; the {n} host(s) load, "
+                 "but the hub ignores the rules and notifiers named above until they are fixed")
+        else:
+            _err(f"{path}: {len(problems)} problem(s)")
+        return EXIT_USAGE
+    alerting = inv.alerting if inv else None
+    rules = f", {len(alerting.rules)} alert rule(s), {len(alerting.notifiers)} notifier(s)" if alerting else ""
+    print(f"{path}: OK, {n} host(s){rules}")
     return EXIT_OK
 
 

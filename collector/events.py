@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
+from inventory.durations import say_duration
 
 GPU_HOT_C = 80.0
 REBOOT_SLACK_S = 120.0  # boot time (hub clock - host uptime) moves this much only on a reboot
@@ -27,16 +28,7 @@ class EventDraft:
     details: dict | None = None
 
 
-def fmt_duration(seconds: float) -> str:
-    """"45 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"."""
-    s = max(0, int(round(seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
-    if s < 86400:
-        return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
-    return f"{s // 86400} d" + (f" {s % 86400 // 3600} h" if s % 86400 // 3600 else "")
+fmt_duration = say_duration  # one wording for events, alerts and pages
 
 
 def fmt_time(ts: float | None) -> str:

@@ -25,7 +25,9 @@ from sqlmodel import Session
 
 from collector import events as ev
 from collector import rollup
+from collector.alert_engine import AlertEngine
 from collector.host_state import HostStatus
+from collector.notifiers import Dispatcher
 from collector.poller import Poller
 from collector.proxy import ProxyManager
 from collector.recorder import BatchWriter
@@ -85,6 +87,11 @@ class Hub:
         self.deduper = ev.EventDeduper()
         self.poller = Poller(self.writer, self.deduper, clock=clock)
         self.proxies = ProxyManager(self.pool, on_event=self._proxy_event, clock=clock)
+        self.dispatcher = Dispatcher(on_attempt=self._on_attempt, clock=clock)
+        self.alerts = AlertEngine(self.writer, self.dispatcher, clock=clock, link=self._alert_link)
+        self.poller.on_report = self.alerts.observe_report
+        self.poller.on_events = self.alerts.observe_events
+        self.public_url: str | None = None  # set by `serve` when it knows where the UI is reachable
         self.watcher = InventoryWatcher(Path(inventory_path), self.apply_inventory,
                                         interval_s=self.options.inventory_check_s)
         self.scheduler: AsyncIOScheduler | None = None
@@ -103,6 +110,7 @@ class Hub:
         tune_gc()
         self.started_at = self._clock()
         await self.writer.run_db(self._seed)
+        self.alerts.start()
         await self.fill_rollups()
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.scheduler.start()
@@ -122,6 +130,8 @@ class Hub:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.proxies.stop_all()
+        await self.alerts.stop()
+        await self.dispatcher.stop()
         await self.pool.close_all()
         await self.writer.flush()
         if self.started_at is not None:
@@ -135,6 +145,7 @@ class Hub:
         """Carry state over a restart: host status, last snapshot, recent events (no duplicates)."""
         now = self._clock()
         self.deduper.seed(recent_events(session, now - self.deduper.window_s))
+        self.alerts.seed(session)
         for host in store.list_hosts(session):
             rt = self.poller.runtime(host.id)
             rt.status = HostStatus(state=host.state, last_error=host.last_error, last_seen_at=host.last_seen_at,
@@ -162,6 +173,7 @@ class Hub:
                 if host_id in added or old.get(host_id) is None or old[host_id].interval_s != spec.interval_s:
                     self._schedule(spec)
             await self.proxies.sync(specs)
+            self.alerts.configure(inventory.alerting, {h: spec.labels for h, spec in specs.items()})
             now = self._clock()
             await self.writer.run_db(lambda s: store.sync_hosts(s, [(h.id, h.address) for h in specs.values()], now))
             if added or removed or reconnected:
@@ -170,8 +182,15 @@ class Hub:
 
     def _proxy_event(self, host_id: str, kind: str, message: str) -> None:
         draft = ev.EventDraft(ts=self._clock(), host_id=host_id, type=kind, subject=None, message=message)
+        self.alerts.observe_events([draft])
         if self.deduper.admit(draft):
             self.writer.add_events([draft])
+
+    def _on_attempt(self, attempt) -> None:
+        self.alerts.on_attempt(attempt)
+
+    def _alert_link(self, alert_id: int) -> str | None:
+        return f"{self.public_url.rstrip('/')}/alerts#alert-{alert_id}" if self.public_url else None
 
     def note_written(self, inventory: Inventory) -> None:
         """The API wrote the file; the watcher should not reload it a second time."""

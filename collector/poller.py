@@ -60,6 +60,9 @@ class Poller:
         self.deduper = deduper
         self._clock = clock
         self.runtimes: dict[str, HostRuntime] = {}
+        # the alert engine listens here; both must return at once (they only enqueue)
+        self.on_report: Callable[[str, dict[str, Any]], None] | None = None
+        self.on_events: Callable[[list[ev.EventDraft]], None] | None = None
 
     def runtime(self, host_id: str) -> HostRuntime:
         rt = self.runtimes.get(host_id)
@@ -150,6 +153,8 @@ class Poller:
         rt.report = report
         self.writer.add_sample(rows_from_report(report))
         self._emit(drafts)
+        if self.on_report is not None:
+            self.on_report(rt.host_id, report)
         self.writer.set_host(
             rt.host_id, state=rt.status.state, last_error=rt.status.last_error, last_seen_at=now,
             state_since=rt.status.state_since, consecutive_failures=0, boot_time=snapshot.boot_time, **facts)
@@ -165,6 +170,8 @@ class Poller:
                              consecutive_failures=rt.status.consecutive_failures)
 
     def _emit(self, drafts: list[ev.EventDraft]) -> None:
+        if drafts and self.on_events is not None:  # all of them: the minute's duplicate filter is for the timeline
+            self.on_events(drafts)
         kept = [d for d in drafts if self.deduper.admit(d)]
         for d in kept:
             log.info("event %s on %s: %s", d.type, d.host_id, d.message)

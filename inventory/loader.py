@@ -16,6 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .alerting import Alerting, parse_alerting
 from .errors import InventoryError, Problem
 from .models import HostEntry, Inventory
 from .paths import expand_path
@@ -42,8 +43,16 @@ def default_inventory_path() -> Path:
 
 
 def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
-    """Read and validate an inventory file (default: :func:`default_inventory_path`)."""
+    """Read and validate an inventory file (default: :func:`default_inventory_path`).
+
+    Invalid alert rules and notifiers do not make it fail: they are left out of
+    ``inventory.alerting`` and listed in ``inventory.alerting.problems``.
+    """
     path = default_inventory_path() if path is None else Path(path)
+    return load_inventory_text(_read_text(path), str(path))
+
+
+def _read_text(path: Path) -> str:
     source = str(path)
     try:
         raw = path.read_bytes()
@@ -53,16 +62,27 @@ def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
         reason = exc.strerror or exc.__class__.__name__
         raise InventoryError([Problem(source, None, None, "", f"cannot read file: {reason}")]) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         msg = f"the file is not UTF-8 text (bad byte 0x{raw[exc.start]:02x})"
         raise InventoryError([Problem(source, line, None, "", msg)]) from None
-    return load_inventory_text(text, source)
 
 
 def load_inventory_text(text: str, source: str = "<string>") -> Inventory:
     """Validate inventory YAML given as a string; ``source`` names it in problems."""
+    inventory, problems, _alerting = _validate(text, source)
+    if problems:
+        raise InventoryError(problems)
+    assert inventory is not None
+    return inventory
+
+
+def _validate(text: str, source: str) -> tuple[Inventory | None, list[Problem], Alerting]:
+    """(inventory or None, the problems that stop it loading, the alerting part).
+
+    Raises InventoryError only when the text is not a YAML mapping at all.
+    """
     problem = lambda line, msg: InventoryError([Problem(source, line, None, "", msg)])  # noqa: E731
     text = text.lstrip("\ufeff")
     try:
@@ -89,6 +109,11 @@ def load_inventory_text(text: str, source: str = "<string>") -> Inventory:
         raise problem(lines.get((), 1), "no hosts: add a 'hosts:' list")
 
     ctx = _Context(source, data, lines)
+    # A duplicate key inside a rule or a notifier spoils that rule or notifier, not the file.
+    in_alerting = [i for i in issues if i[0][:1] in (("alerts",), ("notifiers",))]
+    issues = [i for i in issues if i not in in_alerting]
+    alerting = parse_alerting(data.get("alerts"), data.get("notifiers"), source=source, line_of=ctx.line_of,
+                              yaml_issues=in_alerting)
     problems = [ctx.problem(path, line, msg) for path, line, msg in issues]
     problems += _duplicate_ids(ctx)
     try:
@@ -100,19 +125,20 @@ def load_inventory_text(text: str, source: str = "<string>") -> Inventory:
             loc = tuple(p for p in err["loc"] if p != "[key]")
             problems.append(ctx.problem(loc, None, _message(err, tuple(err["loc"]))))
         inventory = None
-    if problems:
-        raise InventoryError(_sorted_unique(problems))
-    assert inventory is not None
-    return inventory
+    if inventory is not None:
+        inventory.set_alerting(alerting)
+    return (None if problems else inventory), _sorted_unique(problems), alerting
 
 
 def check_inventory(path: str | os.PathLike[str] | None = None) -> list[Problem]:
-    """Every problem in the file; an empty list means it loads."""
+    """Every problem in the file, including invalid alert rules and notifiers (which
+    do not stop the hosts from loading); an empty list means it is all good."""
+    path = default_inventory_path() if path is None else Path(path)
     try:
-        load_inventory(path)
+        _inventory, problems, alerting = _validate(_read_text(path), str(path))
     except InventoryError as exc:
         return exc.problems
-    return []
+    return _sorted_unique(problems + list(alerting.problems))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ overrides); ``Inventory.resolved_hosts()`` turns each entry into a frozen
 from __future__ import annotations
 
 import difflib
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -33,6 +34,7 @@ from .fields import (
     User,
     none_as,
 )
+from .alerting import Alerting, parse_alerting
 from .allowlist import Allowlist, parse_allowlist
 from .paths import expand_path
 from .patterns import parse_host_port
@@ -197,7 +199,12 @@ class HostSpec(BaseModel):
 
 
 class Inventory(_Strict):
-    """The whole inventory file. ``alerts`` and ``notifiers`` are kept raw for now.
+    """The whole inventory file.
+
+    ``alerts`` and ``notifiers`` are kept raw, exactly as written (any shape: a
+    bad rule must not stop the hosts from loading); ``inventory.alerting`` is
+    their validated form (:class:`~inventory.alerting.Alerting`: the valid rules
+    and notifiers, and a problem for each invalid one).
 
     Top-level keys starting with ``x-`` are ignored, so that they can hold YAML
     anchors shared by several hosts (``<<: *anchor``).
@@ -205,8 +212,19 @@ class Inventory(_Strict):
 
     defaults: Annotated[Defaults, none_as(Defaults)] = Field(default_factory=Defaults)
     hosts: Annotated[list[HostEntry], none_as(list)] = Field(default_factory=list)
-    alerts: Annotated[list[dict[str, Any]], none_as(list)] = Field(default_factory=list)
-    notifiers: Annotated[dict[str, dict[str, Any]], none_as(dict)] = Field(default_factory=dict)
+    alerts: Annotated[Any, none_as(list)] = Field(default_factory=list)
+    notifiers: Annotated[Any, none_as(dict)] = Field(default_factory=dict)
+
+    @cached_property
+    def alerting(self) -> Alerting:
+        """Validated rules and notifiers. The loader sets it with file and line numbers;
+        an inventory built otherwise (``Inventory.model_validate(data)``) parses it on
+        first use, without lines. Not a field: it takes no part in ``==`` or dumps."""
+        return parse_alerting(self.alerts, self.notifiers, source="<inventory>")
+
+    def set_alerting(self, alerting: Alerting) -> None:
+        """Used by the loader: the same rules, with the file name and line numbers in problems."""
+        self.__dict__["alerting"] = alerting
 
     @model_validator(mode="before")
     @classmethod

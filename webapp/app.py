@@ -11,8 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from collector.hub import Hub
 from webapp import errors
 from webapp.auth import guard
-from webapp.api import events, health, history, proxy, servers, timeseries
-from webapp.pages import compare, events as events_page, history as history_page, hosts, overview
+from webapp.api import alerts, events, health, history, proxy, servers, timeseries
+from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
+from webapp.pages import overview
 from webapp.pages import login, servers as servers_page
 from webapp.templating import STATIC_DIR
 
@@ -53,9 +54,9 @@ def create_app(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = Non
     def api_docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="fleetwatch API")
 
-    for module in (servers, proxy, timeseries, history, events, health):
+    for module in (servers, proxy, timeseries, history, events, alerts, health):
         app.include_router(module.router)
-    for module in (login, overview, hosts, compare, history_page, events_page, servers_page):
+    for module in (login, overview, hosts, compare, history_page, events_page, alerts_page, servers_page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -19,7 +19,7 @@ UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
 DASH = "–"  # shown where a value is unknown
 
 NAV = (("overview", "/", "Overview"), ("compare", "/compare", "Compare"), ("history", "/history", "History"),
-       ("events", "/events", "Events"), ("servers", "/servers", "Servers"))
+       ("events", "/events", "Events"), ("alerts", "/alerts", "Alerts"), ("servers", "/servers", "Servers"))
 
 
 def pct(value: float | None, digits: int = 0) -> str:

@@ -40,7 +40,7 @@ def overview(request: Request, hub: HubDep, q: str = "", state: str = "", sort: 
     """The fleet overview; htmx refreshes ask for the `#fleet` section alone."""
     with gc_paused():
         totals, cards = fleet(hub, query=q, state=state, sort=sort)
-        context = {"page": "overview", "totals": totals, "cards": cards, "q": q, "state": state, "sort": sort,
+        context = {"page": "overview", "totals": totals, "cards": cards, "alerts_firing": hub.alerts.firing_count(), "q": q, "state": state, "sort": sort,
                    "states": STATES, "sorts": SORTS, "now": time.time(), "refresh_s": REFRESH_S}
         name = "_fleet.html" if htmx_target(request) == "fleet" else "overview.html"
         return render(request, name, context)  # renders here, inside the pause

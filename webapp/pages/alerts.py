@@ -1,0 +1,42 @@
+"""`/alerts`: firing alerts first, then pending and past ones; the rules and notifiers in force; silences."""
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse
+
+from schema import alert_queries as aq
+from webapp.api.alerts import RowId, rules_view, silence_instance
+from webapp.api.params import id_list
+from webapp.auth import PrincipalDep
+from webapp.deps import HubDep, SessionDep
+from webapp.pages.common import fetch_page, url_with
+from webapp.templating import htmx_target, render
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+SEVERITY_CLASS = {"critical": "bad", "warning": "warn", "info": ""}
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, hub: HubDep, session: SessionDep, server_id: list[str] = Query(default=[]),
+                page: int = 1):
+    """Alerts: firing, pending, history (50 a page), rules with their problems, notifiers, silences."""
+    hosts = id_list(server_id) or []
+    pg, result = fetch_page(lambda limit, offset: aq.query_alerts(session, host_ids=hosts, limit=limit,
+                                                                   offset=offset), page, PER_PAGE)
+    pending = [p for p in hub.alerts.pending() if not hosts or p["host_id"] in hosts]
+    context = {"page": "alerts", "rows": result.rows, "pending": pending, "pager": pg, "chosen_hosts": hosts,
+               "rules": rules_view(hub), "silences": aq.list_silences(session, time.time()),
+               "severity_class": SEVERITY_CLASS, "url_with": lambda **kw: url_with(request, **kw)}
+    name = "_alerts_table.html" if htmx_target(request) == "alerts-table" else "alerts.html"
+    return render(request, name, context)
+
+
+@router.post("/alerts/{alert_id}/silence", response_class=HTMLResponse)
+async def silence_button(request: Request, alert_id: RowId, hub: HubDep, session: SessionDep, who: PrincipalDep,
+                         duration: str = Form("1h")):
+    """The page's "Silence 1 h" button (admin, CSRF checked by the guard); answers the refreshed table."""
+    await silence_instance(hub, session, alert_id, duration, "from the alerts page", who)
+    return alerts_page(request, hub, session, server_id=[], page=1)
