@@ -31,6 +31,13 @@ def silence_matches(silence: Mapping[str, Any], key: alerts.InstanceKey, now: fl
             and silence.get("item") in (None, key.item))
 
 
+def silenced_until(silences, rule: str, host_id: str, item: str | None, now: float) -> float | None:
+    """When the latest silence holding back this instance ends; None when none does."""
+    key = alerts.InstanceKey(rule, host_id, item)
+    ends = [s["until"] for s in silences if silence_matches(s, key, now)]
+    return max(ends) if ends else None
+
+
 class AlertEngine:
     """Rules x samples and events -> alert instances, history and notifications."""
 
@@ -45,6 +52,9 @@ class AlertEngine:
         self.instances: dict[alerts.InstanceKey, alerts.Instance] = {}
         self.alert_ids: dict[alerts.InstanceKey, int] = {}
         self.silences: list[dict[str, Any]] = []
+        # firing notifications a silence held back: sent when the silence ends while still firing,
+        # dropped (with their resolve) when the instance resolves first
+        self.held: dict[alerts.InstanceKey, tuple[alerts.Transition, int | None]] = {}
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._task: asyncio.Task | None = None
         self.dropped = 0  # observations lost to a full queue (shown in health)
@@ -91,6 +101,8 @@ class AlertEngine:
 
     def set_silences(self, silences: list[dict[str, Any]]) -> None:
         self.silences = list(silences)
+        if self.held:
+            self._put(("release",))  # a lifted silence lets its held-back firing through now
 
     def _put(self, item: tuple) -> None:
         try:
@@ -117,6 +129,9 @@ class AlertEngine:
 
     async def _handle(self, item: tuple) -> None:
         kind = item[0]
+        if kind == "release":
+            self._release_held()
+            return
         if kind == "configure":
             _, self.alerting, self.hosts = item
             result = alerts.reconcile(self.alerting.rules, self.hosts, self.instances, self._clock())
@@ -134,6 +149,19 @@ class AlertEngine:
         self.instances = dict(result.instances)
         for t in result.transitions:
             await self._record(t)
+        if self.held:  # a silence that expired since the last sample
+            self._release_held()
+
+    def _release_held(self) -> None:
+        now = self._clock()
+        for key, (t, alert_id) in list(self.held.items()):
+            inst = self.instances.get(key)
+            if inst is None or inst.state != "firing":
+                del self.held[key]
+            elif not any(silence_matches(s, key, now) for s in self.silences):
+                del self.held[key]
+                log.info("silence over: alert %s on %s still firing, notifying now", key.rule, key.host_id)
+                self._send(t, alert_id)
 
     async def _record(self, t: alerts.Transition) -> None:
         rule = t.rule
@@ -160,9 +188,18 @@ class AlertEngine:
         if not t.notify or not t.rule.notify:
             return
         now = self._clock()
+        if t.new == "resolved" and self.held.pop(t.key, None) is not None:
+            log.info("alert %s on %s resolved while silenced: neither firing nor resolved sent", t.rule.name,
+                     t.key.host_id)
+            return
         if any(silence_matches(s, t.key, now) for s in self.silences):
             log.info("alert %s on %s silenced: %s not sent", t.rule.name, t.key.host_id, t.new)
+            if t.new == "firing":
+                self.held[t.key] = (t, alert_id)
             return
+        self._send(t, alert_id)
+
+    def _send(self, t: alerts.Transition, alert_id: int | None) -> None:
         inst = self.instances.get(t.key)
         note = Notification(
             alert_id=alert_id, rule=t.rule.name, host_id=t.key.host_id, item=t.key.item, state=t.new,
@@ -195,6 +232,13 @@ class AlertEngine:
                         "started_at": inst.since, "for_s": rule.for_s if rule else None,
                         "summary": rule.describe() if rule else key.rule})
         return sorted(out, key=lambda r: r["started_at"])
+
+    def mark_silenced(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add `silenced_until` (epoch s or None) to alert rows for the API and the page."""
+        now = self._clock()
+        for row in rows:
+            row["silenced_until"] = silenced_until(self.silences, row["rule"], row["host_id"], row["item"], now)
+        return rows
 
     def firing_count(self) -> int:
         return sum(1 for i in self.instances.values() if i.state == "firing")

@@ -14,7 +14,8 @@ class Request:
     target: str
     headers: dict[str, str]
     body: bytes
-    t: float
+    t: float  # time.monotonic() when it arrived
+    wall: float = 0.0  # time.time() when it arrived
 
     def json(self):
         return json.loads(self.body)
@@ -49,7 +50,7 @@ class Receiver:
                 method, target, _ = head[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in head[1:] if ":" in l)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Request(method, target, headers, body, time.monotonic()))
+                self.requests.append(Request(method, target, headers, body, time.monotonic(), time.time()))
                 answer = self.script.pop(0) if self.script else self.default
                 if answer == "hang":
                     await self._release.wait()

@@ -1,4 +1,7 @@
-"""Alerts end to end: a real sshd host whose fake nvidia-smi runs hot, the hub's rules, a real webhook receiver."""
+"""Alerts end to end: a real sshd host whose fake nvidia-smi runs hot, the hub's rules, a real webhook receiver.
+
+Polled every second so each test takes seconds; tests/test_alerts_delivery.py runs the default 5 s
+interval with every notifier type."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +17,7 @@ from tests.hubproc import host_entry, write_inventory
 async def _until(what, check, timeout=30.0):
     deadline = time.monotonic() + timeout
     while True:
-        result = await check()
+        result = await check()  # a coroutine function, or a lambda returning an awaitable
         if result:
             return result
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
@@ -87,6 +90,145 @@ async def test_a_hot_gpu_fires_notifies_and_resolves(hot_hub):
     alerts_page = await client.get("/alerts", headers={"Accept": "text/html"})
     assert alerts_page.status_code == 200 and 'data-state="resolved"' in alerts_page.text
     assert "gpu_temp" in alerts_page.text  # the rule problem is shown on the page
+
+
+RULES = """
+alerts:
+  - {{name: gpu-hot, metric: gpu_temperature_c, op: ">", threshold: {threshold}, for: 1s, notify: [hook]}}
+notifiers:
+  hook: {{type: webhook, url: "{url}", timeout: 5s}}
+"""
+
+
+def _inventory(sshd, path, receiver, threshold=80):
+    inventory = write_inventory(path, [host_entry(sshd, "hot")], interval="1s")
+    inventory.write_text(inventory.read_text() + RULES.format(threshold=threshold, url=receiver.url("/hook")))
+    return inventory
+
+
+def _states(receiver) -> list[str]:
+    return [r.json()["status"] for r in receiver.requests]
+
+
+async def _firing_rows(client):
+    return await _rows(client, "firing")
+
+
+@pytest_asyncio.fixture
+async def receiver(sshd):
+    rx = await Receiver().start()
+    temp = sshd.fakebin / "gpu0_temp"
+    temp.write_text("85\n")
+    try:
+        yield rx, temp
+    finally:
+        temp.unlink(missing_ok=True)
+        await rx.close()
+
+
+async def test_a_restarted_hub_takes_over_a_firing_alert_without_notifying_again(sshd, tmp_path, receiver):
+    rx, temp = receiver
+    inventory, db = _inventory(sshd, tmp_path / "hosts.yaml", rx), f"sqlite:///{tmp_path / 'r.db'}"
+    async with served_hub(inventory, db) as served:
+        await _until("firing sent", lambda: _async(_states(rx) == ["firing"]))
+        (before,) = await _firing_rows(served.client)
+    async with served_hub(inventory, db) as served:
+        assert served.hub.alerts.firing_count() == 1  # taken over from the database at start
+        await _polls(served.client, 3)
+        assert _states(rx) == ["firing"]  # still hot: no second firing message
+        (after,) = await _firing_rows(served.client)
+        assert after["id"] == before["id"] and after["fired_at"] == before["fired_at"]
+        temp.write_text("60\n")
+        await _until("resolved sent", lambda: _async(_states(rx) == ["firing", "resolved"]))
+        assert rx.requests[1].json()["alert"]["alert_id"] == before["id"]  # the same instance resolves
+        assert await _firing_rows(served.client) == []
+
+
+async def test_a_silenced_alert_fires_but_sends_nothing_until_the_silence_is_lifted(sshd, tmp_path, receiver):
+    rx, temp = receiver
+    temp.write_text("60\n")  # cool while the silence is set up
+    async with served_hub(_inventory(sshd, tmp_path / "hosts.yaml", rx), f"sqlite:///{tmp_path / 's.db'}") as served:
+        client = served.client
+        made = await client.post("/api/alerts/silences", json={"rule": "gpu-hot", "server_id": "hot",
+                                                                "duration": "10m", "reason": "fan swap"})
+        assert made.status_code == 201
+        silence = made.json()
+
+        # 1. it fires while silenced: recorded and shown, nothing sent, no attempt
+        temp.write_text("85\n")
+        rows = await _until("firing recorded", lambda: _firing_rows(client))
+        assert rows[0]["silenced_until"] == silence["until"]
+        await _polls(client, 2)
+        await served.hub.alerts.idle()
+        assert rx.requests == [] and (await _firing_rows(client))[0]["notifications"] == []
+        page = await client.get("/alerts", headers={"Accept": "text/html"})
+        assert f'data-silenced-until="{silence["until"]}"' in page.text
+
+        # 2. it resolves while still silenced: the receiver never hears of it (no lone "resolved")
+        temp.write_text("60\n")
+        await _until("resolved recorded", lambda: _rows(client, "resolved"))
+        await _polls(client, 1)
+        await served.hub.alerts.idle()
+        assert rx.requests == []
+
+        # 3. it fires again; lifting the silence sends the held-back firing at once, then resolved
+        temp.write_text("85\n")
+        await _until("firing again", lambda: _firing_rows(client))
+        await served.hub.alerts.idle()
+        assert rx.requests == []
+        assert (await client.delete(f"/api/alerts/silences/{silence['id']}")).status_code == 200
+        await _until("held-back firing sent", lambda: _async(_states(rx) == ["firing"]), timeout=5)
+        temp.write_text("60\n")
+        await _until("resolved sent", lambda: _async(_states(rx) == ["firing", "resolved"]))
+
+        # 4. a silence that runs out while the alert fires: the next poll sends the firing
+        short = await client.post("/api/alerts/silences", json={"rule": "gpu-hot", "duration": 5})
+        temp.write_text("85\n")
+        fired = await _until("firing while briefly silenced", lambda: _firing_rows(client))
+        assert fired[0]["fired_at"] < short.json()["until"] and _states(rx) == ["firing", "resolved"]
+        await _until("sent after the silence ran out", lambda: _async(len(rx.requests) == 3), timeout=10)
+        assert _states(rx)[2] == "firing" and rx.requests[2].wall >= short.json()["until"]
+
+
+async def test_editing_a_rule_resolves_its_instances_live(sshd, tmp_path, receiver):
+    rx, _temp = receiver
+    inventory = _inventory(sshd, tmp_path / "hosts.yaml", rx)
+    async with served_hub(inventory, f"sqlite:///{tmp_path / 'e.db'}") as served:
+        await _until("firing sent", lambda: _async(_states(rx) == ["firing"]))
+        inventory.write_text(inventory.read_text().replace("threshold: 80", "threshold: 90"))
+        await _until("resolved sent", lambda: _async(_states(rx) == ["firing", "resolved"]))
+        assert "rule changed" in rx.requests[1].json()["alert"]["summary"]
+        rules = (await served.client.get("/api/alerts/rules")).json()["rules"]
+        assert rules[0]["threshold"] == 90
+        await _polls(served.client, 2)
+        assert _states(rx) == ["firing", "resolved"]  # 85 °C is below the new threshold: stays quiet
+        # a broken edit keeps the last good rules and says where the problem is
+        inventory.write_text(inventory.read_text().replace("for: 1s", "for: soon"))
+        status = await _until("problem reported", lambda: _problems(served.client))
+        assert status[0]["field"] == "alerts[0].for" and status[0]["line"]
+
+
+async def _async(value):
+    return value
+
+
+async def _newer(client, ts: float) -> bool:
+    sample = (await client.get("/api/servers/hot/latest")).json()["sample"]
+    return bool(sample and sample["ts"] >= ts)
+
+
+async def _rows(client, state: str):
+    return (await client.get("/api/alerts", params={"state": state})).json()["rows"]
+
+
+async def _polls(client, n: int) -> None:
+    """Wait until the host has been polled n more times (1 s interval)."""
+    polled = (await client.get("/api/servers/hot/latest")).json()["sample"]["ts"]
+    await _until(f"{n} more polls", lambda: _newer(client, polled + n - 0.5))
+
+
+async def _problems(client):
+    return (await client.get("/api/inventory/status")).json()["alerting_problems"]
 
 
 async def test_silences_are_validated_and_listed(hot_hub):

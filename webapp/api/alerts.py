@@ -59,6 +59,7 @@ def list_alerts(hub: HubDep, session: SessionDep,
             {"total": 0, "limit": limit, "offset": offset, "rows": []}
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    hub.alerts.mark_silenced(page["rows"])
     pending = [] if states and "pending" not in states else [
         p for p in hub.alerts.pending()
         if (not hosts or p["host_id"] in hosts) and (not rules or p["rule"] in rules)]

@@ -26,6 +26,7 @@ def alerts_page(request: Request, hub: HubDep, session: SessionDep, server_id: l
     hosts = id_list(server_id) or []
     pg, result = fetch_page(lambda limit, offset: aq.query_alerts(session, host_ids=hosts, limit=limit,
                                                                    offset=offset), page, PER_PAGE)
+    hub.alerts.mark_silenced(result.rows)
     pending = [p for p in hub.alerts.pending() if not hosts or p["host_id"] in hosts]
     context = {"page": "alerts", "rows": result.rows, "pending": pending, "pager": pg, "chosen_hosts": hosts,
                "rules": rules_view(hub), "silences": aq.list_silences(session, time.time()),
