@@ -188,12 +188,15 @@ class AlertEngine:
         if not t.notify or not t.rule.notify:
             return
         now = self._clock()
-        if t.new == "resolved" and self.held.pop(t.key, None) is not None:
-            log.info("alert %s on %s resolved while silenced: neither firing nor resolved sent", t.rule.name,
-                     t.key.host_id)
-            return
-        if any(silence_matches(s, t.key, now) for s in self.silences):
-            log.info("alert %s on %s silenced: %s not sent", t.rule.name, t.key.host_id, t.new)
+        if t.new == "resolved":
+            # A resolve closes what the receivers were told, silence or not; one whose firing was
+            # held back is not sent either (a receiver never gets a resolve out of the blue).
+            if self.held.pop(t.key, None) is not None:
+                log.info("alert %s on %s resolved while silenced: neither firing nor resolved sent", t.rule.name,
+                         t.key.host_id)
+                return
+        elif any(silence_matches(s, t.key, now) for s in self.silences):
+            log.info("alert %s on %s silenced: %s held back", t.rule.name, t.key.host_id, t.new)
             if t.new == "firing":
                 self.held[t.key] = (t, alert_id)
             return

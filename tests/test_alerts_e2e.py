@@ -189,6 +189,12 @@ async def test_a_silenced_alert_fires_but_sends_nothing_until_the_silence_is_lif
         await _until("sent after the silence ran out", lambda: _async(len(rx.requests) == 3), timeout=10)
         assert _states(rx)[2] == "firing" and rx.requests[2].wall >= short.json()["until"]
 
+        # 5. silenced after its firing went out: the resolve is still sent (nobody is left thinking it burns)
+        assert (await client.post("/api/alerts/silences", json={"rule": "gpu-hot", "duration": "1h"})).status_code == 201
+        temp.write_text("60\n")
+        await _until("resolve sent despite the silence", lambda: _async(len(rx.requests) == 4))
+        assert _states(rx) == ["firing", "resolved", "firing", "resolved"]
+
 
 async def test_editing_a_rule_resolves_its_instances_live(sshd, tmp_path, receiver):
     rx, _temp = receiver

@@ -9,6 +9,9 @@ import datetime as dt
 import io
 from zoneinfo import ZoneInfo
 
+import time
+
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import expect, sync_playwright
@@ -81,6 +84,10 @@ def test_a_viewer_sees_no_edit_controls(browser, web_hub):
         expect(pg.locator("#viewer-note")).to_be_visible()
         expect(pg.locator("#add-form")).to_have_count(0)
         expect(pg.locator("#server-rows a.button")).to_have_count(0)
+        pg.goto("/alerts")
+        expect(pg.locator('#alert-rows tr[data-rule="gpu-hot"][data-state="firing"]')).to_have_count(1,
+                                                                                                    timeout=15_000)
+        expect(pg.locator("#alert-rows button")).to_have_count(0)
     finally:
         context.close()
 
@@ -199,3 +206,33 @@ def test_discover_services_on_the_edit_page(page, web_hub):
     expect(page.locator('#watched-services input[value="cron.service"]')).to_have_count(1, timeout=15_000)
     expect(page.locator('#watched-services input[value="nginx.service"]')).to_be_checked()
     page.screenshot(path=screenshot_path("server-edit"), full_page=True)
+
+
+def test_alerts_page_shows_the_firing_alert_and_silences_it(page, web_hub):
+    page.goto("/alerts")
+    row = page.locator('#alert-rows tr[data-rule="gpu-hot"][data-host="alpha"]')
+    expect(row).to_have_attribute("data-state", "firing", timeout=15_000)
+    expect(row).to_contain_text(f"{HOT_GPU_C} °C > 80 °C")
+    expect(row.locator("td").nth(3)).to_have_text("0")  # the card: one instance per GPU
+    expect(page.locator('#rule-rows tr[data-rule="gpu-hot"]')).to_contain_text("gpu_temperature_c > 80 °C")
+    expect(page.locator("#notifiers")).to_contain_text("No notifiers")
+    expect(page.locator("nav a[href='/alerts']")).to_have_attribute("aria-current", "page")
+    page.goto("/")
+    page.click('[data-total="alerts_firing"] a')
+    assert page.url.endswith("/alerts")
+    page.evaluate("window.__sameDocument = true")
+    row.locator("button", has_text="Silence 1 h").click()
+    expect(row.locator("[data-silenced-until]")).to_contain_text("silenced until")
+    assert page.evaluate("window.__sameDocument") is True, "the button swapped the table, not the page"
+    assert page.locator("#alerts-table").get_attribute("hx-get") == "/alerts"  # it keeps refreshing the page
+    until = float(row.locator("[data-silenced-until]").get_attribute("data-silenced-until"))
+    assert 3500 < until - time.time() <= 3600
+    expect(page.locator("#silences tr[data-silence]")).to_have_count(1)  # the panel came along (out of band)
+    expect(page.locator("#silences")).to_contain_text("ada")
+    page.screenshot(path=screenshot_path("alerts"), full_page=True)
+    page.reload()
+    expect(page.locator("#silences tr[data-silence]")).to_have_count(1)
+    silence_id = page.locator("#silences tr[data-silence]").get_attribute("data-silence")
+    lifted = httpx.delete(f"{web_hub.url}/api/alerts/silences/{silence_id}",
+                          headers={"Authorization": f"Bearer {web_hub.hub.token}"})
+    assert lifted.status_code == 200

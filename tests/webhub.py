@@ -22,6 +22,11 @@ HOT_GPU_C = 85  # GPU 0 of alpha reports this (the fake nvidia-smi reads gpu0_te
 LIVE = ("alpha", "beta")
 USERS = {"ada": ("admin", "correct horse battery"), "vic": ("viewer", "viewer password 1")}  # name: (role, password)
 HISTORY_HOURS = 72
+# alpha's GPU 0 (HOT_GPU_C) fires this at its first poll; no notifiers: the page says nobody is told
+ALERTS = """
+alerts:
+  - {name: gpu-hot, metric: gpu_temperature_c, op: ">", threshold: 80, for: 0s, hosts: alpha, severity: critical}
+"""
 
 
 @dataclass
@@ -78,6 +83,7 @@ def start_web_hub(tmp: Path) -> WebHub:
         host_entry(sshd, "beta", services=["nginx.service"], gpu="off"),
         host_entry(sshd, "ghost", port=free_port(), timeout="2s"),
     ])
+    inventory.write_text(inventory.read_text() + ALERTS)
     db_path = tmp / "web.db"
     started = time.time()
     _prefill(f"sqlite:///{db_path}", started)

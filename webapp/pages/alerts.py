@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
@@ -23,15 +25,19 @@ SEVERITY_CLASS = {"critical": "bad", "warning": "warn", "info": ""}
 def alerts_page(request: Request, hub: HubDep, session: SessionDep, server_id: list[str] = Query(default=[]),
                 page: int = 1):
     """Alerts: firing, pending, history (50 a page), rules with their problems, notifiers, silences."""
-    hosts = id_list(server_id) or []
+    name = "_alerts_table.html" if htmx_target(request) == "alerts-table" else "alerts.html"
+    return _render(request, hub, session, id_list(server_id) or [], page, name,
+                   lambda **kw: url_with(request, **kw))
+
+
+def _render(request: Request, hub, session, hosts: list[str], page: int, name: str, url: Callable[..., str]):
     pg, result = fetch_page(lambda limit, offset: aq.query_alerts(session, host_ids=hosts, limit=limit,
                                                                    offset=offset), page, PER_PAGE)
     hub.alerts.mark_silenced(result.rows)
     pending = [p for p in hub.alerts.pending() if not hosts or p["host_id"] in hosts]
     context = {"page": "alerts", "rows": result.rows, "pending": pending, "pager": pg, "chosen_hosts": hosts,
                "rules": rules_view(hub), "silences": aq.list_silences(session, time.time()),
-               "severity_class": SEVERITY_CLASS, "url_with": lambda **kw: url_with(request, **kw)}
-    name = "_alerts_table.html" if htmx_target(request) == "alerts-table" else "alerts.html"
+               "severity_class": SEVERITY_CLASS, "url_with": url}
     return render(request, name, context)
 
 
@@ -40,4 +46,6 @@ async def silence_button(request: Request, alert_id: RowId, hub: HubDep, session
                          duration: str = Form("1h")):
     """The page's "Silence 1 h" button (admin, CSRF checked by the guard); answers the refreshed table."""
     await silence_instance(hub, session, alert_id, duration, "from the alerts page", who)
-    return alerts_page(request, hub, session, server_id=[], page=1)
+    # the refreshed table must keep polling the page's URL, not this button's
+    page_url = lambda **kw: "/alerts" + (f"?{urlencode(kw)}" if kw else "")  # noqa: E731
+    return _render(request, hub, session, [], 1, "_alerts_silenced.html", page_url)
