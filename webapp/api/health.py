@@ -21,6 +21,6 @@ def healthz(hub: HubDep) -> JSONResponse:
 
 @router.get("/api/inventory/status")
 def inventory_status(hub: HubDep) -> dict[str, Any]:
-    """Whether the inventory file loaded; its problems (file, line, host, field); alert rules and notifiers left out."""
+    """Whether the inventory file loaded and its problems (file, line, field), alerting ones apart."""
     problems = [p.to_dict() for p in hub.alerts.alerting.problems]
     return {**hub.watcher.status.to_dict(), "alerting_problems": problems}
