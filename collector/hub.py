@@ -8,6 +8,7 @@ work goes to one thread (`BatchWriter.executor`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import time
@@ -67,6 +68,20 @@ class HubOptions:
     backup_dir: Path | None = None
     db_url: str | None = None  # for the backup job
     inventory_check_s: float = 1.0
+
+
+def _job(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A scheduled coroutine. The scheduler's shutdown cancels the ones in flight: that is the hub
+    stopping, not an error worth a traceback (a write the database thread started still finishes,
+    and stop() flushes after it)."""
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            log.debug("%s cancelled by the hub's stop", getattr(fn, "__qualname__", fn))
+            return None
+    return run
 
 
 def _stagger(host_id: str, interval_s: float) -> float:
@@ -204,7 +219,7 @@ class Hub:
         assert self.scheduler is not None
         first = datetime.now(timezone.utc) + timedelta(seconds=_stagger(spec.id, spec.interval_s))
         self.scheduler.add_job(
-            self.poll_host, "interval", seconds=spec.interval_s, args=[spec.id], id=self._job_id(spec.id),
+            _job(self.poll_host), "interval", seconds=spec.interval_s, args=[spec.id], id=self._job_id(spec.id),
             replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=max(1, int(spec.interval_s)),
             next_run_time=first,
         )
@@ -217,14 +232,14 @@ class Hub:
         assert self.scheduler is not None
         o = self.options
         common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
-        self.scheduler.add_job(self.writer.flush, "interval", seconds=o.flush_every_s, id="flush",
+        self.scheduler.add_job(_job(self.writer.flush), "interval", seconds=o.flush_every_s, id="flush",
                                misfire_grace_time=None, **common)
-        self.scheduler.add_job(self.fill_rollups, "interval", seconds=o.rollup_every_s, id="rollup", **common)
+        self.scheduler.add_job(_job(self.fill_rollups), "interval", seconds=o.rollup_every_s, id="rollup", **common)
         # and a few seconds past every hour, so the hour just ended is complete at once
-        self.scheduler.add_job(self.fill_rollups, "cron", minute=0, second=15, id="rollup-hourly", **common)
-        self.scheduler.add_job(self.retention, "interval", seconds=o.retention_every_s, id="retention", **common)
+        self.scheduler.add_job(_job(self.fill_rollups), "cron", minute=0, second=15, id="rollup-hourly", **common)
+        self.scheduler.add_job(_job(self.retention), "interval", seconds=o.retention_every_s, id="retention", **common)
         if o.backup_every_s:
-            self.scheduler.add_job(self.backup, "interval", seconds=o.backup_every_s, id="backup", **common)
+            self.scheduler.add_job(_job(self.backup), "interval", seconds=o.backup_every_s, id="backup", **common)
 
     async def poll_host(self, host_id: str) -> dict[str, Any] | None:
         """The scheduled job for one host."""

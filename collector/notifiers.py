@@ -40,6 +40,7 @@ MAX_RESPONSE = 64 * 1024   # bytes of a receiver's answer we read at most
 RECENT = 20                # attempts kept per notifier for stats()
 WECOM_MAX = 4096           # WeCom markdown content limit, in UTF-8 bytes
 SLACK_MAX = 3000           # Slack section text limit, in characters
+RETRY_4XX = (408, 425, 429)  # the 4xx answers worth another try; any other 4xx is final
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,9 @@ class Dispatcher:
             max_attempts = max(1, int(spec.max_attempts))
             started, t0 = self._clock(), time.monotonic()
             ok, code, error, retry_after = await self._send(spec, n)
-            final = ok or number >= max_attempts
+            # a 4xx other than timeout / too early / too many will be refused again: give up at once
+            refused = code is not None and 400 <= code < 500 and code not in RETRY_4XX
+            final = ok or refused or number >= max_attempts
             delay = None if final else max(backoff.next_delay(), min(retry_after or 0.0, 300.0))
             a = Attempt(notifier=name, alert_id=n.alert_id, state=n.state, rule=n.rule, host_id=n.host_id,
                         attempt=number, at=started, ok=ok, status_code=code, error=error,

@@ -202,3 +202,25 @@ async def test_gpu_hot_from_the_fake_driver(sshd, tmp_path):
     finally:
         temp_file.unlink(missing_ok=True)
         await hub.stop()
+
+
+async def test_stopping_while_a_flush_runs_loses_nothing_and_logs_no_error(sshd, tmp_path, caplog):
+    """The scheduler cancels the jobs in flight when the hub stops: that is the stop, not an error, and the
+    batch that flush was writing still reaches the database."""
+    path = write_inventory(tmp_path / "hosts.yaml", [host_entry(sshd, "one")], interval="1s")
+    hub = _hub(path, f"sqlite:///{tmp_path / 'stop.db'}", flush_every_s=0.01)
+    await hub.start()
+    try:
+        await _until("a sample stored", lambda: _count(hub) >= 1, timeout=15)
+        deadline = time.monotonic() + 15
+        while not hub.writer._lock.locked():  # a flush writing a sample on the database thread right now
+            assert time.monotonic() < deadline, "no flush seen in flight"
+            await asyncio.sleep(0.0005)
+    finally:
+        await hub.stop()
+    last_report = hub.poller.runtime("one").report
+    errors = [r for r in caplog.records if r.levelno >= 40]
+    assert errors == [], [r.getMessage() for r in errors]
+    with Session(hub.engine) as s:
+        newest = store.latest_sample(s, "one")
+    assert newest is not None and newest["ts"] == last_report["ts"]  # the last poll's sample was written

@@ -217,6 +217,21 @@ async def test_three_500s_then_200_is_delivered_on_fourth_try(receivers, dispatc
     assert d.stats()["hook"]["delivered"] == 1
 
 
+async def test_a_4xx_fails_at_once_and_frees_the_queue_but_429_is_retried(receivers, dispatchers):
+    rx = await receivers(script=[(404, b"no_service"), (429, b"slow down"), (200, b"ok")])
+    attempts: list[Attempt] = []
+    d = dispatchers(on_attempt=attempts.append, backoff_factory=FAST)
+    d.configure({"slack": NotifierSpec(name="slack", type="slack", url=rx.url("/services/T/B/x"))})
+    d.submit("slack", note("firing"))
+    d.submit("slack", note("resolved"))
+    assert await d.drain(5)
+    assert [(a.state, a.attempt, a.ok, a.final, a.status_code) for a in attempts] == [
+        ("firing", 1, False, True, 404), ("resolved", 1, False, False, 429), ("resolved", 2, True, True, 200)]
+    assert attempts[0].error == "HTTP 404: no_service" and attempts[0].next_retry_s is None
+    s = d.stats()["slack"]
+    assert (s["delivered"], s["failed"]) == (1, 1)
+
+
 async def test_dingtalk_errcode_counts_as_failure(receivers, dispatchers):
     rx = await receivers(default=(200, b'{"errcode": 310000, "errmsg": "sign not match"}'))
     attempts: list[Attempt] = []
