@@ -12,6 +12,7 @@ import pytest_asyncio
 from tests.apphub import served_hub
 from tests.http_receiver import Receiver
 from tests.hubproc import host_entry, write_inventory
+from tests.sshd import free_port
 
 
 async def _until(what, check, timeout=30.0):
@@ -250,3 +251,28 @@ async def test_silences_are_validated_and_listed(hot_hub):
     assert lifted.status_code == 200 and lifted.json()["ended_at"] is not None
     assert (await client.get("/api/alerts/silences")).json() == []
     assert (await client.delete("/api/alerts/silences/999999")).status_code == 404
+
+
+async def test_an_event_rule_fires_on_host_down_and_resolves_on_host_up(sshd, tmp_path, receiver):
+    rx, _temp = receiver
+    port = free_port()  # nothing listens here yet: every poll fails
+    inventory = write_inventory(tmp_path / "hosts.yaml", [host_entry(sshd, "flaky", port=port, timeout="1s")],
+                                interval="1s")
+    inventory.write_text(inventory.read_text() + f"""
+alerts:
+  - {{name: down, event: host_down, severity: critical, notify: [hook]}}
+notifiers:
+  hook: {{type: webhook, url: "{rx.url('/hook')}"}}
+""")
+    async with served_hub(inventory, f"sqlite:///{tmp_path / 'ev.db'}") as served:
+        await _until("host_down sent", lambda: _async(_states(rx) == ["firing"]))
+        alert = rx.requests[0].json()["alert"]
+        assert (alert["rule"], alert["host_id"], alert["event"], alert["severity"]) == (
+            "down", "flaky", "host_down", "critical")
+        rows = await _firing_rows(served.client)
+        assert rows[0]["event"] == "host_down" and rows[0]["id"] == alert["alert_id"]
+        # the host comes back: point it at the live sshd (inventory reload), host_up resolves the alert
+        inventory.write_text(inventory.read_text().replace(f"port: {port}", f"port: {sshd.port}"))
+        await _until("host_up resolves", lambda: _async(_states(rx) == ["firing", "resolved"]))
+        assert rx.requests[1].json()["alert"]["summary"] == "flaky: host_down resolved (host_up)"
+        assert await _firing_rows(served.client) == []
