@@ -8,7 +8,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from schema.alert_models import ALERT_STATES, Alert, AlertNotification, AlertSilence
-from schema.paging import Page, check_paging
+from schema.paging import Page, check_paging, checked_choices
 from schema.timeutil import iso
 
 _A = Alert.__table__
@@ -77,10 +77,7 @@ def query_alerts(session: Session, *, states: Sequence[str] | None = None, host_
     check_paging(limit, offset)
     conditions = []
     if states:
-        unknown = sorted(set(states) - set(ALERT_STATES))
-        if unknown:
-            raise ValueError(f"unknown alert state(s) {', '.join(unknown)}; allowed: {', '.join(ALERT_STATES)}")
-        conditions.append(_A.c.state.in_(sorted(set(states))))
+        conditions.append(_A.c.state.in_(checked_choices(states, ALERT_STATES, "alert state")))
     if host_ids:
         conditions.append(_A.c.host_id.in_(sorted(set(host_ids))))
     if rules:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schema.paging import Page, check_paging
+from schema.paging import Page, check_paging, checked_choices
 from schema.models import EVENT_TYPES, Event
 from schema.timeutil import iso
 
@@ -27,10 +27,7 @@ def query_events(session: Session, *, types: Sequence[str] | None = None, host_i
         raise ValueError(f"start ({iso(start)}) must not be after end ({iso(end)})")
     conditions = []
     if types:
-        unknown = sorted(set(types) - set(EVENT_TYPES))
-        if unknown:
-            raise ValueError(f"unknown event type(s) {', '.join(unknown)}; allowed: {', '.join(EVENT_TYPES)}")
-        conditions.append(_TABLE.c.type.in_(sorted(set(types))))
+        conditions.append(_TABLE.c.type.in_(checked_choices(types, EVENT_TYPES, "event type")))
     if host_ids:
         conditions.append(_TABLE.c.host_id.in_(sorted(set(host_ids))))
     if start is not None:
