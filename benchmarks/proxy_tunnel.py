@@ -346,8 +346,10 @@ async def bench(args) -> dict:
             listen[kind] = free_port()
             conn = HostConnection(spec)  # each forward on its own connection, as in the hub (one per host)
             conns.append(conn)
+            # the target is on loopback, which the builtin proxy opens only to a rule naming it
+            allow = (target_addr,) if tgt == "builtin" else None
             proxy = HostProxy("test-host", ProxyConfig(enabled=True, remote_listen=f"127.0.0.1:{listen[kind]}",
-                                                       target=tgt), conn)
+                                                       target=tgt, allow=allow), conn)
             proxies.append(proxy)
             proxy.start()
         deadline = time.monotonic() + 20

@@ -102,7 +102,6 @@ def cmd_inventory_check(args: argparse.Namespace) -> int:
 
 
 async def _trust(spec, yes: bool, replace: bool) -> int:
-    import asyncssh
 
     from collector import hostkeys
 
@@ -116,6 +115,18 @@ async def _trust(spec, yes: bool, replace: bool) -> int:
         return EXIT_FAILED
     fp = hostkeys.fingerprint(key)
     print(f"{spec.id} ({spec.address}:{spec.port}) offers {key.get_algorithm()} key {fp}")
+    try:
+        return _trust_key(spec, key, fp, yes, replace)
+    except hostkeys.KnownHostsError as exc:  # not a known_hosts file: said without quoting it
+        _err(str(exc))
+        return EXIT_FAILED
+
+
+def _trust_key(spec, key, fp: str, yes: bool, replace: bool) -> int:
+    import asyncssh
+
+    from collector import hostkeys
+
     if spec.host_key:
         pinned = hostkeys.fingerprint(asyncssh.import_public_key(spec.host_key))
         state = "matches" if pinned == fp else f"does NOT match ({pinned})"
@@ -151,6 +162,7 @@ def cmd_hosts_trust(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fleetwatch", description="Agentless monitoring hub for Linux (GPU) servers.")
+    p.add_argument("--version", action="version", version=f"fleetwatch {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     probe = sub.add_parser("probe", help="probe a host now and print a snapshot")
@@ -185,7 +197,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or "unknown" when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fleetwatch")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def _lenient_console() -> None:
+    """A character the console cannot show (°C, a Chinese host name on a cp1252 Windows console) prints as
+    `?` instead of ending the command in a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _lenient_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

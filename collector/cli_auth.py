@@ -21,12 +21,26 @@ def _session(url: str | None):
     """A session on the (upgraded) database; DatabaseError says what is wrong."""
     from sqlmodel import Session
 
-    from schema.db import default_db_url, make_engine, normalize_url
+    from schema.db import make_engine
     from schema.migrate import upgrade
 
-    url = normalize_url(url or default_db_url())
+    url = _db(url)
     upgrade(url, log=lambda line: print(f"fleetwatch db: {line}", file=sys.stderr))
     return Session(make_engine(url))
+
+
+def _db(url: str | None) -> str:
+    from schema.db import default_db_url, normalize_url
+
+    return normalize_url(url or default_db_url())
+
+
+def _where(url: str | None) -> str:
+    """The database a user or token went into, for the confirmation: without --db it is $FLEETWATCH_DB or the
+    data folder's file, and a user added to another database than the hub's cannot log in there."""
+    from schema.db import redact
+
+    return f"in {redact(_db(url))} (the hub must use the same database: --db or $FLEETWATCH_DB)"
 
 
 def _password(args: argparse.Namespace) -> str | None:
@@ -59,7 +73,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         with _session(args.db) as session:
             auth.add_user(session, args.name, args.role, password, time.time())
-        print(f"user {args.name} ({args.role}) added; log in at the hub's /login")
+        print(f"user {args.name} ({args.role}) added {_where(args.db)}; log in at the hub's /login")
         return EXIT_OK
     return _run(add)
 
@@ -98,8 +112,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         with _session(args.db) as session:
             token = auth.create_token(session, args.name, args.role, time.time())
         print(token)
-        print(f"token {args.name} ({args.role}) created: send it as `Authorization: Bearer <token>`. "
-              "It is shown this once; only its digest is stored.", file=sys.stderr)
+        print(f"token {args.name} ({args.role}) created {_where(args.db)}: send it as `Authorization: Bearer "
+              "<token>`. It is shown this once; only its digest is stored.", file=sys.stderr)
         return EXIT_OK
     return _run(create)
 

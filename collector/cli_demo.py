@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import shutil
 import signal
-import socket
 import secrets
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,30 +30,12 @@ from types import FrameType
 from collector.cli_common import EXIT_FAILED, EXIT_OK
 from collector.cli_common import err as _err
 from collector.cli_serve import DEFAULT_LISTEN, _duration, _is_loopback, _listen, _serve, setup_logging
+from collector.cli_serve import bind_problem as _bind_problem
+from collector.cli_serve import hostport as _hostport
 
 DEMO_USER = "demo"
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _bind_problem(host: str, port: int) -> str | None:
-    """Why the web server could not listen on host:port (None: it can), asked before anything starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        if sys.platform != "win32":  # as uvicorn: a port in TIME_WAIT is free, one listened on is not
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return (f"{exc.strerror or 'address already in use'}; is another fleetwatch running there? "
-                        "Choose a free port with --listen 127.0.0.1:PORT")
-            return exc.strerror or str(exc)
-    return None
 
 
 class _Stopper:

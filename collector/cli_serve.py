@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
 from collector.cli_common import err as _err
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
+STOP_GRACE_S = 5.0
 
 
 def _duration(text: str) -> float:
@@ -36,6 +39,26 @@ def _listen(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the web server could not listen on host:port (None: it can), asked before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn binds
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":  # as uvicorn: a port in TIME_WAIT is free, one listened on is not
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"{exc.strerror or 'address already in use'}; is another fleetwatch running there? "
+                        "Choose a free port with --listen 127.0.0.1:PORT")
+            return exc.strerror or str(exc)
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -52,7 +75,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
     inventory_path = Path(args.inventory) if args.inventory else default_inventory_path()
     options = HubOptions(raw_keep_s=args.raw_retention, hourly_keep_s=args.hourly_retention,
-                         backup_every_s=0 if args.no_backup else 24 * 3600, db_url=args.db)
+                         backup_every_s=0 if args.no_backup else 24 * 3600, db_url=args.db, listen=args.listen,
+                         key_dirs=tuple(Path(d).expanduser().resolve() for d in getattr(args, "key_dir", None) or ()))
     hub = Hub(inventory_path, make_engine(args.db), options)
     try:
         await hub.start()
@@ -65,15 +89,24 @@ async def _serve(args: argparse.Namespace) -> int:
     host, port = args.listen
     print(f"fleetwatch hub: {len(hub.specs)} host(s) from {inventory_path}, database {redact(args.db)}",
           file=sys.stderr)
-    print(f"fleetwatch hub: API on http://{host if ':' not in host else f'[{host}]'}:{port}/ "
-          f"(OpenAPI at /docs); Ctrl-C stops", file=sys.stderr)
+    if not inventory_path.exists():
+        _missing_inventory_warning(inventory_path)
+    print(f"fleetwatch hub: API on http://{hostport(host, port)}/ (OpenAPI at /docs); Ctrl-C stops",
+          file=sys.stderr)
     _first_user_hint(hub)
     from webapp.app import create_app
 
+    forwarded = getattr(args, "forwarded_allow_ips", None)
     # the app's shutdown stops the hub: uvicorn re-raises SIGTERM when its serve() ends, so code
     # after serve() would not run under a service manager's stop
     config = uvicorn.Config(create_app(hub, manage_hub=False, stop_hub=True), host=host, port=port,
-                            log_level=args.log_level.lower(), access_log=False, lifespan="on")
+                            log_level=args.log_level.lower(), access_log=False, lifespan="on",
+                            # X-Forwarded-For only from a proxy named with --forwarded-allow-ips: uvicorn trusts
+                            # any loopback client by default, and every monitored host reaches loopback through
+                            # its forward, so it could pick a fresh address for each login try
+                            proxy_headers=bool(forwarded), forwarded_allow_ips=forwarded or None,
+                            # a stop waits this long for requests in flight, then cancels them
+                            timeout_graceful_shutdown=STOP_GRACE_S)
     server = uvicorn.Server(config)
     try:
         await server.serve()
@@ -82,8 +115,26 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK if server.started else EXIT_FAILED
 
 
+def _missing_inventory_warning(path: Path) -> None:
+    """No inventory file: the hub would watch 0 hosts without a word; say so, and how to make one."""
+    message = (f"WARNING: the inventory file {path} does not exist, so the hub watches 0 hosts. Create it "
+               "(copy inventory/hosts.example.yaml from the fleetwatch sources and edit it), point --inventory or "
+               "$FLEETWATCH_INVENTORY at yours, or add hosts on the web UI's Servers page; the hub picks the file up "
+               "within a second, no restart needed")
+    _err(message)
+    logging.getLogger("collector.hub").warning("inventory file %s does not exist: watching 0 hosts", path)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     raise SystemExit(EXIT_OK)
+
+
+def stop_signals() -> tuple[int, ...]:
+    """What a service manager or a console sends to stop the hub: Ctrl-Break (SIGBREAK) on Windows too."""
+    found = [signal.SIGTERM]
+    if getattr(signal, "SIGBREAK", None) is not None:  # Windows: Ctrl-Break, and service wrappers' stop
+        found.append(signal.SIGBREAK)
+    return tuple(found)
 
 
 def not_cancelled(record: logging.LogRecord) -> bool:
@@ -119,25 +170,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from schema.migrate import upgrade
 
     setup_logging(args.log_level)
+    host, port = args.listen
+    problem = bind_problem(host, port)  # before the hub starts polling, not after (uvicorn binds last)
+    if problem is not None:
+        _err(f"cannot listen on {hostport(host, port)}: {problem}")
+        return EXIT_FAILED
     from inventory.permissions import file_warnings  # the inventory or a key readable by other users
     for warning in file_warnings(args.inventory):
         _err(f"warning: {warning}")
-    args.db = normalize_url(args.db or default_db_url())
-    if not _is_loopback(args.listen[0]):
-        _err(f"warning: listening on {args.listen[0]}, reachable from other machines: logins and tokens travel "
+    for folder in args.key_dir or ():
+        if not Path(folder).expanduser().is_dir():
+            _err(f"--key-dir {folder}: no such folder; create it or leave the flag out")
+            return EXIT_USAGE
+    if not _is_loopback(host):
+        _err(f"warning: listening on {host}, reachable from other machines: logins and tokens travel "
              "in clear text over plain HTTP; put the hub behind an HTTPS reverse proxy")
     try:
+        args.db = normalize_url(args.db or default_db_url())
         upgrade(args.db, log=lambda m: print(f"fleetwatch db: {m}", file=sys.stderr))
     except DatabaseError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    # A service manager stops the hub with SIGTERM; uvicorn handles it, stops the app (and so the
-    # hub), then raises it again. Ending with exit code 0 then is what `systemctl stop` expects.
-    signal.signal(signal.SIGTERM, _terminated)
+    # A service manager stops the hub with SIGTERM (Windows: Ctrl-Break); uvicorn handles it, stops the
+    # app (and so the hub, with the final flush and rollup), then raises it again. Ending with exit code
+    # 0 then is what `systemctl stop` expects.
+    for sig in stop_signals():
+        signal.signal(sig, _terminated)
     try:
         return asyncio.run(_serve(args))
-    except OSError as exc:  # the port is taken, most often
-        _err(f"cannot listen on {args.listen[0]}:{args.listen[1]}: {exc.strerror or exc}")
+    except OSError as exc:  # the port was taken between the check and uvicorn's bind
+        _err(f"cannot listen on {hostport(host, port)}: {exc.strerror or exc}")
         return EXIT_FAILED
 
 
@@ -171,5 +233,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--hourly-retention", metavar="DURATION", type=_duration, default=730 * 86400.0,
                        help="keep hourly rollups this long (default 730d)")
     serve.add_argument("--no-backup", action="store_true", help="no daily database backup")
+    serve.add_argument("--key-dir", metavar="DIR", action="append", default=[],
+                       help="a folder where hosts added or edited through the web UI or API may keep their "
+                            "identity_file and known_hosts, besides ~/.ssh and the data folder (repeatable)")
+    serve.add_argument("--forwarded-allow-ips", metavar="IPS",
+                       help="trust X-Forwarded-For/-Proto from these proxy addresses (comma list, as uvicorn's; "
+                            "default: trust none, so login throttling keys on the real peer address)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -10,6 +9,7 @@ from typing import Any, Protocol
 
 from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
 from inventory.durations import say_duration
+from schema.timeutil import utc_format
 
 GPU_HOT_C = 80.0
 REBOOT_SLACK_S = 120.0  # boot time (hub clock - host uptime) moves this much only on a reboot
@@ -35,9 +35,9 @@ def fmt_time(ts: float | None) -> str:
     """UTC wall-clock time, or "unknown"."""
     if ts is None:
         return "unknown"
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-    except (OverflowError, OSError, ValueError):  # a host's clock or uptime can be absurd
+    try:  # one formatter for every platform: Windows' gmtime stops at the year 3000
+        return utc_format(ts, "%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError):  # a host's clock or uptime can be absurd (nan, inf)
         return f"{ts!r} (not a valid time)"
 
 

@@ -14,6 +14,54 @@ import asyncssh
 
 from inventory import HostSpec
 
+__all__ = ["KnownHostsError", "fetch_host_key", "fingerprint", "known_hosts_pattern", "known_keys",
+           "pin_host_key", "public_key_line", "read_known_hosts", "trusted_keys"]
+
+
+class KnownHostsError(ValueError):
+    """A known_hosts file (or pinned key) that cannot be used.
+
+    The message names the file and the line number, never what the line holds: asyncssh's own
+    errors quote the line ("Invalid known hosts entry: SECRET=..."), and a known_hosts pointed at
+    /proc/self/environ or a private key would put that text into last_error, events kept for two
+    years and the log (issue 14, item 4).
+    """
+
+
+def _not_known_hosts(path: Path, line: int) -> KnownHostsError:
+    return KnownHostsError(f"known_hosts {path} is not a known_hosts file: line {line} is not "
+                           "`host keytype key`; point known_hosts at an OpenSSH known_hosts file")
+
+
+def read_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
+    """Parse a known_hosts file; a missing file trusts nothing. Raises KnownHostsError.
+
+    Parsed one line at a time (same result as asyncssh.read_known_hosts: it splits the same
+    way) so that an error can name the line without quoting it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return asyncssh.SSHKnownHosts()
+    if not path.is_file():  # a FIFO or /dev/zero would block or never end
+        raise KnownHostsError(f"known_hosts {path} is not a regular file; point known_hosts at an "
+                              "OpenSSH known_hosts file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # strerror only: never the exception's repr
+        raise KnownHostsError(f"cannot read known_hosts {path}: {exc.strerror or type(exc).__name__}; "
+                              "check the file's permissions for the hub's user") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # its repr holds the whole input
+        raise _not_known_hosts(path, raw.count(b"\n", 0, exc.start) + 1) from None
+    known = asyncssh.SSHKnownHosts()
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            known.load(line)
+        except Exception:  # any parse error of asyncssh's may quote the line: drop its text
+            raise _not_known_hosts(path, number) from None
+    return known
+
 
 def known_hosts_pattern(address: str, port: int) -> str:
     """The known_hosts host field OpenSSH uses for this address and port."""
@@ -21,13 +69,14 @@ def known_hosts_pattern(address: str, port: int) -> str:
 
 
 def trusted_keys(spec: HostSpec) -> Any:
-    """What asyncssh should trust for this host (its `known_hosts` argument)."""
+    """What asyncssh should trust for this host (its `known_hosts` argument). Raises KnownHostsError."""
     if spec.host_key:
-        return ([asyncssh.import_public_key(spec.host_key)], [], [])
-    path = Path(spec.known_hosts)
-    if path.is_file():
-        return asyncssh.read_known_hosts(str(path))
-    return asyncssh.import_known_hosts("")  # no file: nothing is trusted
+        try:
+            return ([asyncssh.import_public_key(spec.host_key)], [], [])
+        except Exception:  # the loader checked it already; still, show no key material
+            raise KnownHostsError(f"host_key of {spec.id} in the inventory is not a public key; set it to "
+                                  "`ssh-ed25519 AAAA...` or remove it to use known_hosts") from None
+    return read_known_hosts(Path(spec.known_hosts))
 
 
 def known_keys(spec: HostSpec, addr: str | None = None) -> list[asyncssh.SSHKey]:
@@ -73,8 +122,14 @@ def _line_matches(line: str, address: str, port: int) -> bool:
 
 
 def pin_host_key(path: Path, address: str, port: int, key: asyncssh.SSHKey, *, replace: bool = False) -> None:
-    """Add the key to a known_hosts file; with replace, drop other keys of this host first."""
+    """Add the key to a known_hosts file; with replace, drop other keys of this host first.
+
+    A file that is not a known_hosts file is refused (KnownHostsError) rather than appended to.
+    Written with `\\n` line ends on every OS (OpenSSH's format; text mode on Windows would write
+    `\\r\\n`), through a temporary file and an atomic replace.
+    """
     path = Path(path)
+    read_known_hosts(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
     if replace:
@@ -83,7 +138,7 @@ def pin_host_key(path: Path, address: str, port: int, key: asyncssh.SSHKey, *, r
         lines[-1] += "\n"
     lines.append(f"{known_hosts_pattern(address, port)} {public_key_line(key)}\n")
     tmp = path.with_name(path.name + ".fleetwatch-tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
+    tmp.write_text("".join(lines), encoding="utf-8", newline="\n")
     if os.name == "posix":
         tmp.chmod(0o600)
     os.replace(tmp, path)  # atomic: a crash never leaves half a known_hosts

@@ -4,6 +4,12 @@ It is served directly on a pair of asyncio-style byte streams: an SSH channel
 from a host's remote listener (asyncssh SSHReader/SSHWriter, encoding=None) or,
 in tests, an ``asyncio.start_server`` connection. So the hub opens no listening
 port of its own.
+
+A forwarded host must not use the proxy to reach the hub itself: `LocalGuard`
+refuses the hub's loopback, link-local and unspecified addresses and the hub's
+web port unless `proxy.allow` names the destination (docs/security.md). The
+destination is resolved once, checked, and then connected to by the checked
+address, so a name that resolves differently the second time changes nothing.
 """
 from __future__ import annotations
 
@@ -11,12 +17,13 @@ import asyncio
 import contextlib
 import logging
 import re
+import socket
 import time
 from http import HTTPStatus
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from inventory.allowlist import Allowlist, parse_allowlist  # noqa: F401 - re-exported for callers
+from inventory.allowlist import Allowlist, parse_allowlist, restricted_kind  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -44,6 +51,101 @@ class ProxyStats:
 class _Reject(Exception):
     """Answer this status with this text, then close."""
     status = property(lambda self: self.args[0])
+
+
+class _Refused(_Reject):
+    """A destination LocalGuard refuses (logged at info: an operator may want to know)."""
+
+
+_KIND_TEXT = {"loopback": "the hub's own loopback", "link-local": "a link-local address (cloud metadata and the like)",
+              "unspecified": "the unspecified address (this machine)"}
+
+
+class LocalGuard:
+    """What a forwarded host may not reach through the builtin proxy unless `proxy.allow` names it.
+
+    Refused, for every address the destination resolves to:
+    - loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10), unspecified (0.0.0.0/8, ::),
+      IPv4-mapped forms included: opened only by a rule naming the host as the client wrote it, without
+      wildcards (`localhost:7000`, `127.0.0.1`, `[::1]:*`); `*`, `*:80` or `127.0.0.*` never open them;
+    - the hub's web port (`hub_listen`, from `serve --listen`) on loopback, on an unspecified address and
+      on this machine's own addresses (the listen address, and what the machine's name resolves to):
+      opened only by a rule naming host *and* that port (`127.0.0.1:8080`; `127.0.0.1` alone does not).
+    The machine's own addresses are resolved once, the first time the web port is asked for.
+    """
+
+    def __init__(self, hub_listen: tuple[str, int] | None = None) -> None:
+        self.hub_listen = hub_listen
+        self._own: frozenset[str] | None = None
+
+    async def own_addresses(self) -> frozenset[str]:
+        """This machine's addresses as far as cheaply known: the listen address and its name's addresses."""
+        if self._own is None:
+            names = [socket.gethostname()] + ([self.hub_listen[0]] if self.hub_listen else [])
+            found: set[str] = set()
+            loop = asyncio.get_running_loop()
+            for name in names:
+                with contextlib.suppress(OSError, UnicodeError):
+                    found.update(_plain(info[4][0]) for info in await loop.getaddrinfo(name, None))
+            self._own = frozenset(found)
+        return self._own
+
+    async def refusal(self, host: str, port: int, addresses: list[str], allow: Allowlist | None) -> str | None:
+        """Why this destination is refused (one line saying how to allow it), or None."""
+        dest = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        named = allow is not None and allow.names(host, port)
+        hub_port = self.hub_listen is not None and port == self.hub_listen[1]
+        for address in addresses:
+            kind = restricted_kind(address)
+            what = address if _plain(address) == _plain(host) else f"{host} ({address})"
+            if kind and not named:
+                return (f"{what} is {_KIND_TEXT[kind]}: forwarded hosts may not reach it unless proxy.allow "
+                        f"names it (add \"{dest}\" to allow)")
+            if hub_port and not (allow is not None and allow.names(host, port, exact_port=True)) \
+                    and (kind in ("loopback", "unspecified") or _plain(address) in await self.own_addresses()):
+                return (f"{what} port {port} is the hub's own web port: forwarded hosts may not reach it unless "
+                        f"proxy.allow names it with its port (add \"{dest}\" to allow)")
+        return None
+
+
+def _plain(address: str) -> str:
+    """An address in one spelling: no IPv6 zone or brackets, IPv4-mapped as IPv4, lower case."""
+    text = address.strip("[]").split("%", 1)[0].lower()
+    if text.startswith("::ffff:") and "." in text:
+        return text[7:]
+    return text
+
+
+DEFAULT_GUARD = LocalGuard()  # no web port known: loopback, link-local and unspecified only
+
+
+async def _resolve(host: str, port: int) -> list[tuple]:
+    """(family, type, proto, canonname, sockaddr) for each address of host, TCP only."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise _Reject(502, f"cannot resolve {host}: {getattr(e, 'strerror', None) or e}") from None
+    if not infos:
+        raise _Reject(502, f"cannot resolve {host}: no address")
+    return infos
+
+
+async def _connect(infos: list[tuple], dest: str):
+    """Open a stream to the first of these addresses that answers (the ones checked, nothing resolved again)."""
+    loop, last = asyncio.get_running_loop(), None
+    for family, type_, proto, _name, sockaddr in infos:
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, sockaddr)
+            return await asyncio.open_connection(sock=sock)
+        except OSError as e:
+            sock.close()
+            last = e
+        except BaseException:  # a time-out cancels us: the socket must not leak
+            sock.close()
+            raise
+    raise _Reject(502, f"cannot connect to {dest}: {getattr(last, 'strerror', None) or last}")
 
 
 async def _read_head(reader) -> tuple[bytes, bytes]:
@@ -166,19 +268,21 @@ async def _respond(reader, writer, status: int, message: str) -> None:
 
 async def serve_proxy_connection(reader, writer, *, allow: Allowlist | None = None,
                                  stats: ProxyStats | None = None, connect_timeout: float = 10.0,
-                                 label: str = "") -> None:
+                                 label: str = "", guard: LocalGuard | None = DEFAULT_GUARD) -> None:
     """Serve one proxy client on a (reader, writer) byte-stream pair; never raises (except
     on cancellation), always closes both writers.
 
     ``CONNECT host:port`` opens a tunnel; an absolute-URI request (``GET http://h:p/x``,
     any method, body piped as is) is forwarded in origin form with ``Connection: close``.
     One request per client connection: the destination closes after its answer, and so
-    do we. Errors answer text/plain 400/403/405/408/431/502/504. ``allow=None`` allows all.
+    do we. Errors answer text/plain 400/403/405/408/431/502/504. ``allow=None`` allows every
+    destination that ``guard`` lets through; ``guard=None`` (tests whose servers all live on
+    loopback) checks nothing more than ``allow``.
     """
     stats = stats if stats is not None else ProxyStats()
     stats.connections += 1
     stats.active += 1
-    started, dest, outcome = time.monotonic(), "-", "ok"
+    started, dest, outcome, level = time.monotonic(), "-", "ok", logging.DEBUG
     counts = [0, 0]  # this connection's bytes up, down; stats is updated live for the caller
     uw = None
 
@@ -207,11 +311,15 @@ async def serve_proxy_connection(reader, writer, *, allow: Allowlist | None = No
             if allow is not None and not allow.allows(host, port):
                 raise _Reject(403, f"destination {dest} is not allowed")
             try:
-                ur, uw = await asyncio.wait_for(asyncio.open_connection(host, port), connect_timeout)
+                infos = await asyncio.wait_for(_resolve(host, port), connect_timeout)
+            except asyncio.TimeoutError:
+                raise _Reject(504, f"timed out resolving {host}") from None
+            if guard is not None and (why := await guard.refusal(host, port, [i[4][0] for i in infos], allow)):
+                raise _Refused(403, why)
+            try:
+                ur, uw = await asyncio.wait_for(_connect(infos, dest), connect_timeout)
             except asyncio.TimeoutError:
                 raise _Reject(504, f"timed out connecting to {dest}") from None
-            except OSError as e:
-                raise _Reject(502, f"cannot connect to {dest}: {e.strerror or e}") from None
             if method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             if first + rest:
@@ -220,6 +328,7 @@ async def serve_proxy_connection(reader, writer, *, allow: Allowlist | None = No
             await _relay(reader, writer, ur, uw, up, down, lambda: sum(counts))
         except _Reject as r:
             outcome = f"{r.status} {r.args[1]}"
+            level = logging.INFO if isinstance(r, _Refused) else level
             stats.errors += 1
             await _respond(reader, writer, *r.args)
     except EOFError:
@@ -234,5 +343,6 @@ async def serve_proxy_connection(reader, writer, *, allow: Allowlist | None = No
             await _close(writer)
         finally:  # only now is the connection really over (callers wait for active == 0)
             stats.active -= 1
-            log.debug("proxy %s %s: %s, %d bytes up, %d down, %.3f s", label or "-", dest, outcome,
-                      counts[0], counts[1], time.monotonic() - started)
+            # one line per connection; never the request head (it may carry Proxy-Authorization)
+            log.log(level, "proxy %s %s: %s, %d bytes up, %d down, %.3f s", label or "-", dest, outcome,
+                    counts[0], counts[1], time.monotonic() - started)

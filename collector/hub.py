@@ -68,6 +68,10 @@ class HubOptions:
     backup_dir: Path | None = None
     db_url: str | None = None  # for the backup job
     inventory_check_s: float = 1.0
+    # where `serve` listens (the builtin proxy never forwards a host to the hub's own web port)
+    listen: tuple[str, int] | None = None
+    # folders besides ~/.ssh and the data folder where the API and UI may point identity_file / known_hosts
+    key_dirs: tuple[Path, ...] = ()
 
 
 def _job(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,7 +105,7 @@ class Hub:
         self.writer = BatchWriter(engine, clock=clock)
         self.deduper = ev.EventDeduper()
         self.poller = Poller(self.writer, self.deduper, clock=clock)
-        self.proxies = ProxyManager(self.pool, on_event=self._proxy_event, clock=clock)
+        self.proxies = ProxyManager(self.pool, on_event=self._proxy_event, clock=clock, listen=self.options.listen)
         self.dispatcher = Dispatcher(on_attempt=self._on_attempt, clock=clock)
         self.alerts = AlertEngine(self.writer, self.dispatcher, clock=clock, link=self._alert_link)
         self.poller.on_report = self.alerts.observe_report
@@ -207,9 +211,9 @@ class Hub:
     def _alert_link(self, alert_id: int) -> str | None:
         return f"{self.public_url.rstrip('/')}/alerts#alert-{alert_id}" if self.public_url else None
 
-    def note_written(self, inventory: Inventory) -> None:
-        """The API wrote the file; the watcher should not reload it a second time."""
-        self.watcher.note_written(inventory)
+    def note_written(self, inventory: Inventory, written: bytes | None = None) -> None:
+        """The API wrote the file (these bytes); the watcher should not reload it a second time."""
+        self.watcher.note_written(inventory, written)
 
     # ------------------------------------------------------------------ schedule
     def _job_id(self, host_id: str) -> str:

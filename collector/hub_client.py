@@ -2,9 +2,17 @@
 
 The token comes from $FLEETWATCH_TOKEN only: an argument would show in `ps`.
 Every failure becomes a HubCallError with one line that says what to do next.
+
+Proxies: urllib's default opener takes a proxy from $http_proxy / $HTTP_PROXY and, on
+Windows, from the system (registry) settings, and would hand it every request, token
+included. So a hub on loopback (127.0.0.0/8, ::1, `localhost`) and any plain http:// hub
+are asked directly, never through a proxy: a proxy in the middle of plain HTTP reads the
+`Authorization` header. Only an https:// hub elsewhere goes through the environment's proxy,
+as a CONNECT tunnel that carries the token encrypted end to end ($no_proxy still applies).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import urllib.error
@@ -35,6 +43,30 @@ def hub_base(url: str | None, option: str = "--hub") -> str:
     return base
 
 
+def _is_loopback(host: str) -> bool:
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: not resolved here, only `localhost` counts as loopback
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def uses_proxy(base: str) -> bool:
+    """Whether a request to this hub may go through the environment's (or the system's) proxy."""
+    parts = urllib.parse.urlsplit(base)
+    return parts.scheme == "https" and not _is_loopback(parts.hostname or "")
+
+
+def opener_for(base: str) -> urllib.request.OpenerDirector:
+    """An opener for this hub: the default one, with proxies switched off unless `uses_proxy`."""
+    # ProxyHandler() reads the environment and the registry; ProxyHandler({}) means "no proxy at all"
+    return urllib.request.build_opener(urllib.request.ProxyHandler() if uses_proxy(base)
+                                       else urllib.request.ProxyHandler({}))
+
+
 def server_path(host_id: str, *rest: str) -> str:
     return "/".join(["/api/servers", urllib.parse.quote(host_id, safe=""), *rest])
 
@@ -47,7 +79,7 @@ def call(base: str, method: str, path: str, *, timeout: float = 60.0) -> Any:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(base + path, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with opener_for(base).open(request, timeout=timeout) as resp:
             return json.load(resp)
     except urllib.error.HTTPError as exc:
         try:

@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncssh
 
+from collector import http_proxy
 from collector.backoff import Backoff
 from collector.errors import Failure, HostError
 from collector.ssh_pool import HostConnection
@@ -88,8 +89,11 @@ class HostProxy:
 
     def __init__(self, host_id: str, config: ProxyConfig, conn: HostConnection, *,
                  on_change: Callable[[str, ProxyStatus, str], None] | None = None,
-                 backoff: Backoff | None = None, clock: Callable[[], float] = time.time) -> None:
+                 backoff: Backoff | None = None, clock: Callable[[], float] = time.time,
+                 guard: http_proxy.LocalGuard | None = None) -> None:
         self.host_id = host_id
+        # what the builtin target refuses (the hub's loopback, its web port); ProxyManager shares one
+        self.guard = guard if guard is not None else http_proxy.LocalGuard()
         self.config = config
         self.conn = conn
         self.on_change = on_change  # (host_id, status, previous state): events proxy_up / proxy_down
@@ -197,12 +201,10 @@ class HostProxy:
 
     async def _serve(self, reader, writer) -> None:
         if self.config.builtin_target:
-            from collector import http_proxy
-
             stats = http_proxy.ProxyStats()
             try:
                 await http_proxy.serve_proxy_connection(reader, writer, allow=self.config.allowlist, stats=stats,
-                                                        label=self.host_id)
+                                                        label=self.host_id, guard=self.guard)
             finally:
                 self._count_in(stats.bytes_up)
                 self._count_out(stats.bytes_down)
@@ -238,10 +240,12 @@ class ProxyManager:
     """Every host's HostProxy, kept in step with the inventory and the connection pool."""
 
     def __init__(self, pool, *, on_event: Callable[[str, str, str], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, listen: tuple[str, int] | None = None) -> None:
         self.pool = pool
         self.on_event = on_event  # (host_id, "proxy_up" | "proxy_down", message)
         self._clock = clock
+        # `listen` is where the hub's web UI listens: no builtin target forwards a host to it
+        self.guard = http_proxy.LocalGuard(hub_listen=listen)
         self.proxies: dict[str, HostProxy] = {}
 
     def get(self, host_id: str) -> HostProxy | None:
@@ -259,7 +263,7 @@ class ProxyManager:
         for host_id, spec in specs.items():
             if spec.proxy.enabled and host_id not in self.proxies and host_id in self.pool:
                 proxy = HostProxy(host_id, spec.proxy, self.pool.get(host_id), on_change=self._changed,
-                                  clock=self._clock)
+                                  clock=self._clock, guard=self.guard)
                 self.proxies[host_id] = proxy
                 if spec.proxy.auto_start:
                     proxy.start()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import Session
 
 from collector.events import EventDraft
+from schema import db_health
 from schema import samples as store
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class BatchWriter:
         self.rows_skipped = 0  # rows the database refused (a value it cannot store), see refused_value
         self.last_error: str | None = None
         self.dropped = 0
+        self.health = db_health.tracker(engine)
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -160,11 +162,17 @@ class BatchWriter:
             except Exception as exc:  # keep the rows; the next tick tries again
                 if refused_value(exc):  # not the database's fault: one bad row; retrying would never succeed
                     return await self._write_each(batch, exc)
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("database write failed, keeping %d rows for the next try: %s", batch.size, self.last_error)
+                self.last_error = f"{type(exc).__name__}: {db_health.one_line(exc)}"[:500]
+                # an outage is told once (db_health); any other failure at every try
+                if not db_health.unavailable(exc):
+                    log.warning("database write failed, keeping %d rows for the next try: %s", batch.size,
+                                self.last_error)
+                elif not self.health.failed(exc):
+                    log.debug("database still not answering, keeping %d rows", batch.size)
                 batch.merge_newer(self._batch)
                 self._batch = batch
                 return 0
+            self.health.ok()
             self.flushes += 1
             self.rows_written += n
             self.last_error = None

@@ -57,16 +57,25 @@ class _Client(asyncssh.SSHClient):
 
 
 def _load_client_key(spec: HostSpec) -> asyncssh.SSHKey:
+    """The host's private key. Errors name the file, never quote it: asyncssh's import errors can
+    carry text of the file ("Unknown PEM key type: <the file's header>"), so none of theirs is shown."""
     path = Path(spec.identity_file)
+    if path.exists() and not path.is_file():  # a FIFO or /dev/zero would block or never end
+        raise HostError(Failure.AUTH_FAILED, f"identity_file {path} is not a regular file; set identity_file "
+                                             f"for host {spec.id} to its private key")
     try:
         return asyncssh.read_private_key(str(path))
     except FileNotFoundError:
         raise HostError(Failure.AUTH_FAILED, f"identity file {path} not found; set identity_file for host {spec.id}") from None
-    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, OSError) as exc:
+    except OSError as exc:  # strerror only: the exception's repr is not needed to say what to do
+        raise HostError(Failure.AUTH_FAILED, f"cannot read identity file {path}: "
+                                             f"{exc.strerror or type(exc).__name__}; it must be readable "
+                                             "by the hub's user (and no one else)") from None
+    except Exception:  # KeyImportError, KeyEncryptionError, UnicodeDecodeError...: may quote the file
         raise HostError(
             Failure.AUTH_FAILED,
-            f"cannot use identity file {path}: {exc} (passphrase-protected keys are not supported; "
-            "use a dedicated key without passphrase, readable only by the hub's user)",
+            f"identity_file {path} is not a private key (or is encrypted): passphrase-protected keys are "
+            "not supported; use a dedicated key without passphrase, readable only by the hub's user",
         ) from None
 
 
@@ -163,7 +172,7 @@ class HostConnection:
         client_key = _load_client_key(spec)
         try:
             known = hostkeys.trusted_keys(spec)
-        except (ValueError, OSError, asyncssh.KeyImportError) as exc:
+        except hostkeys.KnownHostsError as exc:  # its message quotes nothing of the file
             raise HostError(Failure.HOST_KEY_MISMATCH, f"cannot read host keys for {spec.id}: {exc}") from None
         client = _Client()
         try:

@@ -24,7 +24,7 @@ from .patterns import (
     validate_user,
 )
 from .watch import InventoryStatus, InventoryWatcher
-from .writer import HostExists, HostNotFound, InventoryWriter
+from .writer import HostExists, HostNotFound, InventoryConflict, InventoryWriter
 
 __all__ = [
     "DEFAULT_INVENTORY",
@@ -40,6 +40,7 @@ __all__ = [
     "InventoryError",
     "InventoryStatus",
     "InventoryWatcher",
+    "InventoryConflict",
     "InventoryWriter",
     "Problem",
     "ProxyConfig",

@@ -2,10 +2,16 @@
 
 Parsed here so that a bad rule is an inventory error with its line, not a
 runtime surprise; collector.http_proxy applies it to each request.
+
+Some addresses are refused even when the list (or its absence) would allow them:
+the hub's own loopback, link-local addresses (cloud metadata at 169.254.169.254)
+and the unspecified address. `restricted_kind` names them; only a rule that names
+the destination's host without wildcards opens one (`Allowlist.names`).
 """
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -20,8 +26,47 @@ class Allowlist:
     rules: tuple[tuple[str, int | None], ...] = field(default_factory=tuple)
 
     def allows(self, host: str, port: int) -> bool:
-        h = host.strip("[]").rstrip(".").lower()
+        h = _norm(host)
         return any(fnmatch.fnmatchcase(h, g) and (p is None or p == port) for g, p in self.rules)
+
+    def names(self, host: str, port: int, *, exact_port: bool = False) -> bool:
+        """Whether a rule names this host as written, with no wildcard (`localhost:7000`, `127.0.0.1`);
+        with exact_port, the rule must name this very port too (`host` and `host:*` do not)."""
+        h = _norm(host)
+        return any(g == h and not _WILDCARDS & set(g) and (p == port if exact_port else p in (None, port))
+                   for g, p in self.rules)
+
+
+_WILDCARDS = set("*?[")
+
+
+def _norm(host: str) -> str:
+    return host.strip("[]").rstrip(".").lower()
+
+
+def restricted_kind(address: str) -> str | None:
+    """What a resolved address is, if the builtin proxy refuses it by default: "loopback",
+    "link-local" or "unspecified"; None for any other address (or text that is no address).
+
+    IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) count as their IPv4 address; 0.0.0.0/8 as a
+    whole is "unspecified" (Linux connects 0.0.0.0 to this machine).
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified or ip in _THIS_NETWORK:
+        return "unspecified"
+    return None
+
+
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 
 
 def _port(text: str, where: str) -> int:

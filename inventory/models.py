@@ -59,7 +59,9 @@ class ProxyConfig(_Strict):
     target: str = "127.0.0.1:7879"
     auto_start: bool = True
     # Destinations the builtin proxy may reach ("example.com:443", "*.corp", "*:80");
-    # unset: any. An external target gets raw TCP, so it cannot be filtered here.
+    # unset: any, except loopback, link-local and the hub's own web port, which only a rule
+    # naming them without a wildcard opens. An external target gets raw TCP, so it cannot be
+    # filtered here.
     allow: tuple[str, ...] | None = None
 
     @field_validator("remote_listen")

@@ -1,12 +1,17 @@
-"""Portable expansion of key and known_hosts paths (Linux and Windows hubs)."""
+"""Portable expansion of key and known_hosts paths (Linux and Windows hubs), and the folders
+that the API and the Servers page may point them into."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["expand_path", "expand_vars"]
+__all__ = ["KEY_FIELDS", "KeyFolders", "expand_path", "expand_vars"]
+
+KEY_FIELDS = ("identity_file", "known_hosts")
 
 # $VAR, ${VAR}, %VAR% -- all three are expanded on every OS so that one
 # inventory works on a Linux and on a Windows hub.
@@ -55,3 +60,54 @@ def expand_path(text: str | os.PathLike[str]) -> Path:
     elif raw.startswith("~"):
         raw = os.path.expanduser(raw)
     return Path(raw)
+
+
+@dataclass(frozen=True)
+class KeyFolders:
+    """Where an inventory edit made through the API or the UI may point identity_file and known_hosts.
+
+    The hub reads these files and reports what is wrong with them, so a path set from the web
+    would let an admin make it open any file its user can read (/etc/shadow, another service's
+    key). Only ``ssh`` (``~/.ssh``), ``data`` (the data folder) and the ``extra`` folders of
+    ``serve --key-dir`` are allowed. The hand-edited file is trusted and never checked.
+    """
+
+    ssh: Path
+    data: Path
+    extra: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, data: Path, extra: Iterable[Path] = ()) -> KeyFolders:
+        return cls(expand_path("~/.ssh"), Path(data), tuple(Path(p) for p in extra))
+
+    def problem(self, field: str, value: object) -> str | None:
+        """Why ``value`` may not be set from the web (one line), or None when it may.
+
+        Compared after ``~`` and variables are expanded, a relative path is taken from the
+        working folder (as the hub opens it) and symlinks are resolved: ``~/.ssh/x -> /etc/shadow``
+        is outside. A value the loader will refuse anyway (not a string, empty, a NUL) is left to it.
+        """
+        if not isinstance(value, str) or not value.strip() or any(ord(c) < 32 for c in value):
+            return None
+        given = expand_path(value)
+        try:
+            resolved = (given if given.is_absolute() else Path.cwd() / given).resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a name the OS refuses
+            resolved = None
+        folders = [self.ssh, self.data, *self.extra]
+        inside = resolved is not None and any(resolved.is_relative_to(_resolved(f)) for f in folders)
+        if inside:
+            return None
+        shown = f"{value} (resolves to {resolved})" if resolved is not None and str(resolved) != value else value
+        extra = f" ({', '.join(str(p) for p in self.extra)})" if self.extra else ""
+        what = "the key" if field == "identity_file" else "the file"
+        return (f"{field} must lie in ~/.ssh ({self.ssh}), the data folder ({self.data}) or a --key-dir "
+                f"folder{extra}: {shown} is outside them; copy {what} into ~/.ssh or start serve with "
+                "--key-dir DIR")
+
+
+def _resolved(folder: Path) -> Path:
+    try:
+        return expand_path(folder).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return Path(folder)

@@ -147,9 +147,17 @@ class InventoryWatcher:
                 log.exception("inventory watcher: check of %s failed", self.path)
             await asyncio.sleep(self.interval_s)
 
-    def note_written(self, inventory: Inventory) -> None:
-        """The hub itself just wrote the file: adopt it without calling ``on_change`` again."""
-        digest, _ = self._read_bytes()
+    def note_written(self, inventory: Inventory, written: bytes | None = None) -> None:
+        """The hub itself just wrote the file: adopt it without calling ``on_change`` again.
+
+        ``written``: the bytes the writer put there. Adopting their digest, not the file's as read
+        now, means a hand edit saved between the write and this call still differs, and the next
+        check loads it instead of taking it for the hub's own write.
+        """
+        if written is not None:
+            digest = hashlib.sha256(written).hexdigest()
+        else:
+            digest, _ = self._read_bytes()
         if digest == _MISSING or digest.startswith("unreadable:"):
             return  # let the next check() sort it out
         self._digest = digest

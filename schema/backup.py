@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from schema.db import DatabaseError, data_dir, normalize_url, redact, sqlite_path
+from schema.timeutil import utc_stamp
 
 PREFIX = "fleetwatch-"
 _STAMP = r"\d{8}T\d{6}Z"
@@ -44,7 +45,7 @@ def _kind_pattern(label: str, ext: str) -> re.Pattern[str]:
 
 def _new_path(dest: Path, label: str, ext: str) -> Path:
     """`fleetwatch-<UTC stamp>[-label]<ext>`; later backups in the same second get `_2`, `_3`, ..."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = utc_stamp(time.time())
     tail = (f"-{label}" if label else "") + ext
     pattern = _kind_pattern(label, ext)
     taken = [int(m["n"] or 1) for p in dest.iterdir() if (m := pattern.match(p.name)) and m["stamp"] == stamp]
@@ -150,8 +151,8 @@ def backup_database(url: str, dest_dir: Path | None = None, *, keep: int = 7, la
     """
     if keep < 1:
         raise ValueError("keep must be at least 1")
+    url = normalize_url(url)  # DatabaseError naming the supported URLs
     try:
-        url = normalize_url(url)
         backend = make_url(url).get_backend_name()
     except Exception as exc:  # sqlalchemy.exc.ArgumentError and the like
         raise DatabaseError(f"bad database URL {redact(url)}: {_one_line(exc)}; "

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
 ENV_DB = "FLEETWATCH_DB"
+SUPPORTED_URLS = "sqlite:///PATH (or a plain file path) or postgresql://USER:PASSWORD@HOST:PORT/DB"
 ENV_DATA = "FLEETWATCH_DATA"
 DB_FILE = "fleetwatch.db"
 
@@ -36,14 +37,29 @@ def default_db_url() -> str:
     return os.environ.get(ENV_DB) or f"sqlite:///{(data_dir() / DB_FILE).as_posix()}"
 
 
+class DatabaseError(Exception):
+    """A database problem to report in one line (the message says what to do)."""
+
+
 def normalize_url(url: str) -> str:
-    """Accept `postgresql://` and a bare file path; pick the psycopg 3 driver."""
+    """Accept `postgresql://` and a bare file path; pick the psycopg 3 driver.
+
+    Any other kind of database is a DatabaseError that names the supported
+    URLs (a `mysql://` URL used to end in a ModuleNotFoundError traceback).
+    """
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve().as_posix()}"
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
+    try:
+        parsed = make_url(url)
+    except Exception:  # sqlalchemy.exc.ArgumentError and friends: the URL does not parse
+        raise DatabaseError(f"cannot read the database URL {redact(url)}: use {SUPPORTED_URLS}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return url
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return url
+    raise DatabaseError(f"unsupported database URL {redact(url)}: fleetwatch stores its data in SQLite or "
+                        f"PostgreSQL; use {SUPPORTED_URLS}")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -71,17 +87,26 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for `url` (default: `default_db_url()`); creates the SQLite folder."""
+def make_engine(url: str | None = None, *, pool_size: int = 5, max_overflow: int = 5,
+                pool_timeout: float = 30.0) -> Engine:
+    """An engine for `url` (default: `default_db_url()`); creates the SQLite folder.
+
+    Every engine reports its outages to the URL's `db_health` tracker, which
+    logs one line when the database stops answering and one when it is back.
+    """
+    from schema import db_health
+
     url = normalize_url(url or default_db_url())
     path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    if make_url(url).get_backend_name() == "sqlite":
+        if path is None:  # in memory: one connection per thread (SingletonThreadPool), no pool to size
+            pool = {}
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
-class DatabaseError(Exception):
-    """A database problem to report in one line (the message says what to do)."""
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **pool)
+    db_health.watch(engine)
+    return engine

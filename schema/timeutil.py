@@ -10,8 +10,7 @@ functions compiled in.
 from __future__ import annotations
 
 import math
-import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import BigInteger, literal_column
 from sqlalchemy.ext.compiler import compiles
@@ -20,11 +19,34 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 HOUR = 3600
 MINUTE = 60
 MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: beyond it ISO 8601 has no year, SQL integers overflow
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_CYCLE_S = 146097 * 86400  # 400 Gregorian years: the calendar, weekdays included, repeats exactly
+
+
+def utc_format(ts: float, fmt: str) -> str:
+    """Epoch seconds (floored to the second) as UTC in a strftime format; ValueError for nan and infinities.
+
+    Never through the C library's gmtime: on Windows it (and datetime.fromtimestamp, which calls it)
+    fails past 3000-12-31 and before 1970, and datetime stops at year 9999. Epoch plus a timedelta is
+    exact arithmetic everywhere; any time outside 1970-2369 is first moved by whole 400-year cycles,
+    then %Y gets the real year back (so a page asking about 9999-12-31's end shows 10000-01-01).
+    """
+    if not math.isfinite(ts):
+        raise ValueError(f"{ts!r} is not a time: epoch seconds must be a finite number")
+    cycles, rest = divmod(math.floor(ts), _CYCLE_S)
+    moment = _EPOCH + timedelta(seconds=rest)
+    year = moment.year + 400 * cycles
+    return moment.strftime(fmt.replace("%Y", f"{year:04d}" if year >= 0 else f"-{-year:04d}"))
 
 
 def iso(ts: float) -> str:
     """Epoch seconds as ISO 8601 UTC to the second, e.g. "2026-11-21T10:15:00Z"."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(ts)))
+    return utc_format(ts, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_stamp(ts: float) -> str:
+    """A compact UTC stamp for file names, e.g. "20261121T101500Z"."""
+    return utc_format(ts, "%Y%m%dT%H%M%SZ")
 
 
 def parse_time(value: str | float | int) -> float:

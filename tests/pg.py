@@ -75,6 +75,18 @@ class PgServer:
     def admin_url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (an outage); `resume()` starts it again on the same port."""
+        _run([*_as_pg_user(), str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "30",
+              "stop"], "pg_ctl stop")
+        self.pid = None
+
+    def resume(self) -> None:
+        log = self.root / "server.log"
+        _run([*_as_pg_user(), str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-w", "-t", "30",
+              "start"], "pg_ctl start", log)
+        self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         """pg_ctl stop (immediate), the server's own PID as a fallback; then remove the folder."""
         if self.data.exists():

@@ -4,13 +4,19 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import os
+import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from collector.proxy import HostProxy
 
 PAGE = b"hello through the tunnel\n"
 
@@ -54,3 +60,27 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+async def curl(*args: str) -> tuple[int, bytes, bytes]:
+    """curl, without the environment's proxy settings; (exit code, stdout, stderr)."""
+    exe = shutil.which("curl")
+    assert exe, "curl is needed for this test: apt-get install curl"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    run = await asyncio.create_subprocess_exec(exe, "-sS", "--max-time", "10", *args, env=env,
+                                               stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await run.communicate()
+    return run.returncode, out, err
+
+
+def builtin_proxy(inventory_file, listen: int, allow: list[str] | None = None) -> HostProxy:
+    """A HostProxy with `target: builtin` on the test sshd's host (not started)."""
+    from collector.backoff import Backoff
+    from collector.proxy import HostProxy
+    from collector.ssh_pool import HostConnection
+    from inventory import load_inventory
+    from inventory.models import ProxyConfig
+
+    spec = load_inventory(inventory_file()).host("test-host")
+    config = ProxyConfig(enabled=True, remote_listen=f"127.0.0.1:{listen}", target="builtin", allow=allow)
+    return HostProxy("test-host", config, HostConnection(spec), backoff=Backoff(base=0.2, cap=1.0))

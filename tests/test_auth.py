@@ -8,6 +8,7 @@ import io
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,8 +23,10 @@ from schema import auth
 from schema.auth_models import WebSession
 from schema.db import make_engine
 from schema.migrate import upgrade
-from tests.hubproc import make_token
-from tests.webhub import USERS
+from tests.apphub import served_hub
+from tests.hubproc import host_entry, make_token, write_inventory
+from tests.sshd import free_port
+from tests.webhub import LIVE, USERS
 from webapp.app import create_app
 from webapp.login_throttle import LOCK_AFTER, LoginThrottle
 
@@ -31,8 +34,8 @@ OPEN = {"/healthz", "/login"}
 STATE_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
 
 
-def _routes() -> list[tuple[str, str]]:
-    """(method, path) of every route the app serves, path parameters filled in."""
+def _raw_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, path parameters still as `{name}`."""
     from sqlalchemy import create_engine
 
     app = create_app(Hub(Path("unused.yaml"), create_engine("sqlite://")), manage_hub=False)
@@ -41,12 +44,17 @@ def _routes() -> list[tuple[str, str]]:
     for route in routes:  # FastAPI keeps included routers as one entry each: flattened above
         if isinstance(route, APIRoute) or getattr(route, "methods", None):
             for method in sorted(route.methods - {"HEAD"}):
-                out.append((method, re.sub(r"\{[^}]+\}", "alpha", route.path)))
+                out.append((method, route.path))
     assert len(out) > 30, out  # the API and the pages, not a handful
     return out
 
 
-ROUTES = _routes()
+def _fill(path: str, host_id: str) -> str:
+    return re.sub(r"\{[^}]+\}", host_id, path)
+
+
+RAW_ROUTES = _raw_routes()
+ROUTES = [(method, _fill(path, "alpha")) for method, path in RAW_ROUTES]
 
 
 @contextmanager
@@ -101,6 +109,118 @@ def test_viewers_may_look(web_hub):
     with _login(web_hub.url, "vic") as client:
         assert client.get("/").status_code == 200
         assert client.post("/servers", data={"csrf_token": _csrf(client)}).status_code == 403
+
+
+# --------------------------------------------------------------------------- every page, as a viewer and an admin
+HOST_IDS = (*LIVE, "ghost")  # every host of tests/webhub.py: two live, one unreachable
+NOT_PAGES = {"/openapi.json", "/healthz"}
+PAGE_ROUTES = sorted({_fill(path, host) for method, path in RAW_ROUTES for host in HOST_IDS
+                      if method == "GET" and not path.startswith("/api/") and path not in NOT_PAGES})
+OWN_SESSION_FORMS = {"/login", "/logout"}  # logging in and out touch only the user's own session: viewers need them
+WRITE_ATTRS = ("hx-post", "hx-put", "hx-patch", "hx-delete")
+LINK_ATTRS = ("href", "action", "formaction", "hx-get")
+EDIT_PAGE = re.compile(r"^/servers/(?:new|[^/]+/(?:edit|discover))$")  # the host forms and their service picker
+VIEWER_REFUSED = "viewers may look, only admins change hosts"
+
+
+def _form_method(form) -> str:
+    return (form.get("method") or "get").lower()
+
+
+def edit_controls(html: str) -> list[str]:
+    """Every control of a page that changes the hub, or leads to a form that does.
+
+    - a form whose method is not GET (except logging in and out);
+    - an element that sends htmx's hx-post, hx-put, hx-patch or hx-delete, or a button's formmethod;
+    - a link, form action or hx-get to an edit page: /servers/new, /servers/ID/edit, /servers/ID/discover;
+    - a form field outside any form (the edit form's pieces, like discovered services' checkboxes).
+    """
+    doc = BeautifulSoup(html, "html.parser")
+    found = []
+    for el in doc.find_all(True):
+        if el.name == "form" and _form_method(el) != "get" \
+                and urlsplit(el.get("action") or "").path not in OWN_SESSION_FORMS:
+            found.append(f"form {_form_method(el)} {el.get('action')}")
+        found += [f"{attr} {el[attr]}" for attr in WRITE_ATTRS if el.has_attr(attr)]
+        if (el.get("formmethod") or "get").lower() != "get":
+            found.append(f"formmethod {el['formmethod']} {el.get('formaction')}")
+        found += [f"link {el[attr]}" for attr in LINK_ATTRS
+                  if el.has_attr(attr) and EDIT_PAGE.match(urlsplit(el[attr]).path)]
+        if el.name in ("input", "select", "textarea") and el.find_parent("form") is None:
+            found.append(f"field {el.get('name')} outside a form")
+    return found
+
+
+def _firing_alert_ids(admin: httpx.Client) -> list[int]:
+    """The firing alerts a Silence button is for: alpha's hot GPU fires `gpu-hot` at its first poll
+    (tests/webhub.py); silences other tests left (the browser test's Silence button) are lifted first."""
+    deadline = time.monotonic() + 20
+    while not (rows := admin.get("/api/alerts", params={"state": "firing"}).json()["rows"]):
+        assert time.monotonic() < deadline, "gpu-hot never fired"
+        time.sleep(0.2)
+    csrf = {"X-CSRF-Token": _csrf(admin)}
+    for silence in admin.get("/api/alerts/silences").json():
+        assert admin.delete(f"/api/alerts/silences/{silence['id']}", headers=csrf).status_code == 200
+    rows = admin.get("/api/alerts", params={"state": "firing"}).json()["rows"]
+    return [r["id"] for r in rows if not r.get("silenced_until")]
+
+
+def _pages_as(base: str, name: str) -> dict[str, httpx.Response]:
+    with _login(base, name) as client:
+        return {path: client.get(path, headers={"Accept": "text/html"}) for path in PAGE_ROUTES}
+
+
+def test_every_page_shows_a_viewer_no_edit_control(web_hub):
+    assert {"/", "/servers", "/hosts/alpha", "/servers/alpha/edit", "/alerts", "/docs"} <= set(PAGE_ROUTES)
+    with _login(web_hub.url, "ada") as admin:
+        assert _firing_alert_ids(admin), "a firing alert that can be silenced, so its button is under test"
+    controls, refusals = {}, {}
+    for path, resp in _pages_as(web_hub.url, "vic").items():
+        assert resp.headers["content-type"].startswith("text/html"), path
+        if found := edit_controls(resp.text):
+            controls[path] = found
+        main = BeautifulSoup(resp.text, "html.parser").select_one("main")
+        if EDIT_PAGE.match(path):  # asked for by hand: a page that says why, not the form
+            if resp.status_code != 403 or main is None or VIEWER_REFUSED not in main.text:
+                refusals[path] = f"{resp.status_code}: {(main.text if main else resp.text)[:80].strip()!r}"
+        else:
+            assert resp.status_code == 200, (path, resp.status_code, resp.text[:500])
+    assert not controls, f"a viewer is shown edit controls: {controls}"
+    assert not refusals, f"a viewer asking for an edit page is not told {VIEWER_REFUSED!r}: {refusals}"
+
+
+def test_every_edit_control_is_still_there_for_an_admin(web_hub):
+    with _login(web_hub.url, "ada") as admin:
+        silenceable = _firing_alert_ids(admin)
+    assert silenceable, "a firing alert that can be silenced, so its button is under test"
+    pages = _pages_as(web_hub.url, "ada")
+    assert pages["/servers/new"].status_code == 303 and pages["/servers/new"].headers["location"] == "/servers#add-host"
+    expected = {"/servers": ["form post /servers"] + [f"link /servers/{h}/edit" for h in HOST_IDS],
+                "/alerts": [f"hx-post /alerts/{i}/silence" for i in silenceable]}
+    for h in HOST_IDS:
+        expected[f"/hosts/{h}"] = [f"link /servers/{h}/edit"]
+        expected[f"/servers/{h}/edit"] = [f"form post /servers/{h}", f"form post /servers/{h}/delete",
+                                          f"link /servers/{h}/discover"]
+    for path, controls in expected.items():
+        assert pages[path].status_code == 200, (path, pages[path].text[:500])
+        found = edit_controls(pages[path].text)
+        assert set(controls) <= set(found), (path, found)
+
+
+async def test_the_proxy_buttons_are_for_admins_only(sshd, tmp_path):
+    inventory = write_inventory(tmp_path / "hosts.yaml", [host_entry(
+        sshd, "tunnel", proxy={"enabled": True, "remote_listen": f"127.0.0.1:{free_port()}",
+                               "target": f"127.0.0.1:{free_port()}"})])
+    db_url = f"sqlite:///{tmp_path / 'proxy.db'}"
+    async with served_hub(inventory, db_url) as served:
+        viewer = {"Authorization": f"Bearer {make_token(db_url, role='viewer')}", "Accept": "text/html"}
+        seen = {}
+        for role, headers in (("admin", {"Accept": "text/html"}), ("viewer", viewer)):
+            resp = await served.client.get("/hosts/tunnel", headers=headers)
+            assert resp.status_code == 200 and BeautifulSoup(resp.text, "html.parser").select_one("#proxy"), role
+            seen[role] = edit_controls(resp.text)
+    assert {"hx-post /api/servers/tunnel/proxy/start", "hx-post /api/servers/tunnel/proxy/stop"} <= set(seen["admin"])
+    assert seen["viewer"] == []
 
 
 # --------------------------------------------------------------------------- CSRF

@@ -88,6 +88,14 @@ def test_a_viewer_sees_no_edit_controls(browser, web_hub):
         expect(pg.locator('#alert-rows tr[data-rule="gpu-hot"][data-state="firing"]')).to_have_count(1,
                                                                                                     timeout=15_000)
         expect(pg.locator("#alert-rows button")).to_have_count(0)
+        pg.goto("/hosts/alpha")
+        expect(pg.locator("#host-live")).to_have_count(1)
+        expect(pg.locator('a[href$="/edit"], [hx-post]')).to_have_count(0)
+        response = pg.goto("/servers/alpha/edit")  # typed in by hand: told why, not shown the form
+        assert response.status == 403
+        expect(pg.locator("main [role=alert]")).to_contain_text("viewers may look, only admins change hosts")
+        expect(pg.locator("#edit-form, #delete-form")).to_have_count(0)
+        pg.screenshot(path=screenshot_path("viewer-edit-refused"), full_page=True)
     finally:
         context.close()
 

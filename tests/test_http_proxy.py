@@ -64,7 +64,9 @@ class Target:
 class Proxy:
     def __init__(self, **kw) -> None:
         self.stats = ProxyStats()
-        self.kw = kw
+        # every target here is on loopback, which the default LocalGuard refuses (tests/test_proxy_deny.py);
+        # these tests are about HTTP, so the allowlist alone decides
+        self.kw = {"guard": None, **kw}
 
     async def start(self) -> Proxy:
         self.server = await asyncio.start_server(
@@ -350,7 +352,8 @@ async def test_over_asyncssh_reverse_forward(target):
         async with asyncssh.connect("127.0.0.1", sshd.sockets[0].getsockname()[1], known_hosts=None,
                                     username="hub", client_keys=None) as conn:
             listener = await conn.start_server(
-                lambda orig_host, orig_port: (lambda r, w: serve_proxy_connection(r, w, stats=stats, label="ssh")),
+                lambda orig_host, orig_port: (lambda r, w: serve_proxy_connection(
+                    r, w, stats=stats, label="ssh", allow=parse_allowlist([f"127.0.0.1:{target.port}"]))),
                 "127.0.0.1", 0, encoding=None)
             lport = listener.get_port()
             assert await run_curl("-x", f"http://127.0.0.1:{lport}", f"http://127.0.0.1:{target.port}/ssh") \

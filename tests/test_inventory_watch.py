@@ -222,3 +222,17 @@ async def test_note_written_during_a_check_wins(path: Path, rec: Recorder):
     assert await task is False
     assert watcher.inventory is new and rec.calls == []
     assert await watcher.check() is False
+
+
+async def test_a_hand_edit_saved_between_the_write_and_note_written_is_loaded(path: Path, rec: Recorder):
+    """The hub adopts the bytes its writer wrote, not what the file holds a moment later."""
+    watcher = InventoryWatcher(path, rec)
+    watcher.load_initial()
+    writer = InventoryWriter(path)
+    new = writer.add_host({"id": "api", "address": "api.lan"})
+    with path.open("a", encoding="utf-8") as f:  # saved by hand right after the API's write
+        f.write("  - id: by-hand\n    address: by-hand.lan\n")
+    watcher.note_written(new, writer.last_written)
+    assert watcher.inventory is new
+    assert await watcher.check() is True, "the hand edit was taken for the hub's own write"
+    assert rec.calls[-1].host_ids == ["a", "b", "api", "by-hand"]

@@ -32,9 +32,10 @@ async def _get(port: int) -> bytes:
     return body
 
 
-def _proxy(inventory_file, listen_port: int, target: str, changes: list | None = None) -> HostProxy:
+def _proxy(inventory_file, listen_port: int, target: str, changes: list | None = None,
+           allow: list[str] | None = None) -> HostProxy:
     spec = load_inventory(inventory_file()).host("test-host")
-    config = ProxyConfig(enabled=True, remote_listen=f"127.0.0.1:{listen_port}", target=target)
+    config = ProxyConfig(enabled=True, remote_listen=f"127.0.0.1:{listen_port}", target=target, allow=allow)
     on_change = (lambda host, status, previous: changes.append((previous, status.state))) if changes is not None else None
     proxy = HostProxy("test-host", config, HostConnection(spec), on_change=on_change,
                       backoff=Backoff(base=0.2, cap=1.0))
@@ -137,7 +138,7 @@ async def test_builtin_target_serves_curl_on_the_host_through_the_hub(inventory_
     assert curl, "curl is needed for this test: apt-get install curl"
     server, web_port = await _web_server()
     listen = free_port()
-    proxy = _proxy(inventory_file, listen, "builtin")
+    proxy = _proxy(inventory_file, listen, "builtin", allow=[f"127.0.0.1:{web_port}"])  # loopback needs a rule
     try:
         proxy.start()
         await _until("proxy up", lambda: proxy.status.state == "up")

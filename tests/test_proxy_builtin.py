@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import ssl
 from pathlib import Path
 
 
-from collector.proxy import HostProxy
-from collector.backoff import Backoff
-from collector.ssh_pool import HostConnection
-from inventory import load_inventory
-from inventory.models import ProxyConfig
 from tests.sshd import free_port
 from tests.proxy_helpers import PAGE, self_signed
+from tests.proxy_helpers import builtin_proxy as _builtin
+from tests.proxy_helpers import curl as _curl
 from tests.proxy_helpers import until as _until
 from tests.proxy_helpers import web_server as _web_server
 
@@ -42,27 +38,11 @@ async def _tls_server(cert: Path, key: Path) -> tuple[asyncio.AbstractServer, in
     return server, server.sockets[0].getsockname()[1]
 
 
-async def _curl(*args: str) -> tuple[int, bytes, bytes]:
-    curl = shutil.which("curl")
-    assert curl, "curl is needed for this test: apt-get install curl"
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    run = await asyncio.create_subprocess_exec(curl, "-sS", "--max-time", "10", *args, env=env,
-                                               stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await run.communicate()
-    return run.returncode, out, err
-
-
-def _builtin(inventory_file, listen: int, allow: list[str] | None = None) -> HostProxy:
-    spec = load_inventory(inventory_file()).host("test-host")
-    config = ProxyConfig(enabled=True, remote_listen=f"127.0.0.1:{listen}", target="builtin", allow=allow)
-    return HostProxy("test-host", config, HostConnection(spec), backoff=Backoff(base=0.2, cap=1.0))
-
-
 async def test_connect_through_the_tunnel_reaches_a_tls_server(inventory_file, tmp_path):
     cert, key = self_signed(tmp_path)
     server, tls_port = await _tls_server(cert, key)
     listen = free_port()
-    proxy = _builtin(inventory_file, listen)
+    proxy = _builtin(inventory_file, listen, allow=[f"localhost:{tls_port}"])  # loopback needs a rule naming it
     try:
         proxy.start()
         await _until("proxy up", lambda: proxy.status.state == "up")

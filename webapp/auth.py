@@ -1,8 +1,9 @@
 """Who may do what (SPEC section 6): every route asks for a login session or an API token.
 
-`guard` runs before every route of the app (a dependency of the whole app):
-- a bearer token (`Authorization: Bearer fw_...`) or the session cookie names
-  the principal; none: 401 for the API, a redirect to /login for pages;
+`webapp.gate.WebGate` looks the principal up before anything of the request
+is read: a bearer token (`Authorization: Bearer fw_...`) or the session cookie
+names it; none: 401 for the API, a redirect to /login for pages. `guard` then
+runs before every route of the app (a dependency of the whole app):
 - state-changing methods need the admin role (403 for a viewer);
 - with a session cookie they also need the session's CSRF token, in the
   `X-CSRF-Token` header (htmx sends it from `hx-headers`) or the `csrf_token`
@@ -15,6 +16,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from schema import auth
@@ -37,7 +39,7 @@ class LoginRequired(Exception):
         self.message = message
 
 
-def _bearer(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
@@ -46,7 +48,7 @@ def _bearer(request: Request) -> str | None:
 def principal_of(request: Request, session: Session) -> Principal | None:
     """The token's or the session's principal, or None."""
     now = time.time()
-    token = _bearer(request)
+    token = bearer(request)
     if token is not None:
         return auth.token_principal(session, token, now)
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -63,17 +65,21 @@ async def _csrf_ok(request: Request, expected: str | None) -> bool:
     return auth.same_secret(given, expected)
 
 
+def lookup_principal(request: Request, engine: Engine) -> Principal | None:
+    """`principal_of` on a session of its own: blocking, so the gate runs it in a worker thread."""
+    if bearer(request) is None and not request.cookies.get(SESSION_COOKIE):
+        return None  # nothing to look up: no database work for an anonymous request
+    with Session(engine) as session:
+        return principal_of(request, session)
+
+
 async def guard(request: Request) -> None:
-    """The check in front of every route (see the module docstring)."""
+    """The check in front of every route (see the module docstring); no database work of its own."""
     if request.url.path in OPEN_PATHS:
         return
-    with Session(request.app.state.hub.engine) as session:
-        who = principal_of(request, session)
-    if who is None:
-        bad_token = _bearer(request) is not None
-        raise LoginRequired("the token is not valid (revoked, or mistyped)" if bad_token else
-                            "log in first, or send an API token as `Authorization: Bearer ...`")
-    request.state.principal = who
+    who = current(request)
+    if who is None:  # the gate found nobody: it answered already; this is the fallback
+        raise LoginRequired("log in first, or send an API token as `Authorization: Bearer ...`")
     if request.method in SAFE_METHODS:
         return
     if not who.is_admin and request.url.path not in ANY_ROLE_PATHS:

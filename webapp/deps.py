@@ -15,9 +15,12 @@ def get_hub(request: Request) -> Hub:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.hub.engine) as session:
+    """A session on the web's pool (webapp.database), closed as soon as the handler returns."""
+    with Session(request.app.state.engine) as session:
         yield session
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the connection goes back to the pool before the response is sent, not after a slow
+# client has read it
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -6,7 +6,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schema import db_health
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,8 @@ def _validation_detail(exc: RequestValidationError) -> list[dict]:
     return out
 
 
-TITLES = {400: "Bad request", 404: "Not found", 422: "Invalid input", 500: "Internal error"}
+TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 413: "Request too large", 422: "Invalid input",
+          500: "Internal error", 503: "Unavailable"}
 
 
 def _wants_page(req: Request) -> bool:
@@ -47,7 +51,7 @@ def _error(req: Request, detail, status_code: int, headers=None) -> Response:
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
-def _login_required(req: Request, exc) -> Response:
+def login_required(req: Request, exc) -> Response:
     from urllib.parse import quote
 
     target = req.url.path + (f"?{req.url.query}" if req.url.query else "")
@@ -62,7 +66,17 @@ def _login_required(req: Request, exc) -> Response:
 def install(app: FastAPI) -> None:
     from webapp.auth import LoginRequired
 
-    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(LoginRequired, login_required)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(req: Request, exc: SQLAlchemyError) -> Response:
+        """The database not answering is a 503 of one line, logged once per outage (schema.db_health)."""
+        if not db_health.unavailable(exc):
+            return await _crash(req, exc)
+        health = db_health.tracker(req.app.state.engine)
+        health.failed(exc)
+        return _error(req, health.message(), 503, {"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(req: Request, exc: RequestValidationError) -> Response:
         return _error(req, _validation_detail(exc), 422)

@@ -6,21 +6,27 @@ from collections.abc import Callable
 from typing import Any
 
 from inventory import Inventory
+from inventory.paths import KeyFolders
 from inventory.writer import InventoryWriter
+from schema.db import data_dir
 
 
 def writer(hub) -> InventoryWriter:
-    return InventoryWriter(hub.watcher.path)
+    """The API's and the Servers page's writer: identity_file and known_hosts only into
+    ~/.ssh, the data folder or a `serve --key-dir` folder (an InventoryError on that field)."""
+    return InventoryWriter(hub.watcher.path, key_folders=KeyFolders.of(data_dir(), hub.options.key_dirs))
 
 
 async def apply_edit(hub, edit: Callable[[InventoryWriter], Inventory]) -> Inventory:
     """Run `edit` off the event loop and apply the written inventory.
 
-    InventoryError, HostExists, HostNotFound and OSError pass through for the
-    caller to show in its own way (a JSON detail, or errors beside form fields).
+    InventoryError (InventoryConflict among them: the file was edited by hand meanwhile and the
+    edit no longer applies), HostExists, HostNotFound and OSError pass through for the caller to
+    show in its own way (a JSON detail, or errors beside form fields).
     """
-    inventory = await asyncio.to_thread(edit, writer(hub))
-    hub.note_written(inventory)
+    w = writer(hub)
+    inventory = await asyncio.to_thread(edit, w)
+    hub.note_written(inventory, w.last_written)
     await hub.apply_inventory(inventory)
     return inventory
 

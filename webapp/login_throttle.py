@@ -2,6 +2,14 @@
 
 Pure and in memory: the clock is an argument, nothing is stored. A hub restart
 forgets the counts, which an attacker cannot cause from outside.
+
+An attempt is counted when it starts (`reserve`), not when argon2 has said
+no, and one address has one attempt in flight at a time: 60 wrong passwords
+sent in parallel used to be checked all 60, since each was counted only after
+its ~50 ms check. A wrong password's answer is held back (the delay) while the
+attempt still holds its slot, so parallel tries meet "one at a time" instead.
+The address is the socket peer; X-Forwarded-For counts only behind a proxy
+named with `serve --forwarded-allow-ips`.
 """
 from __future__ import annotations
 
@@ -15,6 +23,21 @@ LOCK_S = 15 * 60
 FORGET_S = 60 * 60  # failures older than this no longer count
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """The attempt may go on; a wrong password's answer waits `delay_s` first."""
+
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The attempt is refused before any password is checked."""
+
+    wait_s: float  # 0 when refused because another attempt is in flight
+    message: str
+
+
 @dataclass
 class _Record:
     failures: int = 0
@@ -25,8 +48,25 @@ class _Record:
 class LoginThrottle:
     def __init__(self, *, delay_step_s: float = DELAY_STEP_S, lock_s: float = LOCK_S) -> None:
         self._clients: dict[str, _Record] = {}
+        self._in_flight: set[str] = set()
         self.delay_step_s = delay_step_s
         self.lock_s = lock_s
+
+    def reserve(self, client: str, now: float) -> Reservation | Refusal:
+        """Before checking a password: refuse (locked, or another try in flight) or count it as a failure
+        now (`succeeded` forgets it); `release` when its answer is sent."""
+        wait = self.locked_for(client, now)
+        if wait > 0:
+            return Refusal(wait, f"Too many failed logins from your address: try again in {max(1, round(wait / 60))} "
+                                 "min.")
+        if client in self._in_flight:
+            return Refusal(0.0, "Another login from your address is being checked: wait for its answer, then try "
+                                "again.")
+        self._in_flight.add(client)
+        return Reservation(self.failed(client, now))
+
+    def release(self, client: str) -> None:
+        self._in_flight.discard(client)
 
     def locked_for(self, client: str, now: float) -> float:
         """Seconds this client must still wait before it may try again (0: it may)."""

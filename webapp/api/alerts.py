@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -130,7 +131,8 @@ class AlertSilenceIn(BaseModel):
 
 async def silence_instance(hub, session, alert_id: int, duration: str | float, reason: str, who) -> dict[str, Any]:
     """Silence one alert instance (its rule, host and item); the API and the page's button share this."""
-    page = aq.query_alerts(session, limit=1, offset=0, alert_ids=[alert_id])
+    page = await anyio.to_thread.run_sync(
+        lambda: aq.query_alerts(session, limit=1, offset=0, alert_ids=[alert_id]))  # a query: not on the loop
     if not page.rows:
         raise HTTPException(404, detail=f"no alert {alert_id}")
     row = page.rows[0]

@@ -12,8 +12,10 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(hub: HubDep) -> JSONResponse:
+async def healthz(hub: HubDep) -> JSONResponse:
     """Liveness: 200 while the scheduler runs and the database takes writes, else 503."""
+    # async on purpose: it reads memory only, so it answers on the event loop even while every web thread
+    # is busy with pages
     health = hub.health()
     ok = health["scheduler_running"] and health["db_last_error"] is None
     return JSONResponse({"status": "ok" if ok else "failing", **health}, status_code=200 if ok else 503)

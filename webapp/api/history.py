@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from schema import history
+from schema.timeutil import utc_stamp
 from webapp.api.params import FROM, TO, id_list, time_range
 from webapp.deps import SessionDep
 from webapp.errors import BadRequest
@@ -53,6 +54,6 @@ def hourly_csv(session: SessionDep, server_id: list[str] | None = SERVER_ID, sta
         yield first
         yield from chunks
 
-    name = f"fleetwatch-hourly-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.csv"
+    name = f"fleetwatch-hourly-{utc_stamp(time.time())}.csv"
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})

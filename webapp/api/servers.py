@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collector.errors import Failure, HostError
 from inventory import InventoryError
-from inventory.writer import HostExists, HostNotFound
+from inventory.writer import HostExists, HostNotFound, InventoryConflict
 from webapp import inventory_edits as edits
 from schema import samples as store
 from schema.timeutil import iso
@@ -50,7 +50,11 @@ class EditError(BaseModel):
 
 
 # what the edits answer with 422 (FastAPI would document request-validation errors only)
-EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {422: {"model": EditError, "description": "Invalid input"}}
+EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": EditError, "description": "Invalid input"},
+    409: {"model": EditError, "description": "The id is taken, or the file was edited by hand meanwhile "
+                                             "and the edit no longer applies (reload and try again)"},
+}
 
 
 def _host_failure(err: HostError) -> HTTPException:
@@ -93,6 +97,8 @@ async def _write(hub, edit) -> Any:
     """Write the inventory and apply it; the writer's errors as HTTP errors."""
     try:
         return await edits.apply_edit(hub, edit)
+    except InventoryConflict as exc:  # edited by hand meanwhile and the edit no longer applies
+        raise HTTPException(409, detail=exc.problems[0].message) from None
     except InventoryError as exc:
         raise _problems(exc) from None
     except HostExists as exc:

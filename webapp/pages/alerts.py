@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -48,4 +49,5 @@ async def silence_button(request: Request, alert_id: RowId, hub: HubDep, session
     await silence_instance(hub, session, alert_id, duration, "from the alerts page", who)
     # the refreshed table must keep polling the page's URL, not this button's
     page_url = lambda **kw: "/alerts" + (f"?{urlencode(kw)}" if kw else "")  # noqa: E731
-    return _render(request, hub, session, [], 1, "_alerts_silenced.html", page_url)
+    # the table's queries: in a worker thread, not on the event loop
+    return await anyio.to_thread.run_sync(_render, request, hub, session, [], 1, "_alerts_silenced.html", page_url)

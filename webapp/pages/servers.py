@@ -11,6 +11,7 @@ from collector.errors import HostError
 from inventory import InventoryError
 from inventory.writer import HostExists, HostNotFound
 from webapp import inventory_edits as edits
+from webapp.auth import current
 from webapp.deps import HubDep
 from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form, problem_fields
 from webapp.templating import render
@@ -39,6 +40,15 @@ def _page(request: Request, hub, form: HostForm | None, *, editing: str | None =
                                "inventory_path": str(hub.watcher.path),
                                "inventory_problems": hub.watcher.status.to_dict().get("problems") or []}
     return render(request, "servers.html" if editing is None else "server_edit.html", context, status_code=status_code)
+
+
+def _admins_only(request: Request, host_id: str | None = None) -> None:
+    """The host forms are for admins: a viewer asking for one by hand is told why instead (403)."""
+    who = current(request)
+    if who is not None and not who.is_admin:
+        see = f"/hosts/{quote(host_id, safe='')} shows this host" if host_id else "/servers lists the hosts"
+        raise HTTPException(403, detail=f"{who.name} is a viewer: viewers may look, only admins change hosts. "
+                                        f"{see}; ask an admin to make the change.")
 
 
 async def _save(request: Request, hub, form: HostForm, edit, *, editing: str | None, done: str, host_id: str):
@@ -85,9 +95,17 @@ async def add_server(request: Request, hub: HubDep):
     return await _save(request, hub, form, edits.add_host(form.entry), editing=None, done="added", host_id=host_id)
 
 
+@router.get("/servers/new")
+def new_server(request: Request):
+    """The add form is on /servers (admins only)."""
+    _admins_only(request)
+    return RedirectResponse("/servers#add-host", status_code=303)
+
+
 @router.get("/servers/{host_id}/edit", response_class=HTMLResponse)
 def edit_server(request: Request, host_id: str, hub: HubDep):
-    """The edit form of one host, filled with what the inventory file says."""
+    """The edit form of one host, filled with what the inventory file says (admins only)."""
+    _admins_only(request, host_id)
     form = HostForm(values=entry_values(_entry(hub, host_id)))
     return _page(request, hub, form, editing=host_id)
 
@@ -115,7 +133,8 @@ async def delete_server(host_id: str, hub: HubDep):
 
 @router.get("/servers/{host_id}/discover", response_class=HTMLResponse)
 async def discover_services(request: Request, host_id: str, hub: HubDep):
-    """The host's systemd services as checkboxes (a partial for the edit form)."""
+    """The host's systemd services as checkboxes (a partial for the edit form, admins only)."""
+    _admins_only(request, host_id)
     spec = hub.specs.get(host_id)
     if spec is None:
         raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
