@@ -7,14 +7,16 @@ is the explicit way to add it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
+from collector.parsed_files import ParsedFiles
 from inventory import HostSpec
 
-__all__ = ["KnownHostsError", "fetch_host_key", "fingerprint", "known_hosts_pattern", "known_keys",
+__all__ = ["KNOWN_HOSTS", "KnownHostsError", "fetch_host_key", "fingerprint", "known_hosts_pattern", "known_keys",
            "pin_host_key", "public_key_line", "read_known_hosts", "trusted_keys"]
 
 
@@ -63,20 +65,28 @@ def read_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
     return known
 
 
+# Every connection used to parse the whole file and keep its own copy: 632 KB a host with 1,000
+# hosts in one file (tests/test_hostkeys.py), so 1,000 hosts took 1.2 GB and 2,000 never finished
+# connecting. Now one parse per change, and a connection holds a bound `match` of it, which
+# asyncssh calls once, as it connects, for that host's keys.
+KNOWN_HOSTS: ParsedFiles[asyncssh.SSHKnownHosts] = ParsedFiles(read_known_hosts)
+
+
 def known_hosts_pattern(address: str, port: int) -> str:
     """The known_hosts host field OpenSSH uses for this address and port."""
     return address if port == 22 else f"[{address}]:{port}"
 
 
-def trusted_keys(spec: HostSpec) -> Any:
-    """What asyncssh should trust for this host (its `known_hosts` argument). Raises KnownHostsError."""
+def trusted_keys(spec: HostSpec) -> tuple[list[asyncssh.SSHKey], list, list] | Callable[..., Any]:
+    """What asyncssh should trust for this host (its `known_hosts` argument): the pinned key, or the
+    shared known_hosts parse's `match(host, addr, port)`. Raises KnownHostsError."""
     if spec.host_key:
         try:
             return ([asyncssh.import_public_key(spec.host_key)], [], [])
         except Exception:  # the loader checked it already; still, show no key material
             raise KnownHostsError(f"host_key of {spec.id} in the inventory is not a public key; set it to "
                                   "`ssh-ed25519 AAAA...` or remove it to use known_hosts") from None
-    return read_known_hosts(Path(spec.known_hosts))
+    return KNOWN_HOSTS.get(Path(spec.known_hosts)).match
 
 
 def known_keys(spec: HostSpec, addr: str | None = None) -> list[asyncssh.SSHKey]:
@@ -85,7 +95,7 @@ def known_keys(spec: HostSpec, addr: str | None = None) -> list[asyncssh.SSHKey]
     if isinstance(trusted, tuple):
         return list(trusted[0])
     # as asyncssh does when it connects: port 22 is looked up as the bare address only
-    keys = trusted.match(spec.address, addr or spec.address, None if spec.port == 22 else spec.port)[0]
+    keys = trusted(spec.address, addr or spec.address, None if spec.port == 22 else spec.port)[0]
     return list({fingerprint(k): k for k in keys}.values())  # a line can match by name and by address
 
 

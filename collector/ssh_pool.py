@@ -20,6 +20,7 @@ import asyncssh
 from collector import hostkeys
 from collector.backoff import Backoff
 from collector.errors import Failure, HostError
+from collector.parsed_files import ParsedFiles
 from inventory import HostSpec
 
 log = logging.getLogger(__name__)
@@ -56,27 +57,50 @@ class _Client(asyncssh.SSHClient):
         return False  # only keys already trusted pass; this just records the offer
 
 
-def _load_client_key(spec: HostSpec) -> asyncssh.SSHKey:
-    """The host's private key. Errors name the file, never quote it: asyncssh's import errors can
-    carry text of the file ("Unknown PEM key type: <the file's header>"), so none of theirs is shown."""
-    path = Path(spec.identity_file)
+def _read_client_key(path: Path) -> asyncssh.SSHKey:
+    """A private key file. Errors (KeyFileError) name the file, never quote it: asyncssh's import errors
+    can carry text of the file ("Unknown PEM key type: <the file's header>"), so none of theirs is shown."""
     if path.exists() and not path.is_file():  # a FIFO or /dev/zero would block or never end
-        raise HostError(Failure.AUTH_FAILED, f"identity_file {path} is not a regular file; set identity_file "
-                                             f"for host {spec.id} to its private key")
+        raise KeyFileError(f"identity_file {path} is not a regular file")
     try:
         return asyncssh.read_private_key(str(path))
     except FileNotFoundError:
-        raise HostError(Failure.AUTH_FAILED, f"identity file {path} not found; set identity_file for host {spec.id}") from None
+        raise KeyFileError(f"identity file {path} not found") from None
     except OSError as exc:  # strerror only: the exception's repr is not needed to say what to do
-        raise HostError(Failure.AUTH_FAILED, f"cannot read identity file {path}: "
-                                             f"{exc.strerror or type(exc).__name__}; it must be readable "
-                                             "by the hub's user (and no one else)") from None
+        raise KeyFileError(f"cannot read identity file {path}: {exc.strerror or type(exc).__name__}; it must be "
+                           "readable by the hub's user (and no one else)") from None
     except Exception:  # KeyImportError, KeyEncryptionError, UnicodeDecodeError...: may quote the file
-        raise HostError(
-            Failure.AUTH_FAILED,
+        raise KeyFileError(
             f"identity_file {path} is not a private key (or is encrypted): passphrase-protected keys are "
-            "not supported; use a dedicated key without passphrase, readable only by the hub's user",
-        ) from None
+            "not supported; use a dedicated key without passphrase, readable only by the hub's user") from None
+
+
+class KeyFileError(ValueError):
+    """An identity file that cannot be used (the message quotes nothing of it)."""
+
+
+CLIENT_KEYS: ParsedFiles[asyncssh.SSHKey] = ParsedFiles(_read_client_key)  # a fleet shares one key: one parse
+
+
+def _load_client_key(spec: HostSpec) -> asyncssh.SSHKey:
+    """The host's private key, or HostError(AUTH_FAILED) saying what to set."""
+    try:
+        return CLIENT_KEYS.get(Path(spec.identity_file))
+    except KeyFileError as exc:
+        text = str(exc)
+        if "not a private key" not in text and "readable by" not in text:
+            text += f"; set identity_file for host {spec.id} to its private key"
+        raise HostError(Failure.AUTH_FAILED, text) from None
+
+
+def _connect_material(spec: HostSpec) -> tuple[asyncssh.SSHKey, object]:
+    """The client key and what to trust, from files (a thread's work: a changed file is parsed again)."""
+    client_key = _load_client_key(spec)
+    try:
+        known = hostkeys.trusted_keys(spec)
+    except hostkeys.KnownHostsError as exc:  # its message quotes nothing of the file
+        raise HostError(Failure.HOST_KEY_MISMATCH, f"cannot read host keys for {spec.id}: {exc}") from None
+    return client_key, known
 
 
 def _host_key_error(spec: HostSpec, client: _Client, peer_addr: str | None) -> HostError:
@@ -169,11 +193,7 @@ class HostConnection:
     async def connect(self) -> asyncssh.SSHClientConnection:
         """Open the connection once (no retry); raise a classified HostError."""
         spec = self.spec
-        client_key = _load_client_key(spec)
-        try:
-            known = hostkeys.trusted_keys(spec)
-        except hostkeys.KnownHostsError as exc:  # its message quotes nothing of the file
-            raise HostError(Failure.HOST_KEY_MISMATCH, f"cannot read host keys for {spec.id}: {exc}") from None
+        client_key, known = await asyncio.to_thread(_connect_material, spec)  # file work: not on the loop
         client = _Client()
         try:
             conn, _ = await asyncio.wait_for(

@@ -86,3 +86,61 @@ def test_pin_refuses_a_file_that_is_not_known_hosts(tmp_path):
         hostkeys.pin_host_key(shadow, "10.0.0.5", 22, asyncssh.generate_private_key("ssh-ed25519"))
     assert "hunter2" not in str(info.value)
     assert shadow.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- one parse per file change (issue 15)
+def _fleet_known_hosts(tmp_path, hosts: int):
+    """A known_hosts of `hosts` entries (hashed, as `HashKnownHosts yes` writes them, and plain) and its specs."""
+    import base64
+    import hashlib
+    import hmac
+    import os
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    line_key = hostkeys.public_key_line(key)
+    lines = []
+    for i in range(hosts):
+        name = f"[10.{i // 65536}.{i // 256 % 256}.{i % 256}]:2222"
+        if i % 2:
+            salt = os.urandom(20)
+            digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+            name = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+        lines.append(f"{name} {line_key}\n")
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(lines))
+    inv = tmp_path / "hosts.yaml"
+    inv.write_text("defaults: {port: 2222, known_hosts: %s}\nhosts:\n" % known + "".join(
+        f"  - {{id: h{i}, address: 10.{i // 65536}.{i // 256 % 256}.{i % 256}}}\n" for i in range(hosts)))
+    return known, key, load_inventory(inv).resolved_hosts()
+
+
+def test_a_fleet_shares_one_parse_of_known_hosts_and_each_host_holds_only_a_matcher(tmp_path):
+    """Before: every connection parsed the whole file and kept its own copy, O(N^2) in CPU and memory
+    (1,000 hosts: 1.2 GB; 2,000 never finished connecting)."""
+    import tracemalloc
+
+    known, key, specs = _fleet_known_hosts(tmp_path, 1000)
+    hostkeys.trusted_keys(specs[0])  # the one parse
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    held = [hostkeys.trusted_keys(spec) for spec in specs]  # what 1,000 connections keep
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert grown / len(specs) < 2048, f"{grown / len(specs):.0f} bytes per host: each holds its own known_hosts"
+    assert hostkeys.KNOWN_HOSTS.loads_of(known) == 1, "parsed once for all hosts"
+    # and each host still trusts exactly its own key, the way asyncssh asks for it when it connects
+    for spec, trusted in zip(specs[:20], held[:20]):
+        found = asyncssh.known_hosts.match_known_hosts(trusted, spec.address, spec.address, spec.port)[0]
+        assert {hostkeys.fingerprint(k) for k in found} == {hostkeys.fingerprint(key)}
+
+
+def test_a_changed_known_hosts_is_parsed_again(tmp_path):
+    known, _key, specs = _fleet_known_hosts(tmp_path, 3)
+    spec = specs[0]
+    hostkeys.trusted_keys(spec)
+    hostkeys.trusted_keys(spec)
+    assert hostkeys.KNOWN_HOSTS.loads_of(known) == 1
+    new = asyncssh.generate_private_key("ssh-ed25519")
+    hostkeys.pin_host_key(known, spec.address, spec.port, new, replace=True)  # `hosts trust --replace`
+    assert [hostkeys.fingerprint(k) for k in hostkeys.known_keys(spec)] == [hostkeys.fingerprint(new)]
+    assert hostkeys.KNOWN_HOSTS.loads_of(known) == 2
