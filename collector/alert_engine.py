@@ -19,23 +19,10 @@ from collector import alerts
 from collector.notifiers import Attempt, Dispatcher, Notification
 from inventory.alerting import Alerting
 from schema import alert_queries as aq
+from schema.alert_queries import silence_matches
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000  # about two polls of 1,000 hosts plus their events
-
-
-def silence_matches(silence: Mapping[str, Any], key: alerts.InstanceKey, now: float) -> bool:
-    """A silence holds back notifications of the instances it names (None: any)."""
-    return (silence["until"] > now and silence.get("ended_at") is None
-            and silence.get("rule") in (None, key.rule) and silence.get("host_id") in (None, key.host_id)
-            and silence.get("item") in (None, key.item))
-
-
-def silenced_until(silences, rule: str, host_id: str, item: str | None, now: float) -> float | None:
-    """When the latest silence holding back this instance ends; None when none does."""
-    key = alerts.InstanceKey(rule, host_id, item)
-    ends = [s["until"] for s in silences if silence_matches(s, key, now)]
-    return max(ends) if ends else None
 
 
 class AlertEngine:
@@ -59,6 +46,7 @@ class AlertEngine:
         self._task: asyncio.Task | None = None
         self.dropped = 0  # observations lost to a full queue (shown in health)
         self.last_error: str | None = None
+        self.on_change: Callable[[], None] | None = None  # an instance started, fired or resolved
 
     # ----------------------------------------------------------------- lifecycle
     def seed(self, session) -> None:
@@ -149,6 +137,8 @@ class AlertEngine:
         self.instances = dict(result.instances)
         for t in result.transitions:
             await self._record(t)
+        if result.transitions and self.on_change is not None:
+            self.on_change()
         if self.held:  # a silence that expired since the last sample
             self._release_held()
 
@@ -238,10 +228,7 @@ class AlertEngine:
 
     def mark_silenced(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Add `silenced_until` (epoch s or None) to alert rows for the API and the page."""
-        now = self._clock()
-        for row in rows:
-            row["silenced_until"] = silenced_until(self.silences, row["rule"], row["host_id"], row["item"], now)
-        return rows
+        return aq.mark_silenced(rows, self.silences, self._clock())
 
     def firing_count(self) -> int:
         return sum(1 for i in self.instances.values() if i.state == "firing")

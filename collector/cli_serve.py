@@ -6,12 +6,13 @@ import asyncio
 import errno
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
 from pathlib import Path
 
-from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
+from collector.cli_common import EXIT_FAILED, EXIT_USAGE, print_report
 from collector.cli_common import err as _err
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -28,6 +29,16 @@ def _duration(text: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError("must be longer than 0")
     return seconds
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be from 1 to 256 (use --web-only for none)")
+    return value
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -66,53 +77,107 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def default_workers() -> int:
+    """One collector worker per core, at least one."""
+    return max(1, os.cpu_count() or 1)
 
-    from collector.hub import Hub, HubOptions
-    from inventory import InventoryError, default_inventory_path
+
+def _children(args: argparse.Namespace, member: str, workers: int, inventory_path: Path) -> list:
+    """The processes of this member: its collector workers and, unless --no-web, the web process."""
+    from collector.supervisor import Child, python_module
+
+    level = args.log_level.lower()
+    host, port = args.listen
+    listen = hostport(host, port)
+    control = getattr(args, "control_host", None)
+    children = []
+    for slot in range(workers):
+        argv = python_module("collector.worker", "--member", member, "--slot", str(slot), "--workers", str(workers),
+                             "--inventory", str(inventory_path.resolve()), "--listen", listen, "--log-level", level)
+        if control:
+            argv += ["--control-bind", control, "--control-host", control]
+        children.append(Child(f"worker-{slot}", argv))
+    if not getattr(args, "no_web", False):
+        argv = python_module("collector.cli_web", "--member", member, "--inventory", str(inventory_path.resolve()),
+                             "--listen", listen, "--log-level", level)
+        if getattr(args, "forwarded_allow_ips", None):
+            argv += ["--forwarded-allow-ips", args.forwarded_allow_ips]
+        for folder in getattr(args, "key_dir", None) or ():
+            argv += ["--key-dir", str(Path(folder).expanduser().resolve())]
+        children.append(Child("web", argv))
+    return children
+
+
+def _member_taken(engine, member: str) -> str | None:
+    """Why `member` may not start: another live `serve` uses the name (None: it may)."""
+    import time
+
+    from sqlmodel import Session
+
+    from collector.supervisor import pid_alive
+    from schema import fleet
+
+    with Session(engine) as session:
+        procs = fleet.processes(session)
+    now = time.time()
+    for proc in procs:
+        if proc.member == member and proc.role == "supervisor" and proc.alive(now):
+            if proc.machine == socket.gethostname() and not pid_alive(proc.pid):
+                continue  # this machine's previous run, killed: its row is just not old enough yet
+            return (f"another fleetwatch serve runs as member {member!r} (pid {proc.pid} on {proc.machine}); "
+                    "give this one another name with --member, or stop that one first")
+    return None
+
+
+async def _serve(args: argparse.Namespace, *, handle_signals: bool = True) -> int:
+    """This member of the hub: the supervisor of its workers and web process (collector.supervisor)."""
+    from collector.hub import HubOptions
+    from collector.supervisor import Supervisor
+    from inventory import InventoryError, default_inventory_path, load_inventory
     from schema.db import make_engine, redact
 
     inventory_path = Path(args.inventory) if args.inventory else default_inventory_path()
+    if inventory_path.exists():
+        try:
+            inventory = load_inventory(inventory_path)
+        except InventoryError as exc:
+            for problem in exc.problems:
+                _err(str(problem))
+            _err(f"{inventory_path}: fix the inventory (check it with `fleetwatch inventory check`) and start again")
+            return EXIT_USAGE
+        hosts = len(inventory.hosts)
+    else:
+        hosts = 0
     options = HubOptions(raw_keep_s=args.raw_retention, hourly_keep_s=args.hourly_retention,
-                         backup_every_s=0 if args.no_backup else 24 * 3600, db_url=args.db, listen=args.listen,
-                         key_dirs=tuple(Path(d).expanduser().resolve() for d in getattr(args, "key_dir", None) or ()))
-    hub = Hub(inventory_path, make_engine(args.db), options)
-    try:
-        await hub.start()
-    except InventoryError as exc:
-        for problem in exc.problems:
-            _err(str(problem))
-        _err(f"{inventory_path}: fix the inventory (check it with `fleetwatch inventory check`) and start again")
-        await hub.stop()
+                         backup_every_s=0 if args.no_backup else 24 * 3600, db_url=args.db, listen=args.listen)
+    engine = make_engine(args.db)
+    member = getattr(args, "member", None) or socket.gethostname()
+    taken = _member_taken(engine, member)
+    if taken is not None:
+        _err(taken)
         return EXIT_USAGE
+    workers = 0 if getattr(args, "web_only", False) else (getattr(args, "workers", None) or default_workers())
+    children = _children(args, member, workers, inventory_path)
+    env = dict(os.environ, FLEETWATCH_DB=args.db)
+    supervisor = Supervisor(engine, options, inventory_path, member, workers, children, env)
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, *stop_signals()):
+            signal.signal(sig, lambda *_a: loop.call_soon_threadsafe(supervisor.stop))
     host, port = args.listen
-    print(f"fleetwatch hub: {len(hub.specs)} host(s) from {inventory_path}, database {redact(args.db)}",
-          file=sys.stderr)
+    roles = f"{workers} collector worker(s)" + ("" if getattr(args, "no_web", False) else " and the web")
+    print(f"fleetwatch hub: member {member}: {roles}; {hosts} host(s) in {inventory_path}, database "
+          f"{redact(args.db)}", file=sys.stderr)
     if not inventory_path.exists():
         _missing_inventory_warning(inventory_path)
-    print(f"fleetwatch hub: API on http://{hostport(host, port)}/ (OpenAPI at /docs); Ctrl-C stops",
-          file=sys.stderr)
-    _first_user_hint(hub)
-    from webapp.app import create_app
-
-    forwarded = getattr(args, "forwarded_allow_ips", None)
-    # the app's shutdown stops the hub: uvicorn re-raises SIGTERM when its serve() ends, so code
-    # after serve() would not run under a service manager's stop
-    config = uvicorn.Config(create_app(hub, manage_hub=False, stop_hub=True), host=host, port=port,
-                            log_level=args.log_level.lower(), access_log=False, lifespan="on",
-                            # X-Forwarded-For only from a proxy named with --forwarded-allow-ips: uvicorn trusts
-                            # any loopback client by default, and every monitored host reaches loopback through
-                            # its forward, so it could pick a fresh address for each login try
-                            proxy_headers=bool(forwarded), forwarded_allow_ips=forwarded or None,
-                            # a stop waits this long for requests in flight, then cancels them
-                            timeout_graceful_shutdown=STOP_GRACE_S)
-    server = uvicorn.Server(config)
+    if not getattr(args, "no_web", False):
+        print(f"fleetwatch hub: API on http://{hostport(host, port)}/ (OpenAPI at /docs); Ctrl-C stops",
+              file=sys.stderr)
+    _first_user_hint(engine)
     try:
-        await server.serve()
+        return await supervisor.run()
     finally:
-        await hub.stop()
-    return EXIT_OK if server.started else EXIT_FAILED
+        engine.dispose()
 
 
 def _missing_inventory_warning(path: Path) -> None:
@@ -123,10 +188,6 @@ def _missing_inventory_warning(path: Path) -> None:
                "within a second, no restart needed")
     _err(message)
     logging.getLogger("collector.hub").warning("inventory file %s does not exist: watching 0 hosts", path)
-
-
-def _terminated(_signum: int, _frame: object) -> None:
-    raise SystemExit(EXIT_OK)
 
 
 def stop_signals() -> tuple[int, ...]:
@@ -153,13 +214,13 @@ def setup_logging(level: str) -> None:
         logging.getLogger(name).addFilter(not_cancelled)
 
 
-def _first_user_hint(hub) -> None:
+def _first_user_hint(engine) -> None:
     """A fresh install has no user and no default password: say how to create the first admin."""
     from sqlmodel import Session
 
     from schema.auth import count_users
 
-    with Session(hub.engine) as session:
+    with Session(engine) as session:
         if count_users(session) == 0:
             _err("no user yet: the web UI and API refuse everyone until you create the first admin with "
                  "`fleetwatch user add NAME --role admin` (same --db)")
@@ -170,8 +231,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from schema.migrate import upgrade
 
     setup_logging(args.log_level)
+    if args.no_web and args.web_only:
+        _err("--no-web and --web-only exclude each other: a member runs collectors, the web, or both (the default)")
+        return EXIT_USAGE
     host, port = args.listen
-    problem = bind_problem(host, port)  # before the hub starts polling, not after (uvicorn binds last)
+    problem = None if args.no_web else bind_problem(host, port)  # before anything polls, not after
     if problem is not None:
         _err(f"cannot listen on {hostport(host, port)}: {problem}")
         return EXIT_FAILED
@@ -191,11 +255,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    # A service manager stops the hub with SIGTERM (Windows: Ctrl-Break); uvicorn handles it, stops the
-    # app (and so the hub, with the final flush and rollup), then raises it again. Ending with exit code
-    # 0 then is what `systemctl stop` expects.
-    for sig in stop_signals():
-        signal.signal(sig, _terminated)
+    # A service manager stops the hub with SIGTERM (Windows: Ctrl-Break): the supervisor stops its
+    # workers (each with its final flush) and the web, rolls up, and exits 0, as `systemctl stop` expects.
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:  # the port was taken between the check and uvicorn's bind
@@ -239,5 +300,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--forwarded-allow-ips", metavar="IPS",
                        help="trust X-Forwarded-For/-Proto from these proxy addresses (comma list, as uvicorn's; "
                             "default: trust none, so login throttling keys on the real peer address)")
+    serve.add_argument("--workers", type=_workers, default=None, metavar="K",
+                       help=f"collector worker processes (default: one per core, here {default_workers()})")
+    serve.add_argument("--member", metavar="NAME",
+                       help="this serve's name among the members sharing one database (default: the machine's name)")
+    serve.add_argument("--no-web", action="store_true", help="run collector workers only, no web UI or API")
+    serve.add_argument("--web-only", action="store_true", help="run the web UI and API only, no collectors")
+    serve.add_argument("--control-host", metavar="ADDRESS",
+                       help="where the web processes of other members reach this member's workers (default: "
+                            "127.0.0.1, enough on one machine); the channel is authenticated, not encrypted")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)

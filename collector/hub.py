@@ -4,11 +4,16 @@ Everything runs in one asyncio loop: APScheduler's AsyncIOScheduler starts one
 job per host (never two at once for the same host, `max_instances=1`), and each
 probe has its own timeout, so a hung host only ever delays itself. Database
 work goes to one thread (`BatchWriter.executor`).
+
+A Hub polls the hosts `owns(host_id)` accepts: all of them when it runs alone,
+its share when it is one of `serve`'s collector workers (`collector.worker`,
+assignment by `collector.assignment`). With `options.housekeeping` it also
+competes for the housekeeping lease (rollups, retention, backups, the hosts
+table: `collector.housekeeping`); a worker leaves that to its supervisor.
 """
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 import time
@@ -25,22 +30,25 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from collector import events as ev
-from collector import rollup
 from collector.alert_engine import AlertEngine
+from collector.housekeeping import Housekeeping, job
 from collector.host_state import HostStatus
 from collector.notifiers import Dispatcher
 from collector.poller import Poller
+from collector.process_status import ProcessIdentity, StatusReporter
 from collector.proxy import ProxyManager
 from collector.recorder import BatchWriter
 from collector.ssh_pool import SSHPool
 from inventory import HostSpec, Inventory
 from inventory.watch import InventoryWatcher
+from schema import alert_queries as aq
 from schema import samples as store
 from schema.event_queries import recent_events
 
 log = logging.getLogger(__name__)
 
 HOUR = 3600
+SILENCES_EVERY_S = 5.0  # a silence set on another machine's web reaches this collector this fast
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
@@ -72,20 +80,8 @@ class HubOptions:
     listen: tuple[str, int] | None = None
     # folders besides ~/.ssh and the data folder where the API and UI may point identity_file / known_hosts
     key_dirs: tuple[Path, ...] = ()
-
-
-def _job(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A scheduled coroutine. The scheduler's shutdown cancels the ones in flight: that is the hub
-    stopping, not an error worth a traceback (a write the database thread started still finishes,
-    and stop() flushes after it)."""
-    @functools.wraps(fn)
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await fn(*args, **kwargs)
-        except asyncio.CancelledError:
-            log.debug("%s cancelled by the hub's stop", getattr(fn, "__qualname__", fn))
-            return None
-    return run
+    # rollups, retention, backups and the hosts table (one process of all that share the database does them)
+    housekeeping: bool = True
 
 
 def _stagger(host_id: str, interval_s: float) -> float:
@@ -97,8 +93,10 @@ class Hub:
     """Owns the pool, the poller, the writer, the schedule and the inventory watcher."""
 
     def __init__(self, inventory_path: Path, engine: Engine, options: HubOptions | None = None, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, identity: ProcessIdentity | None = None,
+                 owns: Callable[[str], bool] | None = None) -> None:
         self.options = options or HubOptions()
+        self.owns = owns or (lambda _host_id: True)
         self.engine = engine
         self._clock = clock
         self.pool = SSHPool()
@@ -116,11 +114,15 @@ class Hub:
         self.scheduler: AsyncIOScheduler | None = None
         self.specs: dict[str, HostSpec] = {}
         self.started_at: float | None = None
-        self.last_backup: dict[str, Any] = {}
-        self.last_rollup: dict[str, Any] = {}
         self._watch_task: asyncio.Task | None = None
         self._apply_lock = asyncio.Lock()
         self._stopped = False
+        # this process's row in hub_processes: what the web reads of it (schema.fleet)
+        identity = identity or ProcessIdentity()
+        self.status = StatusReporter(self.writer.run_db, identity, self.status_doc, clock=clock)
+        self.alerts.on_change = self.status.poke
+        self.housekeeping = Housekeeping(engine, self.options, self.writer.run_db, holder=identity.id, clock=clock) \
+            if self.options.housekeeping else None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -130,12 +132,15 @@ class Hub:
         self.started_at = self._clock()
         await self.writer.run_db(self._seed)
         self.alerts.start()
-        await self.fill_rollups()
+        if self.housekeeping is not None and await self.housekeeping.renew():
+            await self.fill_rollups()
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.scheduler.start()
         await self.apply_inventory(inventory)
         self._add_upkeep_jobs()
         self._watch_task = asyncio.create_task(self.watcher.run(), name="inventory-watch")
+        await self.status.write()  # the web finds this process (and its hosts) at once
+        self.status.start()
         log.info("hub started: %d host(s)", len(self.specs))
 
     async def stop(self) -> None:
@@ -152,8 +157,9 @@ class Hub:
         await self.alerts.stop()
         await self.dispatcher.stop()
         await self.pool.close_all()
+        await self.status.stop()
         await self.writer.flush()
-        if self.started_at is not None:
+        if self.started_at is not None and self.housekeeping is not None and self.housekeeping.holding:
             try:  # a clean stop leaves the current hour's rollup complete
                 await self.fill_rollups()
             except Exception as exc:  # the database may be what failed; the next start fills it in
@@ -166,6 +172,8 @@ class Hub:
         self.deduper.seed(recent_events(session, now - self.deduper.window_s))
         self.alerts.seed(session)
         for host in store.list_hosts(session):
+            if not self.owns(host.id):
+                continue
             rt = self.poller.runtime(host.id)
             rt.status = HostStatus(state=host.state, last_error=host.last_error, last_seen_at=host.last_seen_at,
                                    state_since=host.state_since, consecutive_failures=host.consecutive_failures)
@@ -181,7 +189,8 @@ class Hub:
     async def apply_inventory(self, inventory: Inventory) -> None:
         """Connect new hosts, drop removed ones, reconnect changed ones; others keep going."""
         async with self._apply_lock:
-            specs = {s.id: s for s in inventory.resolved_hosts()}
+            every = inventory.resolved_hosts()
+            specs = {s.id: s for s in every if self.owns(s.id)}
             added, removed, reconnected = await self.pool.sync(list(specs.values()))
             old = self.specs
             self.specs = specs
@@ -193,13 +202,17 @@ class Hub:
                     self._schedule(spec)
             await self.proxies.sync(specs)
             self.alerts.configure(inventory.alerting, {h: spec.labels for h, spec in specs.items()})
-            now = self._clock()
-            await self.writer.run_db(lambda s: store.sync_hosts(s, [(h.id, h.address) for h in specs.values()], now))
+            if self.housekeeping is not None and self.housekeeping.holding:
+                await self.housekeeping.sync_hosts([(h.id, h.address) for h in every])
+            else:  # another process keeps the hosts table; our hosts need their rows for their state
+                await self.writer.run_db(lambda s: store.ensure_hosts(s, [(h.id, h.address) for h in specs.values()],
+                                                                      self._clock()))
             if added or removed or reconnected:
                 log.info("inventory applied: %d added, %d removed, %d reconnected", len(added), len(removed),
                          len(reconnected))
 
     def _proxy_event(self, host_id: str, kind: str, message: str) -> None:
+        self.status.poke()
         draft = ev.EventDraft(ts=self._clock(), host_id=host_id, type=kind, subject=None, message=message)
         self.alerts.observe_events([draft])
         if self.deduper.admit(draft):
@@ -223,7 +236,7 @@ class Hub:
         assert self.scheduler is not None
         first = datetime.now(timezone.utc) + timedelta(seconds=_stagger(spec.id, spec.interval_s))
         self.scheduler.add_job(
-            _job(self.poll_host), "interval", seconds=spec.interval_s, args=[spec.id], id=self._job_id(spec.id),
+            job(self.poll_host), "interval", seconds=spec.interval_s, args=[spec.id], id=self._job_id(spec.id),
             replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=max(1, int(spec.interval_s)),
             next_run_time=first,
         )
@@ -234,16 +247,13 @@ class Hub:
 
     def _add_upkeep_jobs(self) -> None:
         assert self.scheduler is not None
-        o = self.options
         common = {"max_instances": 1, "coalesce": True, "replace_existing": True}
-        self.scheduler.add_job(_job(self.writer.flush), "interval", seconds=o.flush_every_s, id="flush",
+        self.scheduler.add_job(job(self.writer.flush), "interval", seconds=self.options.flush_every_s, id="flush",
                                misfire_grace_time=None, **common)
-        self.scheduler.add_job(_job(self.fill_rollups), "interval", seconds=o.rollup_every_s, id="rollup", **common)
-        # and a few seconds past every hour, so the hour just ended is complete at once
-        self.scheduler.add_job(_job(self.fill_rollups), "cron", minute=0, second=15, id="rollup-hourly", **common)
-        self.scheduler.add_job(_job(self.retention), "interval", seconds=o.retention_every_s, id="retention", **common)
-        if o.backup_every_s:
-            self.scheduler.add_job(_job(self.backup), "interval", seconds=o.backup_every_s, id="backup", **common)
+        self.scheduler.add_job(job(self.refresh_silences), "interval", seconds=SILENCES_EVERY_S, id="silences",
+                               **common)
+        if self.housekeeping is not None:
+            self.housekeeping.add_jobs(self.scheduler)
 
     async def poll_host(self, host_id: str) -> dict[str, Any] | None:
         """The scheduled job for one host."""
@@ -275,26 +285,13 @@ class Hub:
 
     # ------------------------------------------------------------------ upkeep
     async def fill_rollups(self) -> int:
-        """Roll up every hour from the last rolled-up one to now (also hours missed while down).
+        """Roll up every hour from the last rolled-up one to now (collector.housekeeping)."""
+        return await self._housekeeping().fill_rollups()
 
-        The reading (the slow part: seconds for 1,000 hosts) runs on its own
-        session beside the writer (WAL lets it); only the upserts queue on the
-        database thread, so sample writes are not held up.
-        """
+    async def refresh_silences(self) -> None:
+        """Silences are added and lifted by the web (any web process): read them again."""
         now = self._clock()
-        started = time.perf_counter()
-        span = await asyncio.to_thread(self._read, lambda s: rollup.hours_to_fill(s, now))
-        total = 0
-        if span is not None:
-            step = HOUR * rollup.CHUNK_HOURS
-            for chunk in range(span[0], span[1] + 1, step):
-                end = min(span[1] + HOUR, chunk + step)
-                rows = await asyncio.to_thread(self._read, lambda s, a=chunk, b=end: rollup.rollup_rows(s, a, b, None))
-                if rows:
-                    await self.writer.run_db(lambda s, r=rows: rollup.upsert_hourly(s, r))
-                total += len(rows)
-        self.last_rollup = {"at": now, "rows": total, "seconds": round(time.perf_counter() - started, 3)}
-        return total
+        self.alerts.set_silences(await asyncio.to_thread(self._read, lambda s: aq.active_silences(s, now)))
 
     def _read(self, fn):
         with Session(self.engine) as session:
@@ -302,30 +299,43 @@ class Hub:
 
     async def retention(self, now: float | None = None) -> dict[str, int]:
         """Delete raw samples older than the raw window (whole hours, rolled up first) and old rollups."""
-        now, o = self._clock() if now is None else now, self.options
-        return await self.writer.run_db(
-            lambda s: rollup.apply_retention(s, now, raw_keep_s=o.raw_keep_s, hourly_keep_s=o.hourly_keep_s))
+        return await self._housekeeping().retention(now)
 
     async def backup(self) -> Path | None:
         """The daily backup (SQLite online backup, or pg_dump)."""
-        from schema.backup import backup_database
-        from schema.db import DatabaseError
+        return await self._housekeeping().backup()
 
-        url = self.options.db_url or str(self.engine.url.render_as_string(hide_password=False))
-        loop = asyncio.get_running_loop()
-        try:
-            path = await loop.run_in_executor(None, lambda: backup_database(url, self.options.backup_dir,
-                                                                            label="daily"))
-        except (DatabaseError, OSError) as exc:
-            self.last_backup = {"at": self._clock(), "ok": False, "error": str(exc)}
-            log.warning("daily backup failed: %s", exc)
-            return None
-        self.last_backup = {"at": self._clock(), "ok": True, "path": str(path)}
-        return path
+    def _housekeeping(self) -> Housekeeping:
+        if self.housekeeping is None:
+            raise RuntimeError("this hub leaves housekeeping to its supervisor")
+        return self.housekeeping
+
+    @property
+    def last_rollup(self) -> dict[str, Any]:
+        return self.housekeeping.last_rollup if self.housekeeping is not None else {}
+
+    @property
+    def last_backup(self) -> dict[str, Any]:
+        return self.housekeeping.last_backup if self.housekeeping is not None else {}
 
     # ------------------------------------------------------------------ status
     def states(self) -> Counter:
         return Counter(self.poller.runtime(h).status.state for h in self.specs)
+
+    def status_doc(self) -> dict[str, Any]:
+        """What this process's row in hub_processes says (schema.fleet reads it for the web)."""
+        alerting = self.alerts.health()
+        return {
+            **self.health(),
+            "hosts": sorted(self.specs),
+            "pending_alerts": self.alerts.pending(),
+            "notifiers": alerting.pop("notifiers"),
+            "alerts": alerting,
+            "proxies": {h: p.status.to_dict() for h, p in self.proxies.proxies.items()},
+            **(self.housekeeping.status() if self.housekeeping is not None else {}),
+            "rows_written": self.writer.rows_written,
+            "samples_dropped": self.writer.dropped,
+        }
 
     def health(self) -> dict[str, Any]:
         return {

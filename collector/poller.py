@@ -152,6 +152,7 @@ class Poller:
         rt.facts.update(facts)
         rt.report = report
         self.writer.add_sample(rows_from_report(report))
+        self.writer.set_latest(rt.host_id, now, (report, rt.top_processes, rt.os_info, dict(rt.facts)))
         self._emit(drafts)
         if self.on_report is not None:
             self.on_report(rt.host_id, report)

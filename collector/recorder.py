@@ -138,6 +138,11 @@ class BatchWriter:
     def set_host(self, host_id: str, **fields: Any) -> None:
         self._batch.hosts.setdefault(host_id, {}).update(fields)
 
+    def set_latest(self, host_id: str, ts: float, parts: tuple) -> None:
+        """The host's newest report for `host_latest` (only the last one of a batch is written);
+        `parts` are `schema.fleet.latest_doc`'s arguments, serialised on the database thread."""
+        self._batch.latest[host_id] = {"ts": ts, "doc": parts}
+
     @property
     def pending(self) -> int:
         return self._batch.size

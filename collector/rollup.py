@@ -18,10 +18,10 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Float, and_, cast, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from schema.models import DiskSample, Event, GpuSample, Sample, SampleHourly, ServiceSample
+from schema.upsert import upsert
 from schema.timeutil import HOUR, hour_floor, time_bucket
 
 log = logging.getLogger(__name__)
@@ -72,33 +72,46 @@ def hours_to_fill(session: Session, now: float) -> tuple[int, int] | None:
 
 def apply_retention(session: Session, now: float, raw_keep_s: float = 48 * 3600,
                     hourly_keep_s: float = 2 * 365 * 86400, *, batch: int = DELETE_BATCH) -> dict[str, int]:
-    """Roll up the hours about to lose their raw rows, then delete old raw, hourly and event rows."""
-    raw_cutoff = hour_floor(now - raw_keep_s)  # whole hours only, see the module docstring
-    oldest = session.execute(select(func.min(Sample.ts))).scalar()
-    if oldest is not None and oldest < raw_cutoff:
-        rollup_hours(session, hour_floor(oldest), raw_cutoff - HOUR)
+    """Roll up the hours about to lose their raw rows, then delete old raw, hourly and event rows (all in this
+    call; the hub's housekeeping runs `retention_steps` one batch at a time instead, between flushes)."""
     counts: dict[str, int] = {}
-    for model in RAW_TABLES:
-        counts[model.__tablename__] = _delete_batched(session, model, model.ts < raw_cutoff, batch)
-    old = now - hourly_keep_s
-    counts[SampleHourly.__tablename__] = _delete_batched(session, SampleHourly, SampleHourly.hour < old, batch)
-    counts[Event.__tablename__] = _delete_batched(session, Event, Event.ts < old, batch)
+    prepare_retention(session, now, raw_keep_s)
+    for name, model, condition in retention_steps(now, raw_keep_s, hourly_keep_s):
+        counts[name] = 0
+        while True:
+            n = delete_batch(session, model, condition, batch)
+            counts[name] += n
+            if n < batch:
+                break
     log.info("retention: deleted %s", counts)
     return counts
 
 
+def prepare_retention(session: Session, now: float, raw_keep_s: float) -> None:
+    """Roll up the hours whose raw rows are about to go (whole hours only, see the module docstring)."""
+    raw_cutoff = hour_floor(now - raw_keep_s)
+    oldest = session.execute(select(func.min(Sample.ts))).scalar()
+    if oldest is not None and oldest < raw_cutoff:
+        rollup_hours(session, hour_floor(oldest), raw_cutoff - HOUR)
+
+
+def retention_steps(now: float, raw_keep_s: float, hourly_keep_s: float) -> list[tuple[str, Any, Any]]:
+    """(table, model, condition) of what retention deletes."""
+    raw_cutoff = hour_floor(now - raw_keep_s)
+    old = now - hourly_keep_s
+    steps = [(m.__tablename__, m, m.ts < raw_cutoff) for m in RAW_TABLES]
+    steps.append((SampleHourly.__tablename__, SampleHourly, SampleHourly.hour < old))
+    steps.append((Event.__tablename__, Event, Event.ts < old))
+    return steps
+
+
 # ------------------------------ building blocks (rollup_rows reads, upsert_hourly writes) and internals
-def _delete_batched(session: Session, model: Any, condition: Any, batch: int) -> int:
-    """DELETE ... WHERE id IN (first `batch` matching ids), committed batch by batch."""
-    deleted = 0
-    while True:
-        ids = select(model.id).where(condition).limit(batch).scalar_subquery()
-        result = session.execute(delete(model).where(model.id.in_(ids)),
-                                 execution_options={"synchronize_session": False})
-        session.commit()
-        deleted += result.rowcount or 0
-        if (result.rowcount or 0) < batch:
-            return deleted
+def delete_batch(session: Session, model: Any, condition: Any, batch: int = DELETE_BATCH) -> int:
+    """DELETE ... WHERE id IN (first `batch` matching ids), committed: one short transaction."""
+    ids = select(model.id).where(condition).limit(batch).scalar_subquery()
+    result = session.execute(delete(model).where(model.id.in_(ids)), execution_options={"synchronize_session": False})
+    session.commit()
+    return result.rowcount or 0
 
 
 def _in_range(model: Any, start: int, end: int, hosts: list[str] | None) -> list[Any]:
@@ -197,17 +210,5 @@ def _gpus(session: Session, start: int, end: int, hosts: list[str] | None) -> di
 
 
 def upsert_hourly(session: Session, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT (host_id, hour) DO UPDATE, per dialect."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        insert = sqlite.insert
-    elif dialect == "postgresql":
-        insert = postgresql.insert
-    else:  # pragma: no cover - the hub supports SQLite and PostgreSQL only
-        raise NotImplementedError(f"rollup upsert: unsupported database {dialect!r}")
-    table = SampleHourly.__table__
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.host_id, table.c.hour],
-                                      set_={name: stmt.excluded[name] for name in _UPSERT_COLUMNS})
-    columns = ["host_id", "hour", *_UPSERT_COLUMNS]
-    session.execute(stmt, [{name: row.get(name) for name in columns} for row in rows])
+    """INSERT ... ON CONFLICT (host_id, hour) DO UPDATE."""
+    upsert(session, SampleHourly.__table__, rows, ("host_id", "hour"), _UPSERT_COLUMNS)

@@ -1,8 +1,8 @@
 """Alert history, notification attempts and silences: what the engine writes and the API and pages read."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -131,3 +131,30 @@ def silence_dict(row: Any) -> dict[str, Any]:
     d["until_iso"] = iso(d["until"])
     d["created_at_iso"] = iso(d["created_at"])
     return d
+
+
+class _Key(NamedTuple):
+    rule: str
+    host_id: str
+    item: str | None
+
+
+def silence_matches(silence: Mapping[str, Any], key, now: float) -> bool:
+    """A silence holds back notifications of the instances it names (None: any)."""
+    return (silence["until"] > now and silence.get("ended_at") is None
+            and silence.get("rule") in (None, key.rule) and silence.get("host_id") in (None, key.host_id)
+            and silence.get("item") in (None, key.item))
+
+
+def silenced_until(silences, rule: str, host_id: str, item: str | None, now: float) -> float | None:
+    """When the latest silence holding back this instance ends; None when none does."""
+    key = _Key(rule, host_id, item)
+    ends = [s["until"] for s in silences if silence_matches(s, key, now)]
+    return max(ends) if ends else None
+
+
+def mark_silenced(rows: list[dict[str, Any]], silences: Sequence[Mapping[str, Any]], now: float) -> list[dict[str, Any]]:
+    """Add `silenced_until` (epoch s or None) to alert rows for the API and the page."""
+    for row in rows:
+        row["silenced_until"] = silenced_until(silences, row["rule"], row["host_id"], row["item"], now)
+    return rows

@@ -150,6 +150,7 @@ def _migrate(url: str | None, target: str, backup_dir: Path | None, log: Callabl
     except (SQLAlchemyError, ValueError, OSError) as exc:
         raise DatabaseError(f"bad database URL {redact(url)}: {_one_line(exc)}; "
                             "expected sqlite:///PATH, a file path or postgresql://USER@HOST:PORT/DB") from None
+    lock = _migration_lock(engine, url)
     try:
         current, tables = _inspect(engine, url)
         known = _ancestors(head_revision())
@@ -186,7 +187,26 @@ def _migrate(url: str | None, target: str, backup_dir: Path | None, log: Callabl
         log(f"done in {time.monotonic() - started:.2f} s")
         return UpgradeResult(current, target_rev, backup_path)
     finally:
+        if lock is not None:
+            lock.close()  # ends the session, and with it the advisory lock
         engine.dispose()
+
+
+def _migration_lock(engine: Engine, url: str):
+    """PostgreSQL: one migration at a time, whoever runs it (several `serve` members starting together on one
+    database used to race: the second died with UniqueViolation). A session advisory lock on a connection of
+    its own, held until the caller closes it. SQLite needs none: `BEGIN IMMEDIATE` serialises writers, and
+    Alembic reads the version inside that transaction, so the second upgrade finds nothing left to do."""
+    if engine.dialect.name != "postgresql":
+        return None
+    try:
+        conn = engine.connect()
+        conn.exec_driver_sql("SELECT pg_advisory_lock(7316082001)")  # any constant: fleetwatch's migrations
+        conn.commit()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot connect to {redact(url)}: {_one_line(exc)}; check the URL "
+                            "(--db or $FLEETWATCH_DB) and that the database server is running") from None
+    return conn
 
 
 def upgrade(url: str | None = None, *, backup_dir: Path | None = None, revision: str = "head",

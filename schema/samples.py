@@ -6,10 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
+from schema.fleet import latest_doc
 from schema.models import DiskSample, Event, GpuSample, Host, Sample, ServiceSample
+from schema.runtime_models import HostLatest
+from schema.upsert import insert_new, upsert
 
 
 @dataclass
@@ -22,21 +25,28 @@ class Batch:
     services: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # host id -> {ts, doc}: the newest only
 
     @property
     def size(self) -> int:
         return (len(self.samples) + len(self.gpus) + len(self.disks) + len(self.services)
-                + len(self.events) + len(self.hosts))
+                + len(self.events) + len(self.hosts) + len(self.latest))
 
     def write(self, session: Session) -> int:
-        """Insert everything in the caller's transaction; returns rows written."""
+        """Insert everything in the caller's transaction; returns rows written.
+
+        Core executemany, one statement per table (host updates: one per set of columns),
+        not one UPDATE per host: at 2,000 hosts those UPDATEs were 23 % of the hub's CPU.
+        """
         for model, rows in ((Sample, self.samples), (GpuSample, self.gpus), (DiskSample, self.disks),
                             (ServiceSample, self.services), (Event, self.events)):
-            if rows:
-                session.execute(insert(model), rows)
-        for host_id, values in self.hosts.items():
-            session.execute(update(Host).where(Host.id == host_id).values(**values))
+            insert_many(session, model.__table__, rows)
+        update_hosts(session, self.hosts)
+        upsert(session, HostLatest.__table__, self._latest_rows(), ("host_id",))
         return self.size
+
+    def _latest_rows(self) -> list[dict[str, Any]]:
+        return [{"host_id": h, "ts": v["ts"], "doc": _doc(v["doc"])} for h, v in self.latest.items()]
 
     def write_each(self, session: Session) -> tuple[int, list[str]]:
         """Insert row by row, each in its own transaction; rows the database refuses are skipped.
@@ -65,6 +75,15 @@ class Batch:
             except Exception as exc:  # noqa: BLE001
                 session.rollback()
                 skipped.append(f"hosts row of {host_id}: {type(exc).__name__}")
+        for row in self._latest_rows():
+            host_id = row["host_id"]
+            try:
+                upsert(session, HostLatest.__table__, [row], ("host_id",))
+                session.commit()
+                written += 1
+            except Exception as exc:  # noqa: BLE001
+                session.rollback()
+                skipped.append(f"host_latest row of {host_id}: {type(exc).__name__}")
         return written, skipped
 
     def merge_newer(self, newer: Batch) -> None:
@@ -76,6 +95,7 @@ class Batch:
         self.events += newer.events
         for host_id, values in newer.hosts.items():
             self.hosts.setdefault(host_id, {}).update(values)
+        self.latest.update(newer.latest)
 
     def drop_oldest(self, n: int) -> int:
         """Forget the n oldest samples (and their child rows) when the database is gone for long."""
@@ -88,15 +108,47 @@ class Batch:
         return before - len(self.samples)
 
 
+def _doc(doc: Any) -> str:
+    """The JSON text of a latest doc: made here, on the database thread, not in the poll."""
+    return doc if isinstance(doc, str) else latest_doc(*doc).decode()
+
+
+def insert_many(session: Session, table, rows: list[dict[str, Any]]) -> None:
+    """Core INSERT executemany (the ORM's bulk insert cost 12.5 % of the hub's CPU at 2,000 hosts);
+    rows are grouped by their keys, since one executemany takes one set of columns."""
+    if not rows:
+        return
+    first = rows[0].keys()
+    if all(r.keys() == first for r in rows):
+        session.execute(insert(table), rows)
+        return
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    for group in groups.values():
+        session.execute(insert(table), group)
+
+
+def update_hosts(session: Session, hosts: dict[str, dict[str, Any]]) -> None:
+    """`UPDATE hosts SET ... WHERE id = ?` for many hosts: one executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for host_id, values in hosts.items():
+        groups.setdefault(tuple(sorted(values)), []).append({"host_key": host_id, **values})
+    table = Host.__table__
+    for columns, rows in groups.items():
+        stmt = update(table).where(table.c.id == bindparam("host_key")).values({c: bindparam(c) for c in columns})
+        session.execute(stmt, rows)
+
+
 def sync_hosts(session: Session, hosts: Iterable[tuple[str, str]], now: float) -> None:
     """Make a row for every inventory host (id, address); mark the others removed."""
     wanted = dict(hosts)
     existing = {h.id: h for h in session.execute(select(Host)).scalars()}
+    insert_new(session, Host.__table__, [_new_host(h, a, now) for h, a in wanted.items() if h not in existing],
+               ("id",))
     for host_id, address in wanted.items():
         row = existing.get(host_id)
-        if row is None:
-            session.add(Host(id=host_id, address=address, state="connecting", state_since=now))
-        else:
+        if row is not None:
             row.address = address
             row.removed_at = None
     for host_id, row in existing.items():
@@ -147,3 +199,18 @@ def count_samples(session: Session, host_id: str | None = None) -> int:
     if host_id is not None:
         stmt = stmt.where(Sample.host_id == host_id)
     return int(session.execute(stmt).scalar_one())
+
+
+def ensure_hosts(session: Session, hosts: Iterable[tuple[str, str]], now: float) -> None:
+    """A row for each of these hosts (id, address) that has none yet; others untouched (a collector worker's
+    share: the supervisor keeps the hosts table as a whole, see `sync_hosts`)."""
+    wanted = dict(hosts)
+    if not wanted:
+        return
+    existing = set(session.execute(select(Host.id).where(Host.id.in_(list(wanted)))).scalars())
+    insert_new(session, Host.__table__, [_new_host(h, a, now) for h, a in wanted.items() if h not in existing],
+               ("id",))
+
+
+def _new_host(host_id: str, address: str, now: float) -> dict[str, Any]:
+    return {"id": host_id, "address": address, "state": "connecting", "state_since": now, "consecutive_failures": 0}

@@ -161,8 +161,8 @@ def test_upgrade_keeps_every_row_and_backs_up_first(db_url: str, tmp_path: Path,
 
     logged.clear()
     result = upgrade(db_url, backup_dir=tmp_path / "bk", log=logged.append)
-    assert (result.from_rev, result.to_rev) == ("0001", "0004") == ("0001", head_revision())
-    assert _revision(db_url) == "0004"
+    assert (result.from_rev, result.to_rev) == ("0001", "0005") == ("0001", head_revision())
+    assert _revision(db_url) == "0005"
     assert _dump(db_url) == _expected()
     assert "samples_hourly" in _tables(db_url)
     assert _dump(db_url, ["samples_hourly"]) == {"samples_hourly": []}
@@ -174,7 +174,7 @@ def test_upgrade_keeps_every_row_and_backs_up_first(db_url: str, tmp_path: Path,
                                                                 if line.startswith("upgrading "))
     assert any(line.startswith("done in ") and line.endswith(" s") for line in logged)
     if db_url.startswith("sqlite"):
-        assert backup.name.startswith("fleetwatch-") and backup.name.endswith("-pre-0004.db")
+        assert backup.name.startswith("fleetwatch-") and backup.name.endswith("-pre-0005.db")
         copy_url = f"sqlite:///{backup}"
     else:
         assert backup.suffix == ".dump"
@@ -222,11 +222,11 @@ def test_downgrade_to_0001_then_upgrade_again(db_url: str, tmp_path: Path) -> No
     _fill(db_url)
     upgrade(db_url, backup_dir=tmp_path / "bk", log=lambda _line: None)
     down = downgrade(db_url, "0001", backup_dir=tmp_path / "bk", log=lambda _line: None)
-    assert (down.from_rev, down.to_rev) == ("0004", "0001") and down.backup_path is not None
+    assert (down.from_rev, down.to_rev) == ("0005", "0001") and down.backup_path is not None
     assert _revision(db_url) == "0001" and "samples_hourly" not in _tables(db_url)
     assert _dump(db_url) == _expected()
     up = upgrade(db_url, backup_dir=tmp_path / "bk", log=lambda _line: None)
-    assert (up.from_rev, up.to_rev) == ("0001", "0004")
+    assert (up.from_rev, up.to_rev) == ("0001", "0005")
     assert _dump(db_url) == _expected() and {"samples_hourly", "users", "api_tokens", "alerts",
                                              "alert_notifications", "alert_silences"} <= _tables(db_url)
 

@@ -70,8 +70,15 @@ async def test_the_hub_starts_the_forward_and_it_can_be_stopped_and_started(hub_
     kinds = [e["type"] for e in events]
     assert "proxy_up" in kinds and "proxy_down" in kinds
 
-    page = BeautifulSoup((await client.get("/hosts/tunnel", headers={"Accept": "text/html"})).text, "html.parser")
-    card = page.select_one("#proxy")
+    async def card():
+        page = BeautifulSoup((await client.get("/hosts/tunnel", headers={"Accept": "text/html"})).text,
+                             "html.parser")
+        return page.select_one("#proxy")
+
+    async def card_up():  # the page shows what the collector last wrote (within POKE_DELAY_S of a change)
+        return (await card())["data-proxy-state"] == "up"
+    await _until("the card shows the forward up", card_up)
+    card = await card()
     assert card["data-proxy-state"] == "up" and f"127.0.0.1:{listen}" in card.text
     assert card.select_one("#proxy-stop") is not None
 

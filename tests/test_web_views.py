@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from collector.host_state import HostStatus
+from schema.fleet import HostNow
 from inventory.errors import Problem
 from webapp import templating as t
 from webapp.fleet_view import MAX_GPU_BARS, host_card
@@ -105,7 +105,7 @@ def _spec(**kw):
 
 
 def test_card_without_a_report_has_no_values():
-    card = host_card(_spec(), SimpleNamespace(report=None, status=HostStatus()))
+    card = host_card(_spec(), HostNow(id="h1"))
     assert card.state == "connecting" and card.cpu_pct is None and card.gpu_count == 0 and not card.troubled
 
 
@@ -114,7 +114,7 @@ def test_card_caps_gpu_bars_and_flags_problems():
               "disks": [{"mount": "/", "used_pct": 20.0}, {"mount": "/data", "used_pct": 91.0}, {"mount": "/x"}],
               "gpus": [{"index": i, "temperature_c": 85.0 if i == 3 else 40.0} for i in range(20)],
               "services": [{"name": "a.service", "active_state": "failed"}, {"name": "b", "active_state": "active"}]}
-    card = host_card(_spec(), SimpleNamespace(report=report, status=HostStatus(state="up")))
+    card = host_card(_spec(), HostNow(id="h1", state="up", report=report))
     assert card.mem_pct == 25.0 and (card.disk_pct, card.disk_mount) == (91.0, "/data")
     assert len(card.gpus) == MAX_GPU_BARS and card.gpu_more == 4 and card.gpus[3].hot and not card.gpus[2].hot
     assert card.failed_services == ("a.service",) and card.troubled and card.state_class == "ok"

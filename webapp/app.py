@@ -11,6 +11,7 @@ from collector.hub import Hub
 from webapp import errors
 from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
+from webapp.fleet_source import FleetSource
 from webapp.gate import WebGate
 from webapp.api import alerts, events, health, history, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
@@ -27,27 +28,42 @@ rates bytes per second, percentages 0-100, temperatures °C. Errors are
 """
 
 
-def create_app(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FastAPI:
-    """An app serving `hub`; with `manage_hub` the app starts and stops it, with `stop_hub` only stops it."""
+def hub_source(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FleetSource:
+    """The fleet of a hub running in this process (tests, `demo`): its watcher, live requests straight to it."""
+    from collector.control import LocalControl
+
     stop = manage_hub if stop_hub is None else stop_hub
+    return FleetSource(db_url=hub.engine.url.render_as_string(hide_password=False), watcher=hub.watcher,
+                       control=LocalControl(hub), key_dirs=hub.options.key_dirs,
+                       on_start=hub.start if manage_hub else None, on_stop=hub.stop if stop else None)
+
+
+def create_app(fleet: FleetSource | Hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FastAPI:
+    """An app serving `fleet`: a FleetSource, or a Hub in this process (with `manage_hub` the app starts and
+    stops it, with `stop_hub` only stops it)."""
+    if isinstance(fleet, Hub):
+        fleet = hub_source(fleet, manage_hub=manage_hub, stop_hub=stop_hub)
+    source = fleet
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         size_thread_pool()
-        if manage_hub:
-            await hub.start()
+        if source.on_start is not None:
+            await source.on_start()
         try:
             yield
         finally:
-            if stop:
-                await hub.stop()
+            if source.on_stop is not None:
+                await source.on_stop()
             app.state.engine.dispose()
 
     # the guard runs before every route; the docs are routes of ours so that it covers them too
     app = FastAPI(title="fleetwatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(guard)], docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.hub = hub
-    app.state.engine = web_engine(hub.engine)
+    if source.engine is None:
+        source.engine = web_engine(source.db_url)
+    app.state.fleet = source
+    app.state.engine = source.engine
     errors.install(app)
     app.add_middleware(WebGate)
 

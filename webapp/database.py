@@ -19,9 +19,9 @@ WEB_THREADS = 16  # page renders hold the GIL; more threads only queue behind it
 POOL_WAIT_S = 3.0
 
 
-def web_engine(collector_engine: Engine) -> Engine:
-    """A second engine on the collector's database, with a pool of the web's size."""
-    url = collector_engine.url.render_as_string(hide_password=False)
+def web_engine(url: str) -> Engine:
+    """The web's engine on the hub's database, with a pool of the web's size (its own, apart from the
+    collectors'); 4 more connections for /healthz, which has threads of its own."""
     return make_engine(url, pool_size=WEB_THREADS, max_overflow=4, pool_timeout=POOL_WAIT_S)
 
 

@@ -1,4 +1,4 @@
-"""Request dependencies: the running hub and a database session."""
+"""Request dependencies: the fleet as the web sees it, and a database session."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from collector.hub import Hub
+from webapp.fleet_source import FleetSource
 
 
-def get_hub(request: Request) -> Hub:
-    return request.app.state.hub
+def get_fleet(request: Request) -> FleetSource:
+    return request.app.state.fleet
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -20,7 +20,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-HubDep = Annotated[Hub, Depends(get_hub)]
+FleetDep = Annotated[FleetSource, Depends(get_fleet)]
 # scope="function": the connection goes back to the pool before the response is sent, not after a slow
 # client has read it
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

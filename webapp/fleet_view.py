@@ -1,8 +1,5 @@
-"""What the overview shows, built from the hub's memory: no database read per refresh.
-
-The hub keeps every host's latest report in memory (collector.poller.HostRuntime),
-so a 5 s refresh of 1,000 cards costs no query at all.
-"""
+"""What the overview shows: a card per host from its inventory entry and what the collectors last wrote
+(`schema.fleet.HostNow`: state row and newest report), and totals over the fleet."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,10 +81,9 @@ def _fullest_disk(report: dict[str, Any]) -> tuple[float | None, str | None]:
     return top["used_pct"], top.get("mount")
 
 
-def host_card(spec, runtime) -> HostCard:
-    """One host's card from its inventory entry and what the hub last saw."""
-    report = runtime.report or {}
-    status = runtime.status
+def host_card(spec, status) -> HostCard:
+    """One host's card from its inventory entry and what the hub last saw (`schema.fleet.HostNow`)."""
+    report = status.report or {}
     gpus = report.get("gpus") or ()
     disk_pct, disk_mount = _fullest_disk(report)
     return HostCard(
@@ -115,9 +111,9 @@ def _sort_key(sort: str):
     return lambda c: c.id
 
 
-def fleet(hub, *, query: str = "", state: str = "", sort: str = "name") -> tuple[FleetTotals, list[HostCard]]:
-    """Totals over the whole fleet, and the cards that match the filter, sorted."""
-    cards = [host_card(spec, hub.poller.runtime(host_id)) for host_id, spec in hub.specs.items()]
+def fleet(specs, now, *, query: str = "", state: str = "", sort: str = "name") -> tuple[FleetTotals, list[HostCard]]:
+    """Totals over the whole fleet, and the cards that match the filter, sorted (`now`: HostNow by id)."""
+    cards = [host_card(spec, now[host_id]) for host_id, spec in specs.items()]
     totals = FleetTotals(
         hosts=len(cards),
         up=sum(c.state == "up" for c in cards),

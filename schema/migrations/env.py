@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 import schema.alert_models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import schema.auth_models  # noqa: F401
+import schema.runtime_models  # noqa: F401
 import schema.models  # noqa: F401
 from schema.db import default_db_url, make_engine, normalize_url
 

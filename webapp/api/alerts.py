@@ -11,12 +11,14 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from inventory import parse_duration
 from schema import alert_queries as aq
+from schema import fleet as fleet_state
 from webapp.api.params import id_list
 from webapp.auth import PrincipalDep
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 from webapp.errors import BadRequest
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -31,10 +33,14 @@ def redacted_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or '?'}/…"
 
 
-def rules_view(hub) -> dict[str, Any]:
-    """Rules, notifiers (secret-free) and the problems of the inventory's alerting part."""
-    alerting = hub.alerts.alerting
-    stats = hub.dispatcher.stats()
+def rules_view(fleet, session) -> dict[str, Any]:
+    """Rules, notifiers (secret-free, with the collectors' delivery stats) and the problems of the
+    inventory's alerting part."""
+    inventory = fleet.inventory
+    if inventory is None:
+        return {"rules": [], "notifiers": [], "problems": []}
+    alerting = inventory.alerting
+    stats = fleet_state.notifier_stats(session, time.time())
     rules = [{"name": r.name, "kind": "event" if r.event else "metric", "metric": r.metric, "event": r.event,
               "op": r.op, "threshold": r.threshold, "for_s": r.for_s, "hosts": r.hosts, "labels": dict(r.labels),
               "items": r.items, "severity": r.severity, "notify": list(r.notify), "line": r.line,
@@ -45,13 +51,19 @@ def rules_view(hub) -> dict[str, Any]:
     return {"rules": rules, "notifiers": notifiers, "problems": [p.to_dict() for p in alerting.problems]}
 
 
+def pending_alerts(session, hosts: list[str] | None = None, rules: list[str] | None = None) -> list[dict[str, Any]]:
+    """Instances waiting for their `for`, from the collectors' rows."""
+    return [p for p in fleet_state.pending_alerts(session, time.time())
+            if (not hosts or p["host_id"] in hosts) and (not rules or p["rule"] in rules)]
+
+
 @router.get("")
-def list_alerts(hub: HubDep, session: SessionDep,
+def list_alerts(session: SessionDep,
                 state: list[str] | None = Query(None, description="pending, firing, resolved (comma list)"),
                 server_id: list[str] | None = Query(None, description="host id(s), comma list"),
                 rule: list[str] | None = Query(None, description="rule name(s), comma list"),
                 limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
-    """Alert instances: firing first, then the most recent; pending ones (in memory) listed apart."""
+    """Alert instances: firing first, then the most recent; pending ones (not yet stored) listed apart."""
     states, hosts, rules = id_list(state), id_list(server_id), id_list(rule)
     stored = [s for s in states or () if s != "pending"]
     try:
@@ -60,17 +72,16 @@ def list_alerts(hub: HubDep, session: SessionDep,
             {"total": 0, "limit": limit, "offset": offset, "rows": []}
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    hub.alerts.mark_silenced(page["rows"])
-    pending = [] if states and "pending" not in states else [
-        p for p in hub.alerts.pending()
-        if (not hosts or p["host_id"] in hosts) and (not rules or p["rule"] in rules)]
+    now = time.time()
+    aq.mark_silenced(page["rows"], aq.active_silences(session, now), now)
+    pending = [] if states and "pending" not in states else pending_alerts(session, hosts, rules)
     return {**page, "pending": pending}
 
 
 @router.get("/rules")
-def alert_rules(hub: HubDep) -> dict[str, Any]:
+def alert_rules(fleet: FleetDep, session: SessionDep) -> dict[str, Any]:
     """The alert rules and notifiers in force, with the inventory's problems in that part (file, line, field)."""
-    return rules_view(hub)
+    return rules_view(fleet, session)
 
 
 class SilenceIn(BaseModel):
@@ -94,15 +105,20 @@ def _seconds(duration: str | float) -> float:
     return seconds
 
 
-async def _silence(hub, fields: dict[str, Any]) -> dict[str, Any]:
-    silence = await hub.writer.run_db(lambda s: aq.add_silence(s, fields))
-    await _refresh(hub)
+async def _in_db(fleet, fn):
+    """`fn(session)` committed, in a worker thread (the web's own connections)."""
+    def work():
+        with Session(fleet.engine) as session:
+            result = fn(session)
+            session.commit()
+            return result
+    return await anyio.to_thread.run_sync(work)
+
+
+async def _silence(fleet, fields: dict[str, Any]) -> dict[str, Any]:
+    silence = await _in_db(fleet, lambda s: aq.add_silence(s, fields))
+    await fleet.control.silences_changed()
     return silence
-
-
-async def _refresh(hub) -> None:
-    now = time.time()
-    hub.alerts.set_silences(await hub.writer.run_db(lambda s: aq.active_silences(s, now)))
 
 
 @router.get("/silences")
@@ -113,12 +129,12 @@ def list_silences(session: SessionDep, past: bool = Query(False, description="in
 
 
 @router.post("/silences", status_code=201)
-async def add_silence(body: SilenceIn, hub: HubDep, who: PrincipalDep) -> dict[str, Any]:
+async def add_silence(body: SilenceIn, fleet: FleetDep, who: PrincipalDep) -> dict[str, Any]:
     """Hold back notifications of matching alerts for a while (admin)."""
     if not (body.rule or body.server_id or body.item):
         raise BadRequest("name a rule, a server_id or an item: a silence of everything is not allowed")
     now = time.time()
-    return await _silence(hub, {"rule": body.rule, "host_id": body.server_id, "item": body.item,
+    return await _silence(fleet, {"rule": body.rule, "host_id": body.server_id, "item": body.item,
                                 "until": now + _seconds(body.duration), "created_at": now,
                                 "created_by": who.name if who else "", "reason": body.reason})
 
@@ -129,7 +145,7 @@ class AlertSilenceIn(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-async def silence_instance(hub, session, alert_id: int, duration: str | float, reason: str, who) -> dict[str, Any]:
+async def silence_instance(fleet, session, alert_id: int, duration: str | float, reason: str, who) -> dict[str, Any]:
     """Silence one alert instance (its rule, host and item); the API and the page's button share this."""
     page = await anyio.to_thread.run_sync(
         lambda: aq.query_alerts(session, limit=1, offset=0, alert_ids=[alert_id]))  # a query: not on the loop
@@ -137,24 +153,24 @@ async def silence_instance(hub, session, alert_id: int, duration: str | float, r
         raise HTTPException(404, detail=f"no alert {alert_id}")
     row = page.rows[0]
     now = time.time()
-    return await _silence(hub, {"rule": row["rule"], "host_id": row["host_id"], "item": row["item"],
+    return await _silence(fleet, {"rule": row["rule"], "host_id": row["host_id"], "item": row["item"],
                                 "until": now + _seconds(duration), "created_at": now,
                                 "created_by": who.name if who else "", "reason": reason})
 
 
 @router.post("/{alert_id}/silence", status_code=201)
-async def silence_alert(alert_id: RowId, body: AlertSilenceIn, hub: HubDep, session: SessionDep,
+async def silence_alert(alert_id: RowId, body: AlertSilenceIn, fleet: FleetDep, session: SessionDep,
                         who: PrincipalDep) -> dict[str, Any]:
     """Silence one alert instance (its rule, host and item) for a while (admin)."""
-    return await silence_instance(hub, session, alert_id, body.duration, body.reason, who)
+    return await silence_instance(fleet, session, alert_id, body.duration, body.reason, who)
 
 
 @router.delete("/silences/{silence_id}")
-async def lift_silence(silence_id: RowId, hub: HubDep) -> dict[str, Any]:
+async def lift_silence(silence_id: RowId, fleet: FleetDep) -> dict[str, Any]:
     """Lift a silence before it ends (admin)."""
     now = time.time()
-    silence = await hub.writer.run_db(lambda s: aq.end_silence(s, silence_id, now))
+    silence = await _in_db(fleet, lambda s: aq.end_silence(s, silence_id, now))
     if silence is None:
         raise HTTPException(404, detail=f"no silence {silence_id}")
-    await _refresh(hub)
+    await fleet.control.silences_changed()
     return silence

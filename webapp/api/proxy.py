@@ -1,14 +1,19 @@
 """`/api/servers/{id}/proxy`: the host's reverse forward: configuration, status, start and stop."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
-from webapp.api.servers import _write
-from webapp.deps import HubDep
+from collector.errors import HostError
+from schema import fleet as fleet_state
 from webapp import inventory_edits as edits
+from webapp.api.servers import _write, known, live_failure
+from webapp.deps import FleetDep
 
 router = APIRouter(tags=["proxy"])
 
@@ -25,58 +30,68 @@ class ProxyIn(BaseModel):
                                     '["pypi.org:443", "*.example.com"]; unset: any (target "builtin" only)')
 
 
-def _known(hub, host_id: str):
-    spec = hub.specs.get(host_id)
-    if spec is None:
-        raise HTTPException(404, detail=f"unknown server {host_id!r}: not in the inventory")
-    return spec
+def stopped(spec) -> dict[str, Any]:
+    return {"state": "stopped", "listen": spec.proxy.remote_listen, "target": spec.proxy.target}
 
 
-def proxy_view(hub, host_id: str) -> dict[str, Any]:
+def proxy_view(spec, status: dict[str, Any] | None) -> dict[str, Any]:
     """Configuration and status of one host's forward (the page's proxy card shows the same)."""
-    spec = _known(hub, host_id)
-    proxy = hub.proxies.get(host_id)
-    status = proxy.status.to_dict() if proxy is not None else {
-        "state": "stopped", "listen": spec.proxy.remote_listen, "target": spec.proxy.target}
-    return {"server": host_id, "config": spec.proxy.model_dump(), "status": status}
+    return {"server": spec.id, "config": spec.proxy.model_dump(), "status": status or stopped(spec)}
+
+
+async def live_statuses(fleet) -> dict[str, dict[str, Any]]:
+    """Every forward's status of this moment, asked of the collectors; what they last wrote to the database
+    for those that do not answer."""
+    def stored() -> dict[str, dict[str, Any]]:
+        with Session(fleet.engine) as session:
+            return fleet_state.proxy_statuses(session, time.time())
+    statuses = await anyio.to_thread.run_sync(stored)
+    statuses.update(await fleet.control.proxy_statuses())
+    return statuses
 
 
 @router.get("/api/proxies")
-def list_proxies(hub: HubDep) -> list[dict[str, Any]]:
+async def list_proxies(fleet: FleetDep) -> list[dict[str, Any]]:
     """Every host whose inventory entry enables a reverse forward, with its status."""
-    return [proxy_view(hub, host_id) for host_id, spec in hub.specs.items() if spec.proxy.enabled]
+    statuses = await live_statuses(fleet)
+    return [proxy_view(spec, statuses.get(host_id)) for host_id, spec in fleet.specs.items() if spec.proxy.enabled]
 
 
 @router.get("/api/servers/{host_id}/proxy")
-def get_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
+async def get_proxy(host_id: str, fleet: FleetDep) -> dict[str, Any]:
     """The host's reverse forward: configuration and live status."""
-    return proxy_view(hub, host_id)
+    return await _act(fleet, host_id, "status")
 
 
 @router.put("/api/servers/{host_id}/proxy")
-async def put_proxy(host_id: str, body: ProxyIn, hub: HubDep) -> dict[str, Any]:
+async def put_proxy(host_id: str, body: ProxyIn, fleet: FleetDep) -> dict[str, Any]:
     """Change the forward's configuration (written to the inventory; the forward restarts)."""
-    _known(hub, host_id)
-    await _write(hub, edits.update_host(host_id, {"proxy": body.model_dump(exclude_none=True)}))
-    return proxy_view(hub, host_id)
+    known(fleet, host_id)
+    await _write(fleet, edits.update_host(host_id, {"proxy": body.model_dump(exclude_none=True)}))
+    return await _act(fleet, host_id, "status")
+
+
+async def _act(fleet, host_id: str, action: str) -> dict[str, Any]:
+    spec = known(fleet, host_id)
+    try:
+        status = await fleet.control.proxy(host_id, action)
+    except LookupError:
+        raise HTTPException(409, detail=f"{host_id} has no proxy enabled: PUT its proxy config with "
+                                        "enabled=true") from None
+    except (HostError, KeyError) as exc:
+        if isinstance(exc, KeyError) and action in ("stop", "status"):
+            return proxy_view(spec, None)  # nobody holds it: it is stopped
+        raise live_failure(exc, host_id) from None
+    return proxy_view(spec, status if status.get("listen") else None)
 
 
 @router.post("/api/servers/{host_id}/proxy/start")
-async def start_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
+async def start_proxy(host_id: str, fleet: FleetDep) -> dict[str, Any]:
     """Start holding the forward (it must be enabled in the inventory)."""
-    _known(hub, host_id)
-    proxy = hub.proxies.get(host_id)
-    if proxy is None:
-        raise HTTPException(409, detail=f"{host_id} has no proxy enabled: PUT its proxy config with enabled=true")
-    proxy.start()
-    return proxy_view(hub, host_id)
+    return await _act(fleet, host_id, "start")
 
 
 @router.post("/api/servers/{host_id}/proxy/stop")
-async def stop_proxy(host_id: str, hub: HubDep) -> dict[str, Any]:
+async def stop_proxy(host_id: str, fleet: FleetDep) -> dict[str, Any]:
     """Close the forward and wait until the host's sshd has released the port."""
-    _known(hub, host_id)
-    proxy = hub.proxies.get(host_id)
-    if proxy is not None:
-        await proxy.stop()
-    return proxy_view(hub, host_id)
+    return await _act(fleet, host_id, "stop")

@@ -1,20 +1,22 @@
 """`/api/servers`: the inventory's hosts, their state, latest sample, probe now, service catalog."""
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from collector.errors import Failure, HostError
 from inventory import InventoryError
 from inventory.writer import HostExists, HostNotFound, InventoryConflict
 from webapp import inventory_edits as edits
+from schema import fleet as fleet_state
 from schema import samples as store
 from schema.timeutil import iso
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 
 router = APIRouter(prefix="/api/servers", tags=["servers"])
 
@@ -69,34 +71,58 @@ def _problems(exc: InventoryError) -> HTTPException:
     return HTTPException(422, detail=[p.to_dict() for p in exc.problems])
 
 
-def server_summary(hub, host_id: str, row) -> dict[str, Any]:
-    spec = hub.specs[host_id]
-    st = hub.poller.runtime(host_id).status
+def server_summary(spec, now: fleet_state.HostNow) -> dict[str, Any]:
+    """A host's inventory settings, state and system facts (the list, one host, the host page)."""
     out: dict[str, Any] = {
         "id": spec.id, "address": spec.address, "port": spec.port, "user": spec.user,
         "interval_s": spec.interval_s, "timeout_s": spec.timeout_s,
         "disks": spec.disks if spec.disks == "all" else list(spec.disks), "services": list(spec.services),
         "gpu": spec.gpu, "labels": spec.labels,
-        "state": st.state, "last_error": st.last_error,
-        "last_seen_at": st.last_seen_at, "last_seen_iso": _iso(st.last_seen_at),
-        "state_since": st.state_since, "state_since_iso": _iso(st.state_since),
-        "consecutive_failures": st.consecutive_failures,
+        "state": now.state, "last_error": now.last_error,
+        "last_seen_at": now.last_seen_at, "last_seen_iso": _iso(now.last_seen_at),
+        "state_since": now.state_since, "state_since_iso": _iso(now.state_since),
+        "consecutive_failures": now.consecutive_failures,
     }
-    facts = hub.poller.runtime(host_id).facts  # fresher than the row, which is written once a second
-    for name in ("hostname", "os_pretty_name", "kernel", "arch", "cpu_count", "mem_total_bytes", "gpu_count"):
-        out[name] = facts.get(name, getattr(row, name, None) if row is not None else None)
+    for name in fleet_state.FACTS:
+        out[name] = now.facts.get(name)
     return out
 
 
-def _known(hub, host_id: str) -> None:
-    if host_id not in hub.specs:
+def known(fleet, host_id: str):
+    """The host's inventory entry, or 404."""
+    spec = fleet.specs.get(host_id)
+    if spec is None:
         raise HTTPException(404, detail=f"unknown server {host_id!r}: not in the inventory")
+    return spec
 
 
-async def _write(hub, edit) -> Any:
+def summary_of(fleet, host_id: str, session) -> dict[str, Any]:
+    return server_summary(known(fleet, host_id), fleet_state.host_now(session, host_id))
+
+
+async def summary_now(fleet, host_id: str) -> dict[str, Any]:
+    """`summary_of` from async code: the query in a worker thread."""
+    def read() -> dict[str, Any]:
+        with Session(fleet.engine) as session:
+            return summary_of(fleet, host_id, session)
+    return await anyio.to_thread.run_sync(read)
+
+
+def live_failure(exc: Exception, host_id: str) -> HTTPException:
+    """What a live request's failure answers: the host's failure class, or why nobody could ask it."""
+    if isinstance(exc, HostError):
+        return _host_failure(exc)
+    if isinstance(exc, KeyError):
+        return HTTPException(503, detail=f"no collector polls {host_id} right now (it was just added, or its "
+                                         "collector is restarting): try again in a few seconds",
+                             headers={"Retry-After": "5"})
+    raise exc
+
+
+async def _write(fleet, edit) -> Any:
     """Write the inventory and apply it; the writer's errors as HTTP errors."""
     try:
-        return await edits.apply_edit(hub, edit)
+        return await edits.apply_edit(fleet, edit)
     except InventoryConflict as exc:  # edited by hand meanwhile and the edit no longer applies
         raise HTTPException(409, detail=exc.problems[0].message) from None
     except InventoryError as exc:
@@ -110,94 +136,85 @@ async def _write(hub, edit) -> Any:
 
 
 @router.get("")
-def list_servers(hub: HubDep, session: SessionDep) -> list[dict[str, Any]]:
+def list_servers(fleet: FleetDep, session: SessionDep) -> list[dict[str, Any]]:
     """Every host of the inventory with its state and system facts."""
-    rows = {h.id: h for h in store.list_hosts(session)}
-    return [server_summary(hub, host_id, rows.get(host_id)) for host_id in hub.specs]
+    specs = fleet.specs
+    now = fleet_state.hosts_now(session, specs)
+    return [server_summary(spec, now[host_id]) for host_id, spec in specs.items()]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=EDIT_RESPONSES)
-async def add_server(body: HostIn, hub: HubDep) -> dict[str, Any]:
+async def add_server(body: HostIn, fleet: FleetDep) -> dict[str, Any]:
     """Add a host to the inventory file (comments and key order kept, one backup)."""
     entry = body.model_dump(exclude_none=True)
     if not entry.get("id") or not entry.get("address"):
         raise HTTPException(422, detail="`id` and `address` are required to add a server")
-    await _write(hub, edits.add_host(entry))
-    return server_summary(hub, entry["id"], None)
+    await _write(fleet, edits.add_host(entry))
+    return await summary_now(fleet, entry["id"])
 
 
 @router.get("/{host_id}")
-def get_server(host_id: str, hub: HubDep, session: SessionDep) -> dict[str, Any]:
+def get_server(host_id: str, fleet: FleetDep, session: SessionDep) -> dict[str, Any]:
     """One host with its state and system facts."""
-    _known(hub, host_id)
-    return server_summary(hub, host_id, store.get_host(session, host_id))
+    return summary_of(fleet, host_id, session)
 
 
 @router.put("/{host_id}", responses=EDIT_RESPONSES)
-async def update_server(host_id: str, body: HostIn, hub: HubDep) -> dict[str, Any]:
+async def update_server(host_id: str, body: HostIn, fleet: FleetDep) -> dict[str, Any]:
     """Change a host's settings: fields sent are set, a field sent as null goes back to the default."""
-    _known(hub, host_id)
+    known(fleet, host_id)
     changes = body.model_dump(exclude_unset=True)
     if "id" in changes and changes["id"] is None:
         raise HTTPException(422, detail="`id` cannot be removed")
     if "address" in changes and changes["address"] is None:
         raise HTTPException(422, detail="`address` cannot be removed")
-    await _write(hub, edits.update_host(host_id, changes))
-    return server_summary(hub, changes.get("id") or host_id, None)
+    await _write(fleet, edits.update_host(host_id, changes))
+    return await summary_now(fleet, changes.get("id") or host_id)
 
 
 @router.delete("/{host_id}", status_code=status.HTTP_204_NO_CONTENT, responses=EDIT_RESPONSES)
-async def delete_server(host_id: str, hub: HubDep) -> Response:
+async def delete_server(host_id: str, fleet: FleetDep) -> Response:
     """Remove a host from the inventory; its stored history is kept."""
-    _known(hub, host_id)
-    await _write(hub, edits.delete_host(host_id))
+    known(fleet, host_id)
+    await _write(fleet, edits.delete_host(host_id))
     return Response(status_code=204)
 
 
 @router.get("/{host_id}/latest")
-def latest(host_id: str, hub: HubDep, session: SessionDep) -> dict[str, Any]:
+def latest(host_id: str, fleet: FleetDep, session: SessionDep) -> dict[str, Any]:
     """The newest stored sample with GPUs, disks and services, plus state and top processes."""
-    _known(hub, host_id)
-    rt = hub.poller.runtime(host_id)
+    spec = known(fleet, host_id)
+    now = fleet_state.host_now(session, host_id)
     sample = store.latest_sample(session, host_id)
     if sample is not None:
         sample["ts_iso"] = iso(sample["ts"])
         sample["age_s"] = round(time.time() - sample["ts"], 1)
-    return {
-        "server": server_summary(hub, host_id, store.get_host(session, host_id)),
-        "sample": sample,
-        "top_processes": rt.top_processes,
-        "os": rt.os_info,
-    }
+    return {"server": server_summary(spec, now), "sample": sample, "top_processes": now.top_processes,
+            "os": now.os}
 
 
 @router.post("/{host_id}/probe")
-async def probe_now(host_id: str, hub: HubDep) -> dict[str, Any]:
+async def probe_now(host_id: str, fleet: FleetDep) -> dict[str, Any]:
     """Probe the host now over the hub's open connection; the full snapshot, also stored."""
-    _known(hub, host_id)
+    known(fleet, host_id)
     try:
-        report = await hub.probe_now(host_id)
-    except HostError as err:
-        raise _host_failure(err) from None
-    rt = hub.poller.runtime(host_id)
-    if rt.os_info and not any((report.get("os") or {}).values()):
-        report["os"] = rt.os_info
-    return report
+        return await fleet.control.probe_now(host_id)
+    except (HostError, KeyError) as exc:
+        raise live_failure(exc, host_id) from None
 
 
 @router.get("/{host_id}/services/catalog")
-async def services_catalog(host_id: str, hub: HubDep) -> dict[str, Any]:
+async def services_catalog(host_id: str, fleet: FleetDep) -> dict[str, Any]:
     """Systemd service units found on the host, marked when the inventory watches them."""
-    _known(hub, host_id)
+    spec = known(fleet, host_id)
     try:
-        result = await hub.service_catalog(host_id)
-    except HostError as err:
-        raise _host_failure(err) from None
-    watched = set(hub.specs[host_id].services)
+        result = await fleet.control.service_catalog(host_id)
+    except (HostError, KeyError) as exc:
+        raise live_failure(exc, host_id) from None
+    watched = set(spec.services)
     return {
         "server": host_id,
-        "available": result.available,
-        "error": result.error,
-        "units": [dict(dataclasses.asdict(u), watched=u.name in watched)
-                  for u in result.units],
+        "available": result["available"],
+        "error": result["error"],
+        "units": [dict(u, watched=u["name"] in watched) for u in result["units"]],
     }

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from schema import gpu_timeseries as gts
 from schema import timeseries as ts
 from webapp.api.params import FROM, TO, id_list, time_range
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 from webapp.errors import BadRequest
 
 router = APIRouter(tags=["metrics"])
@@ -25,10 +25,10 @@ STEP = Query(None, description="raw | minute | hour; default: chosen from the ra
                                "(raw up to 6 h, minute buckets up to 48 h, hourly beyond)")
 
 
-def _known_hosts(hub, session, host_ids: list[str]) -> None:
+def _known_hosts(fleet, session, host_ids: list[str]) -> None:
     from schema import samples as store
 
-    missing = [h for h in host_ids if h not in hub.specs and store.get_host(session, h) is None]
+    missing = [h for h in host_ids if h not in fleet.specs and store.get_host(session, h) is None]
     if missing:
         raise HTTPException(404, detail=f"unknown server(s): {', '.join(missing)}")
 
@@ -40,10 +40,10 @@ def metrics_catalog() -> dict[str, Any]:
 
 
 @router.get("/api/servers/{host_id}/timeseries")
-def timeseries(host_id: str, hub: HubDep, session: SessionDep, metric: str = METRIC, start: str | None = FROM,
+def timeseries(host_id: str, fleet: FleetDep, session: SessionDep, metric: str = METRIC, start: str | None = FROM,
                end: str | None = TO, step: str | None = STEP) -> dict[str, Any]:
     """One metric of one host between `from` and `to`, at a resolution fitting the range."""
-    _known_hosts(hub, session, [host_id])
+    _known_hosts(fleet, session, [host_id])
     t0, t1 = time_range(start, end, now=time.time(), default_span_s=DEFAULT_SPAN_S)
     try:
         series = ts.timeseries(session, host_id, metric, t0, t1, resolution=step)
@@ -53,10 +53,10 @@ def timeseries(host_id: str, hub: HubDep, session: SessionDep, metric: str = MET
 
 
 @router.get("/api/servers/{host_id}/gpus/timeseries")
-def gpu_timeseries(host_id: str, hub: HubDep, session: SessionDep, metric: str = GPU_METRIC,
+def gpu_timeseries(host_id: str, fleet: FleetDep, session: SessionDep, metric: str = GPU_METRIC,
                    start: str | None = FROM, end: str | None = TO, step: str | None = STEP) -> dict[str, Any]:
     """One metric of each GPU of one host between `from` and `to`, one series per card."""
-    _known_hosts(hub, session, [host_id])
+    _known_hosts(fleet, session, [host_id])
     t0, t1 = time_range(start, end, now=time.time(), default_span_s=DEFAULT_SPAN_S)
     try:
         result = gts.gpu_timeseries(session, host_id, metric, t0, t1, resolution=step)
@@ -66,7 +66,7 @@ def gpu_timeseries(host_id: str, hub: HubDep, session: SessionDep, metric: str =
 
 
 @router.get("/api/compare")
-def compare(hub: HubDep, session: SessionDep,
+def compare(fleet: FleetDep, session: SessionDep,
             servers: list[str] = Query(..., description="host ids, comma list or repeated"),
             metric: str = METRIC, start: str | None = FROM, end: str | None = TO) -> dict[str, Any]:
     """One metric for several hosts over the same range, with average and peak per host."""
@@ -75,7 +75,7 @@ def compare(hub: HubDep, session: SessionDep,
         raise BadRequest("name at least one server in `servers`")
     if len(host_ids) > MAX_COMPARE:
         raise BadRequest(f"compare at most {MAX_COMPARE} servers at once (got {len(host_ids)})")
-    _known_hosts(hub, session, host_ids)
+    _known_hosts(fleet, session, host_ids)
     t0, t1 = time_range(start, end, now=time.time(), default_span_s=DEFAULT_SPAN_S)
     try:
         result = ts.compare(session, host_ids, metric, t0, t1)

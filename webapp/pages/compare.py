@@ -11,7 +11,7 @@ from schema import samples as store
 from schema import timeseries as ts
 from webapp.api.params import id_list
 from webapp.api.timeseries import MAX_COMPARE
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 from webapp.host_view import DEFAULT_RANGE, RANGES
 from webapp.templating import render
 
@@ -26,15 +26,16 @@ def display_unit(metric: str) -> tuple[str, float]:
     return DISPLAY.get(unit, (unit, 1.0))
 
 
-def all_host_ids(hub, session) -> list[str]:
+def all_host_ids(fleet, session) -> list[str]:
     """Hosts of the inventory first, then removed hosts that still have history."""
-    ids = list(hub.specs)
-    ids += sorted(h.id for h in store.list_hosts(session, include_removed=True) if h.id not in hub.specs)
+    specs = fleet.specs
+    ids = list(specs)
+    ids += sorted(h.id for h in store.list_hosts(session, include_removed=True) if h.id not in specs)
     return ids
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, hub: HubDep, session: SessionDep, servers: list[str] = Query(default=[]),
+def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers: list[str] = Query(default=[]),
                  metric: str = "cpu_pct", range: str = DEFAULT_RANGE):
     """Pick hosts, a metric and a range; one line per host and a table of averages and peaks."""
     chosen = id_list(servers) or []
@@ -59,7 +60,7 @@ def compare_page(request: Request, hub: HubDep, session: SessionDep, servers: li
             chart = {"id": "compare", "title": ts.METRICS[metric].description, "unit": unit, "scale": factor,
                      "max": 100 if unit == "%" else None,
                      "sources": [{"kind": "compare", "label": metric, "url": f"/api/compare?{query}"}]}
-    context = {"page": "compare", "hosts": all_host_ids(hub, session), "chosen": chosen, "metric": metric,
+    context = {"page": "compare", "hosts": all_host_ids(fleet, session), "chosen": chosen, "metric": metric,
                "metrics": ts.METRICS, "range": range, "ranges": RANGES, "unit": unit, "rows": rows,
                "chart": chart, "problem": problem, "max_compare": MAX_COMPARE}
     return render(request, "compare.html", context)

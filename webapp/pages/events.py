@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from schema.event_queries import query_events
 from schema.models import EVENT_TYPES
 from webapp.api.params import id_list
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 from webapp.pages.common import fetch_page, url_with
 from webapp.pages.compare import all_host_ids
 from webapp.templating import htmx_target, render
@@ -20,7 +20,7 @@ SEVERITY = {"host_down": "bad", "service_failed": "bad", "host_key_mismatch": "b
 
 
 @router.get("/events", response_class=HTMLResponse)
-def events_page(request: Request, hub: HubDep, session: SessionDep, type: list[str] = Query(default=[]),
+def events_page(request: Request, fleet: FleetDep, session: SessionDep, type: list[str] = Query(default=[]),
                 server_id: list[str] = Query(default=[]), page: int = 1):
     """Events newest first; htmx asks for the `#events-table` section alone."""
     types = [t for t in id_list(type) or [] if t in EVENT_TYPES]
@@ -29,7 +29,7 @@ def events_page(request: Request, hub: HubDep, session: SessionDep, type: list[s
     pg, result = fetch_page(lambda limit, offset: query_events(session, types=types, host_ids=hosts, limit=limit,
                                                                 offset=offset), page, PER_PAGE)
     context = {"page": "events", "rows": result.rows, "pager": pg, "types": EVENT_TYPES, "chosen_types": types,
-               "hosts": all_host_ids(hub, session), "chosen_hosts": hosts, "severity": SEVERITY,
+               "hosts": all_host_ids(fleet, session), "chosen_hosts": hosts, "severity": SEVERITY,
                "problem": f"unknown event type(s) ignored: {', '.join(unknown)}" if unknown else None,
                "url_with": lambda **kw: url_with(request, **kw)}
     name = "_events_table.html" if htmx_target(request) == "events-table" else "events.html"

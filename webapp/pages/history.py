@@ -11,7 +11,7 @@ from schema import history
 from webapp.api.params import id_list
 from webapp.pages.common import QUICK_RANGES, date_range, fetch_page, url_with
 from webapp.pages.compare import all_host_ids
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 from webapp.templating import htmx_target, render
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +30,7 @@ COLUMNS = (
 
 
 @router.get("/history", response_class=HTMLResponse)
-def history_page(request: Request, hub: HubDep, session: SessionDep, servers: list[str] = Query(default=[]),
+def history_page(request: Request, fleet: FleetDep, session: SessionDep, servers: list[str] = Query(default=[]),
                  range: str = "7d", from_date: str = Query("", alias="from"), to_date: str = Query("", alias="to"),
                  tzo: int = 0, sort: str = "-hour", page: int = 1):
     """Hourly history; htmx asks for the `#history-table` section alone."""
@@ -46,7 +46,7 @@ def history_page(request: Request, hub: HubDep, session: SessionDep, servers: li
         details=False), page, PER_PAGE)
     csv_query = urlencode({"server_id": chosen, "from": f"{span.start:.0f}", "to": f"{span.end:.0f}", "sort": sort},
                           doseq=True)
-    context = {"page": "history", "hosts": all_host_ids(hub, session), "chosen": chosen, "span": span,
+    context = {"page": "history", "hosts": all_host_ids(fleet, session), "chosen": chosen, "span": span,
                "quick": QUICK_RANGES, "from_date": from_date, "to_date": to_date, "sort": sort, "pager": pg,
                "rows": result.rows, "columns": COLUMNS, "problem": problem, "csv_url": f"/api/history/hourly.csv?{csv_query}",
                "url_with": lambda **kw: url_with(request, **kw)}

@@ -6,10 +6,11 @@ import time
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from schema import fleet as fleet_state
 from schema import samples as store
 from webapp.api.proxy import proxy_view
 from webapp.api.servers import server_summary
-from webapp.deps import HubDep, SessionDep
+from webapp.deps import FleetDep, SessionDep
 from webapp.host_view import DEFAULT_RANGE, RANGES, chart_specs, live_view
 from webapp.templating import htmx_target, render
 
@@ -18,18 +19,22 @@ REFRESH_S = 5
 
 
 @router.get("/hosts/{host_id}", response_class=HTMLResponse)
-def host_page(request: Request, host_id: str, hub: HubDep, session: SessionDep, range: str = DEFAULT_RANGE):
+def host_page(request: Request, host_id: str, fleet: FleetDep, session: SessionDep, range: str = DEFAULT_RANGE):
     """The host page; htmx refreshes ask for the `#host-live` section alone."""
-    if host_id not in hub.specs:
+    spec = fleet.specs.get(host_id)
+    if spec is None:
         raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
-    rt = hub.poller.runtime(host_id)
-    sample = None if rt.report and "cpu_pct" in rt.report else store.latest_sample(session, host_id)
-    live = live_view(rt.report, sample)
-    info = server_summary(hub, host_id, store.get_host(session, host_id))
-    context = {"page": "overview", "host": info, "live": live, "os": rt.os_info or {},
-               "top_processes": rt.top_processes, "now": time.time(), "refresh_s": REFRESH_S,
-               "ranges": RANGES, "range": range if range in RANGES else DEFAULT_RANGE,
-               "proxy": proxy_view(hub, host_id) if hub.specs[host_id].proxy.enabled else None,
+    now = fleet_state.host_now(session, host_id)
+    report = now.report
+    sample = None if report and "cpu_pct" in report else store.latest_sample(session, host_id)
+    proxy = (proxy_view(spec, fleet_state.proxy_statuses(session, time.time()).get(host_id))
+             if spec.proxy.enabled else None)
+    session.close()  # the connection goes back before the render
+    live = live_view(report, sample)
+    info = server_summary(spec, now)
+    context = {"page": "overview", "host": info, "live": live, "os": now.os or {},
+               "top_processes": now.top_processes, "now": time.time(), "refresh_s": REFRESH_S,
+               "ranges": RANGES, "range": range if range in RANGES else DEFAULT_RANGE, "proxy": proxy,
                "charts": chart_specs(host_id, (live and len(live["gpus"])) or info.get("gpu_count") or 0)}
     name = "_host_live.html" if htmx_target(request) == "host-live" else "host.html"
     return render(request, name, context)

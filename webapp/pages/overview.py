@@ -9,7 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.host_state import STATES
-from webapp.deps import HubDep
+from schema import alert_queries as aq
+from schema import fleet as fleet_state
+from webapp.deps import FleetDep, SessionDep
 from webapp.fleet_view import SORTS, fleet
 from webapp.templating import htmx_target, render
 
@@ -36,11 +38,17 @@ REFRESH_S = 5
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, hub: HubDep, q: str = "", state: str = "", sort: str = "name"):
+def overview(request: Request, fleet_source: FleetDep, session: SessionDep, q: str = "", state: str = "",
+             sort: str = "name"):
     """The fleet overview; htmx refreshes ask for the `#fleet` section alone."""
+    specs = fleet_source.specs
     with gc_paused():
-        totals, cards = fleet(hub, query=q, state=state, sort=sort)
-        context = {"page": "overview", "totals": totals, "cards": cards, "alerts_firing": hub.alerts.firing_count(), "q": q, "state": state, "sort": sort,
+        now = fleet_state.hosts_now(session, specs)
+        firing = aq.count_firing(session)
+        session.close()  # the connection goes back before the render
+        totals, cards = fleet(specs, now, query=q, state=state, sort=sort)
+        context = {"page": "overview", "totals": totals, "cards": cards, "alerts_firing": firing, "q": q,
+                   "state": state, "sort": sort,
                    "states": STATES, "sorts": SORTS, "now": time.time(), "refresh_s": REFRESH_S}
         name = "_fleet.html" if htmx_target(request) == "fleet" else "overview.html"
         return render(request, name, context)  # renders here, inside the pause

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import anyio
+from sqlmodel import Session
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -12,7 +14,8 @@ from inventory import InventoryError
 from inventory.writer import HostExists, HostNotFound
 from webapp import inventory_edits as edits
 from webapp.auth import current
-from webapp.deps import HubDep
+from schema import fleet as fleet_state
+from webapp.deps import FleetDep
 from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form, problem_fields
 from webapp.templating import render
 
@@ -22,24 +25,32 @@ NOTICES = {"added": "Added {id} to the inventory; the hub is connecting to it.",
            "deleted": "Deleted {id} from the inventory; its history is kept."}
 
 
-def _entry(hub, host_id: str):
-    inventory = hub.watcher.inventory
+def _entry(fleet, host_id: str):
+    inventory = fleet.inventory
     for entry in inventory.hosts if inventory else ():
         if entry.id == host_id:
             return entry
     raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
 
 
-def _page(request: Request, hub, form: HostForm | None, *, editing: str | None = None, status_code: int = 200,
+def _page(request: Request, fleet, form: HostForm | None, *, editing: str | None = None, status_code: int = 200,
           notice: str | None = None):
-    inventory = hub.watcher.inventory
+    """The list and the add form, or one host's edit form (blocking: a query; async callers use `_page_async`)."""
+    inventory = fleet.inventory
     defaults = inventory.defaults if inventory else None
-    hosts = [{"spec": spec, "state": hub.poller.runtime(host_id).status.state} for host_id, spec in hub.specs.items()]
+    specs = fleet.specs
+    with Session(fleet.engine) as session:
+        now = fleet_state.hosts_now(session, specs)
+    hosts = [{"spec": spec, "state": now[host_id].state} for host_id, spec in specs.items()]
     context: dict[str, Any] = {"page": "servers", "hosts": hosts, "form": form or HostForm(values={"services": []}),
                                "editing": editing, "defaults": defaults, "gpu_modes": GPU_MODES, "notice": notice,
-                               "inventory_path": str(hub.watcher.path),
-                               "inventory_problems": hub.watcher.status.to_dict().get("problems") or []}
+                               "inventory_path": str(fleet.watcher.path),
+                               "inventory_problems": fleet.watcher.status.to_dict().get("problems") or []}
     return render(request, "servers.html" if editing is None else "server_edit.html", context, status_code=status_code)
+
+
+async def _page_async(request: Request, fleet, form: HostForm | None, **kw):
+    return await anyio.to_thread.run_sync(lambda: _page(request, fleet, form, **kw))
 
 
 def _admins_only(request: Request, host_id: str | None = None) -> None:
@@ -51,11 +62,11 @@ def _admins_only(request: Request, host_id: str | None = None) -> None:
                                         f"{see}; ask an admin to make the change.")
 
 
-async def _save(request: Request, hub, form: HostForm, edit, *, editing: str | None, done: str, host_id: str):
+async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str | None, done: str, host_id: str):
     """Write the edit; back to the list with a notice, or the form again with errors beside the fields."""
     if form.ok:
         try:
-            await edits.apply_edit(hub, edit)
+            await edits.apply_edit(fleet, edit)
         except InventoryError as exc:
             form.errors, form.general = problem_fields(exc.problems)
         except HostExists as exc:
@@ -66,7 +77,7 @@ async def _save(request: Request, hub, form: HostForm, edit, *, editing: str | N
             form.general.append(f"cannot write the inventory file: {exc}")
         else:
             return RedirectResponse(f"/servers?{done}={quote(host_id)}", status_code=303)
-    return _page(request, hub, form, editing=editing, status_code=422)
+    return await _page_async(request, fleet, form, editing=editing, status_code=422)
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
@@ -79,20 +90,20 @@ async def _form(request: Request) -> dict[str, list[str]]:
 
 
 @router.get("/servers", response_class=HTMLResponse)
-def servers_page(request: Request, hub: HubDep, added: str = "", saved: str = "", deleted: str = ""):
+def servers_page(request: Request, fleet: FleetDep, added: str = "", saved: str = "", deleted: str = ""):
     """The hosts of the inventory and a form to add one."""
     done = next(((kind, host) for kind, host in (("added", added), ("saved", saved), ("deleted", deleted)) if host),
                 None)
     notice = NOTICES[done[0]].format(id=done[1]) if done else None
-    return _page(request, hub, None, notice=notice)
+    return _page(request, fleet, None, notice=notice)
 
 
 @router.post("/servers", response_class=HTMLResponse)
-async def add_server(request: Request, hub: HubDep):
+async def add_server(request: Request, fleet: FleetDep):
     """Add a host from the form."""
     form = parse_host_form(await _form(request), editing=False)
     host_id = form.entry.get("id", "")
-    return await _save(request, hub, form, edits.add_host(form.entry), editing=None, done="added", host_id=host_id)
+    return await _save(request, fleet, form, edits.add_host(form.entry), editing=None, done="added", host_id=host_id)
 
 
 @router.get("/servers/new")
@@ -103,53 +114,56 @@ def new_server(request: Request):
 
 
 @router.get("/servers/{host_id}/edit", response_class=HTMLResponse)
-def edit_server(request: Request, host_id: str, hub: HubDep):
+def edit_server(request: Request, host_id: str, fleet: FleetDep):
     """The edit form of one host, filled with what the inventory file says (admins only)."""
     _admins_only(request, host_id)
-    form = HostForm(values=entry_values(_entry(hub, host_id)))
-    return _page(request, hub, form, editing=host_id)
+    form = HostForm(values=entry_values(_entry(fleet, host_id)))
+    return _page(request, fleet, form, editing=host_id)
 
 
 @router.post("/servers/{host_id}", response_class=HTMLResponse)
-async def save_server(request: Request, host_id: str, hub: HubDep):
+async def save_server(request: Request, host_id: str, fleet: FleetDep):
     """Save the edit form of one host."""
-    _entry(hub, host_id)
+    _entry(fleet, host_id)
     form = parse_host_form(await _form(request), editing=True)
     form.values["id"] = host_id
-    return await _save(request, hub, form, edits.update_host(host_id, form.entry), editing=host_id, done="saved",
+    return await _save(request, fleet, form, edits.update_host(host_id, form.entry), editing=host_id, done="saved",
                        host_id=host_id)
 
 
 @router.post("/servers/{host_id}/delete")
-async def delete_server(host_id: str, hub: HubDep):
+async def delete_server(host_id: str, fleet: FleetDep):
     """Delete one host from the inventory (its history stays)."""
-    _entry(hub, host_id)
+    _entry(fleet, host_id)
     try:
-        await edits.apply_edit(hub, edits.delete_host(host_id))
+        await edits.apply_edit(fleet, edits.delete_host(host_id))
     except (InventoryError, HostNotFound, OSError) as exc:
         raise HTTPException(409, detail=f"could not delete {host_id}: {exc}") from None
     return RedirectResponse(f"/servers?deleted={quote(host_id)}", status_code=303)
 
 
 @router.get("/servers/{host_id}/discover", response_class=HTMLResponse)
-async def discover_services(request: Request, host_id: str, hub: HubDep):
+async def discover_services(request: Request, host_id: str, fleet: FleetDep):
     """The host's systemd services as checkboxes (a partial for the edit form, admins only)."""
     _admins_only(request, host_id)
-    spec = hub.specs.get(host_id)
+    spec = fleet.specs.get(host_id)
     if spec is None:
         raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
     # on failure the watched units are offered again, so a failed discovery never unwatches them
     watched = [{"name": name, "active_state": None, "description": None} for name in spec.services]
     context: dict[str, Any] = {"host_id": host_id, "watched": set(spec.services), "units": watched, "error": None}
     try:
-        result = await hub.service_catalog(host_id)
+        result = await fleet.control.service_catalog(host_id)
     except HostError as err:
         context["error"] = f"cannot reach {host_id}: {err.message}. Try again once it is up."
+    except KeyError:
+        context["error"] = f"no collector polls {host_id} right now (it was just added, or its collector is " \
+                           "restarting). Try again in a few seconds."
     else:
-        found = {u.name for u in result.units}
+        found = {u["name"] for u in result["units"]}
         # watched units the host does not list stay ticked, so discovering never unwatches anything silently
-        context["units"] = list(result.units) + [{"name": name, "active_state": "not found", "description": None}
-                                                 for name in spec.services if name not in found]
-        if not result.available:
-            context["error"] = result.error or "systemd is not available on this host"
+        context["units"] = list(result["units"]) + [{"name": name, "active_state": "not found", "description": None}
+                                                    for name in spec.services if name not in found]
+        if not result["available"]:
+            context["error"] = result["error"] or "systemd is not available on this host"
     return render(request, "_discover.html", context)
