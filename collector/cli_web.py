@@ -76,7 +76,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await status.stop()
 
     source = FleetSource(db_url=url, watcher=watcher, control=RemoteControl(engine),
-                         key_dirs=tuple(Path(d) for d in args.key_dir or ()), engine=engine,
+                         key_dirs=tuple(Path(d) for d in args.key_dir or ()), engine=engine, member=args.member,
                          on_start=start, on_stop=stop)
     host, _, port = args.listen.rpartition(":")
     forwarded = args.forwarded_allow_ips

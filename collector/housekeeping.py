@@ -14,6 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,10 @@ class Housekeeping:
         # and a few seconds past every hour, so the hour just ended is complete at once
         scheduler.add_job(job(self._if_holding(self.fill_rollups)), "cron", minute=0, second=15,
                           id="rollup-hourly", **common)
+        # the first retention a minute after start (not an hour): a hub restarted often still trims
         scheduler.add_job(job(self._if_holding(self.retention)), "interval", seconds=o.retention_every_s,
-                          id="retention", **common)
+                          id="retention", next_run_time=datetime.now(timezone.utc) + timedelta(seconds=60),
+                          **common)
         if o.backup_every_s:
             scheduler.add_job(job(self._if_holding(self.backup)), "interval", seconds=o.backup_every_s,
                               id="backup", **common)
@@ -122,6 +125,8 @@ class Housekeeping:
                     await self.run_db(lambda s, r=rows: rollup.upsert_hourly(s, r))
                 total += len(rows)
         self.last_rollup = {"at": now, "rows": total, "seconds": round(time.perf_counter() - started, 3)}
+        log.log(logging.INFO if self.last_rollup["seconds"] >= 1.0 else logging.DEBUG,
+                "rollup: %d hourly row(s) in %.2f s", total, self.last_rollup["seconds"])
         return total
 
     async def retention(self, now: float | None = None) -> dict[str, int]:
@@ -147,7 +152,8 @@ class Housekeeping:
                     break
                 await asyncio.sleep(RETENTION_PAUSE_S)
         if any(removed.values()):
-            log.info("retention: deleted %s", removed)
+            log.info("retention: deleted %s in %.2f s (longest batch %.3f s)", removed,
+                     time.perf_counter() - started, longest)
         self.last_retention = {"at": now, "deleted": sum(removed.values()), "longest_batch_s": round(longest, 3),
                                "seconds": round(time.perf_counter() - started, 3)}
         return removed

@@ -28,15 +28,19 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from collector.housekeeping import Housekeeping
+from collector.inventory_share import InventoryShare
 from collector.process_status import ProcessIdentity, StatusReporter
 from collector.recorder import BatchWriter
+from inventory.paths import KeyFolders
 from inventory.watch import InventoryWatcher
+from schema.db import data_dir
 
 log = logging.getLogger("collector.supervisor")
 
 RESTART_AFTER_S = (0.5, 1.0, 2.0, 4.0)  # after the 1st, 2nd, ... exit in a row; never more than 5 s
 STABLE_S = 60.0  # a child that ran this long starts the count again
 STOP_WAIT_S = 25.0  # for each child's final flush, then it is killed
+SHARE_EVERY_S = 1.0  # the inventory is published or mirrored this often
 
 
 @dataclass
@@ -83,6 +87,8 @@ class Supervisor:
                                          clock=self.clock)
         self.watcher = InventoryWatcher(self.inventory_path, self._inventory_changed,
                                         interval_s=self.options.inventory_check_s)
+        self.share = InventoryShare(self.inventory_path, self.identity.id, self.writer.run_db,
+                                    key_folders=KeyFolders.of(data_dir(), self.options.key_dirs), clock=self.clock)
         self.scheduler: AsyncIOScheduler | None = None
 
     # ----------------------------------------------------------------- running
@@ -103,6 +109,7 @@ class Supervisor:
         watch = asyncio.create_task(self.watcher.run(), name="inventory-watch")
         for child in self.children:
             self._start(child)
+        share = asyncio.create_task(self._share(), name="inventory-share")
         try:
             while not self._stop.is_set():
                 try:
@@ -113,7 +120,8 @@ class Supervisor:
         finally:
             self.stopping = True
             watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
+            share.cancel()
+            await asyncio.gather(watch, share, return_exceptions=True)
             await self._stop_children()
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
@@ -126,6 +134,12 @@ class Supervisor:
             await self.writer.flush()
             self.writer.close()
         return 0
+
+    async def _share(self) -> None:
+        """The inventory between members (collector.inventory_share): the housekeeping member owns the file."""
+        while True:
+            await self.share.tick(self.housekeeping.holding)
+            await asyncio.sleep(SHARE_EVERY_S)
 
     async def _inventory_changed(self, inventory) -> None:
         if self.housekeeping.holding:
@@ -179,6 +193,7 @@ class Supervisor:
     def status_doc(self) -> dict[str, Any]:
         now = self.clock()
         return {"children": {c.name: c.view(now) for c in self.children}, "pid": os.getpid(),
+                "inventory_version": self.share.version, "inventory_share_error": self.share.last_error,
                 **self.housekeeping.status()}
 
 

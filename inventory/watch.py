@@ -147,6 +147,11 @@ class InventoryWatcher:
                 log.exception("inventory watcher: check of %s failed", self.path)
             await asyncio.sleep(self.interval_s)
 
+    @property
+    def digest(self) -> str | None:
+        """The sha256 of the file content this watcher has adopted (None before the first load)."""
+        return self._digest
+
     def note_written(self, inventory: Inventory, written: bytes | None = None) -> None:
         """The hub itself just wrote the file: adopt it without calling ``on_change`` again.
 

@@ -174,6 +174,9 @@ def health_summary(procs: list[ProcessNow], now: float) -> tuple[bool, dict[str,
         "inventory_ok": all(p.status.get("inventory_ok", True) for p in collecting),
         "uptime_s": max((round(now - p.started_at, 1) for p in collecting), default=None),
         "processes": [_process_view(p, now) for p in procs],
+        "housekeeping": next(({"by": p.id, **{k: p.status.get(k) for k in ("last_rollup", "last_retention",
+                                                                             "last_backup")}}
+                              for p in live if p.status.get("housekeeping")), None),
     }
     # a supervisor with a child down (restart pending) is not healthy until the child is back
     child_down = any(not c.get("running") for p in live if p.role == "supervisor"

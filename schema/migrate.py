@@ -34,6 +34,8 @@ _TABLES_BY_REVISION = {
     "0001": {"hosts", "samples", "gpu_samples", "disk_samples", "service_samples", "events"},
     "0002": {"samples_hourly"},
     "0003": {"users", "api_tokens", "web_sessions"},
+    "0004": {"alerts", "alert_notifications", "alert_silences"},
+    "0005": {"host_latest", "hub_processes", "hub_leases", "inventory_docs", "inventory_edits"},
 }
 
 

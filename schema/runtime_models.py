@@ -5,7 +5,9 @@ each host's newest report (`host_latest`, one row per host, in the flush batch)
 and their own status (`hub_processes`: heartbeat, control-channel address,
 pending alerts, notifier and forward status); the web reads only these and the
 history tables. `hub_leases` lets exactly one process of all members run each
-housekeeping job (rollup, retention, backup).
+housekeeping job (rollup, retention, backup). `inventory_docs` and
+`inventory_edits` share one inventory between members on several machines
+(`collector.inventory_share`).
 """
 from __future__ import annotations
 
@@ -49,3 +51,29 @@ class HubLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(max_length=128)
     expires_at: float
+
+
+class InventoryDoc(SQLModel, table=True):
+    """The inventory file as its owner (the housekeeping member) last published it, for the other members."""
+
+    __tablename__ = "inventory_docs"
+    name: str = Field(primary_key=True, max_length=64)
+    text: str = Field(sa_type=Text)
+    digest: str = Field(max_length=64)
+    version: int
+    updated_at: float
+    updated_by: str = Field(max_length=128)
+
+
+class InventoryEdit(SQLModel, table=True):
+    """An edit made through a web process of a member that does not own the file, for the owner to apply."""
+
+    __tablename__ = "inventory_edits"
+    __table_args__ = (Index("ix_inventory_edits_state", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    op: str = Field(sa_type=Text)  # JSON: {"op": "add_host", "args": [...]}
+    state: str = Field(max_length=16)  # queued, done, failed
+    result: str | None = Field(default=None, sa_type=Text)  # JSON: what failed, and how
+    created_at: float
+    created_by: str = Field(max_length=128)
+    done_at: float | None = None

@@ -108,7 +108,7 @@ def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
         raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}\n{extra}")
 
 
-def start_postgres() -> PgServer:
+def start_postgres(max_connections: int = 50) -> PgServer:
     """initdb + pg_ctl start -w; creates the `fleetwatch` database. Stop with `.stop()`."""
     bindir = pg_bindir()
     as_pg = _as_pg_user()
@@ -124,7 +124,7 @@ def start_postgres() -> PgServer:
         with open(server.data / "postgresql.conf", "a") as conf:
             conf.write(f"\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{root}'\n"
                        "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                       "max_connections = 50\nshared_buffers = 32MB\n")
+                       f"max_connections = {max_connections}\nshared_buffers = 32MB\n")
         (server.data / "pg_hba.conf").write_text(
             f"local all {SUPERUSER} trust\n"
             f"host all {SUPERUSER} 127.0.0.1/32 trust\n"

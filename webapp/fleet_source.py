@@ -49,6 +49,7 @@ class FleetSource:
     control: HostControl
     key_dirs: tuple[Path, ...] = ()
     engine: Engine | None = None  # the web's own pool (webapp.database), set by create_app
+    member: str | None = None  # the hub member this web belongs to (None: a hub in this process)
     # run by the app's lifespan: a hub in the same process, or this process's own inventory watcher
     on_start: Callable[[], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from collector.errors import Failure, HostError
 from inventory import InventoryError
+from inventory.edits import RemoteEditError
 from inventory.writer import HostExists, HostNotFound, InventoryConflict
 from webapp import inventory_edits as edits
 from schema import fleet as fleet_state
@@ -131,7 +132,9 @@ async def _write(fleet, edit) -> Any:
         raise HTTPException(409, detail=str(exc)) from None
     except HostNotFound as exc:
         raise HTTPException(404, detail=exc.args[0] if exc.args else str(exc)) from None
-    except OSError as exc:
+    except edits.EditQueued as exc:
+        raise HTTPException(503, detail=str(exc), headers={"Retry-After": "15"}) from None
+    except (OSError, RemoteEditError) as exc:
         raise HTTPException(500, detail=f"cannot write the inventory file: {exc}") from None
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from collector.errors import HostError
 from inventory import InventoryError
+from inventory.edits import RemoteEditError
 from inventory.writer import HostExists, HostNotFound
 from webapp import inventory_edits as edits
 from webapp.auth import current
@@ -73,7 +74,9 @@ async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str |
             form.errors["id"] = str(exc)
         except HostNotFound as exc:
             form.general.append(str(exc))
-        except OSError as exc:
+        except edits.EditQueued as exc:
+            form.general.append(str(exc))
+        except (OSError, RemoteEditError) as exc:
             form.general.append(f"cannot write the inventory file: {exc}")
         else:
             return RedirectResponse(f"/servers?{done}={quote(host_id)}", status_code=303)
@@ -137,7 +140,7 @@ async def delete_server(host_id: str, fleet: FleetDep):
     _entry(fleet, host_id)
     try:
         await edits.apply_edit(fleet, edits.delete_host(host_id))
-    except (InventoryError, HostNotFound, OSError) as exc:
+    except (InventoryError, HostNotFound, OSError, RemoteEditError, edits.EditQueued) as exc:
         raise HTTPException(409, detail=f"could not delete {host_id}: {exc}") from None
     return RedirectResponse(f"/servers?deleted={quote(host_id)}", status_code=303)
 

@@ -1,4 +1,5 @@
-"""The running hub's tables: each host's newest report, the hub's processes, housekeeping leases (issue 15).
+"""The running hub's tables: each host's newest report, the hub's processes, housekeeping leases, the
+inventory shared between members (issue 15).
 
 Revision ID: 0005
 Revises: 0004
@@ -44,9 +45,31 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=128), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
     )
+    op.create_table(
+        "inventory_docs",
+        sa.Column("name", sa.String(length=64), primary_key=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.Column("updated_by", sa.String(length=128), nullable=False),
+    )
+    op.create_table(
+        "inventory_edits",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("op", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("result", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("done_at", sa.Float(), nullable=True),
+    )
+    op.create_index("ix_inventory_edits_state", "inventory_edits", ["state"])
 
 
 def downgrade() -> None:
+    op.drop_table("inventory_edits")
+    op.drop_table("inventory_docs")
     op.drop_table("hub_leases")
     op.drop_table("hub_processes")
     op.drop_table("host_latest")
