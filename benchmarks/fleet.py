@@ -72,6 +72,9 @@ RECOVER_S = 65.0  # reconnect backoff cap (60 s) + one interval
 HOSTS_PER_SIM = 1250  # one process could serve 2,500 (53 % of a core, fleetsim.py); half keeps its latency low
 
 
+WEB_LOAD_S = 60.0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,12 +163,32 @@ class Run:
                 body = json.loads(exc.read() or b"{}")
         except (OSError, ValueError):
             return None
+        upkeep = body.get("housekeeping") or body  # split hub: under "housekeeping"; a single process: top level
         for key in ("last_rollup", "last_retention"):  # {at, seconds, ...} when the hub exposes them
-            run = body.get(key)
+            run = upkeep.get(key) if isinstance(upkeep, dict) else None
             if isinstance(run, dict) and isinstance(run.get("seconds"), (int, float)):
                 self.health_seen.add(key)
                 self.health_max[key] = max(self.health_max.get(key, 0.0), float(run["seconds"]))
         return body
+
+    def start_web_load(self, clients: int):
+        """`clients` logged-in viewers fetching the overview, a host page, /events and /alerts as htmx does
+        (tests/webload.py), for the window's first WEB_LOAD_S."""
+        from tests.hubproc import make_user
+        from tests.webload import Load, login
+
+        make_user(self.args.db, "fleet-bench-viewer", "viewer", "fleet bench password 1")
+        cookie = login(self.port, "fleet-bench-viewer", "fleet bench password 1")
+        load = Load(self.port, cookie, ["/", f"/hosts/{fleetsim.host_id(0)}", "/events", "/alerts"], clients)
+        return load.__enter__()
+
+    def stop_web_load(self, load, seconds: float) -> dict[str, Any]:
+        load.__exit__(None, None, None)
+        lat = sorted(load.latencies)
+        return {"clients": len(load.threads), "seconds": round(seconds, 1),
+                "answers": {str(k): v for k, v in sorted(load.statuses.items())}, "client_errors": load.errors,
+                "latency_p50_s": round(lat[len(lat) // 2], 3) if lat else None,
+                "latency_max_s": round(lat[-1], 3) if lat else None}
 
     def stop_hub(self) -> dict[str, Any]:
         if self.hub is None or self.hub.poll() is not None:
@@ -275,6 +298,7 @@ class Run:
         size0, file0 = db.size_bytes(), db.file_bytes()
         sim0 = self.sim_status()
         log_lines0 = len(self.hub_log.read_text(errors="replace").splitlines())
+        load = self.start_web_load(a.web_clients) if a.web_clients else None
         end = t0 + a.minutes * 60
         hub_died = False
         while time.time() < end:
@@ -287,6 +311,11 @@ class Run:
                 hub_died = True
                 self.notes.append(f"the hub exited during the window (code {self.hub.returncode})")
                 break
+            if load is not None and time.time() - t0 >= WEB_LOAD_S:
+                result["web_load"] = self.stop_web_load(load, time.time() - t0)
+                load = None
+        if load is not None:
+            result["web_load"] = self.stop_web_load(load, time.time() - t0)
         t1 = time.time()
         for tracker in (hub, sims, pg):
             if tracker is not None:
@@ -382,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-gap-p99", type=float, help="exit 1 when the gap p99 exceeds this many s")
     p.add_argument("--keep", metavar="DIR", help="use and keep this folder (keys are reused from it)")
     p.add_argument("--tree", metavar="PATH", help="run the hub from this checkout (default: this one)")
+    p.add_argument("--web-clients", type=int, default=0, metavar="N",
+                   help=f"N logged-in web clients load the pages for the window's first {WEB_LOAD_S:.0f} s")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
     if a.hosts < 1 or a.minutes <= 0 or a.interval <= 0:

@@ -24,12 +24,14 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit, urlunsplit
 
-import httpx
 
 from collector.backoff import Backoff
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,8 @@ def _scrub(text: str, url: str) -> str:
 
 
 def _exc_text(exc: BaseException, timeout_s: float, url: str) -> str:
+    import httpx
+
     if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
         return f"timed out after {timeout_s:g} s"
     detail = str(exc) or type(exc).__name__
@@ -298,10 +302,9 @@ class Dispatcher:
                  queue_size: int = 1000, client: httpx.AsyncClient | None = None) -> None:
         self._on_attempt, self._clock, self._backoff = on_attempt, clock, backoff_factory
         self._queue_size = queue_size
-        # made here, not on first use: building its TLS context blocks for tens of milliseconds
-        self._client = client or httpx.AsyncClient(
-            trust_env=False, follow_redirects=False,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=30))
+        # made when the first notifier is configured, not per delivery: building its TLS context blocks for
+        # tens of milliseconds; and not at all without notifiers: httpx costs a worker ~15 MB
+        self._client = client
         self._own_client = client is None
         self._notifiers: dict[str, _Notifier] = {}
         self._stopped = False
@@ -318,6 +321,12 @@ class Dispatcher:
         for name, spec in specs.items():
             if spec.type not in TYPES:
                 raise ValueError(f"notifier {name!r}: unknown type {spec.type!r}")
+        if specs and self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                trust_env=False, follow_redirects=False,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=30))
         for name in list(self._notifiers):
             if name not in specs:
                 self._remove(name)
@@ -396,7 +405,7 @@ class Dispatcher:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._own_client:
+        if self._own_client and self._client is not None:
             await self._client.aclose()
 
     def stats(self) -> dict[str, dict]:
@@ -445,6 +454,8 @@ class Dispatcher:
 
     async def _send(self, spec: Any, n: Notification) -> tuple[bool, int | None, str | None, float | None]:
         """One attempt: (ok, status code, error text, Retry-After seconds)."""
+        import httpx
+
         url = spec.url
         timeout = float(spec.timeout_s)
         try:

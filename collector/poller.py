@@ -38,7 +38,6 @@ class HostRuntime:
     status: HostStatus = field(default_factory=HostStatus)
     prev_reading: Reading | None = None
     snapshot: ev.HostSnapshot | None = None
-    report: dict[str, Any] | None = None  # the latest full report (in memory, for the API)
     os_info: dict[str, Any] | None = None
     top_processes: list[dict[str, Any]] = field(default_factory=list)
     os_for_connect: int = -1  # the connection number whose os section we have
@@ -118,7 +117,7 @@ class Poller:
         readings = (rt.prev_reading, reading) if rt.prev_reading is not None else (reading,)
         try:
             report = build_report(spec.id, readings, all_disks=spec.disks == "all")
-            rt.prev_reading = reading
+            rt.prev_reading = reading.kept()
             self._succeeded(rt, report, reading)
         except Exception as exc:  # output no parser foresaw must not stop this host's monitoring
             log.exception("host %s: could not interpret the probe output", spec.id)
@@ -150,7 +149,6 @@ class Poller:
                          arch=os_rec.arch)
         facts = {k: v for k, v in facts.items() if v is not None}  # a section missing this time keeps the old fact
         rt.facts.update(facts)
-        rt.report = report
         self.writer.add_sample(rows_from_report(report))
         self.writer.set_latest(rt.host_id, now, (report, rt.top_processes, rt.os_info, dict(rt.facts)))
         self._emit(drafts)

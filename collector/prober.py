@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -42,13 +43,20 @@ def probe_args(spec: HostSpec, *, want_os: bool = False, want_ps: bool = False) 
     return args
 
 
+@functools.lru_cache(maxsize=4096)
+def _command(args: tuple[str, ...]) -> str:
+    """The exec request for these arguments: a fleet has few distinct ones, and the 3 KB string is then
+    made once and shared instead of once per host per poll."""
+    return probe_command(list(args))
+
+
 async def probe_once(conn: HostConnection, *, want_os: bool = False, want_ps: bool = False,
                      timeout: float | None = None) -> Reading:
     """One probe on a new channel; raises HostError when nothing usable came back."""
     spec = conn.spec
     asked = frozenset(s for s, on in (("os", want_os), ("ps", want_ps), ("nvidia", spec.gpu != "off"),
                                       ("systemd", bool(spec.services))) if on)
-    command = probe_command(probe_args(spec, want_os=want_os, want_ps=want_ps))
+    command = _command(tuple(probe_args(spec, want_os=want_os, want_ps=want_ps)))
     result = await conn.run(command, timeout=timeout, max_output=MAX_PROBE_OUTPUT)
     reading = parse_output(result.stdout, result.exit_status, time.time(), asked=asked,
                            gpu_mode=spec.gpu, truncated=result.truncated)

@@ -26,7 +26,7 @@ def split_head_files(text: str) -> dict[str, str]:
     files: dict[str, list[str]] = {}
     current = ""
     for line in text.splitlines():
-        m = HEAD_FILE_RE.match(line)
+        m = HEAD_FILE_RE.match(line) if line.startswith("==> ") else None
         if m:
             current = m.group(1)
             files.setdefault(current, [])
@@ -52,7 +52,7 @@ def split_sections(output: str) -> dict[str, str]:
     order: list[str] = []
     current: str | None = None
     for line in output.splitlines():
-        m = SECTION_RE.match(line)
+        m = SECTION_RE.match(line) if line.startswith("<<<") else None  # the regex only where it can match
         if m:
             name = m.group(1)
             if name in raw:

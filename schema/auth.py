@@ -6,6 +6,7 @@ is stored, so a copy of the database lets nobody in.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -24,7 +25,11 @@ MIN_PASSWORD = 8
 TOKEN_PREFIX = "fw_"
 _HASHER = PasswordHasher()
 # verified against when the user does not exist, so a wrong name costs as long as a wrong password
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown user's password is checked against (same time either way); made on first use,
+    not at import: argon2 takes 64 MiB and 50 ms, which every process importing this would pay."""
+    return _HASHER.hash("not a password of anyone")
 
 
 class AuthError(ValueError):
@@ -97,7 +102,7 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     """The user if the password is right; None otherwise (same cost whether or not the name exists)."""
     user = session.execute(select(User).where(User.name == name)).scalars().first()
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     return user

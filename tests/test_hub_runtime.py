@@ -26,6 +26,14 @@ async def _until(what: str, check, timeout: float = 10.0):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+
+def _report(hub, host_id: str):
+    """The host's newest report as the hub stored it (host_latest, written in each flush)."""
+    from schema import fleet
+
+    with Session(hub.engine) as s:
+        return fleet.host_now(s, host_id).report
+
 def _hub(inventory: Path, url: str, **options) -> Hub:
     upgrade(url, log=lambda _m: None)
     opts = {"backup_every_s": 0, "inventory_check_s": 0.2, **options}
@@ -49,7 +57,7 @@ async def test_inventory_edits_apply_live(sshd, tmp_path):
         assert time.monotonic() - edited < 5
         assert "drop" not in hub.pool and hub.pool.get("keep") is keep_conn and keep_conn.connects == 1
         assert hub.pool.get("change") is not change_conn and not change_conn.connected
-        await _until("the new host's first sample", lambda: hub.poller.runtime("added").report is not None)
+        await _until("the new host's first sample", lambda: _report(hub, "added") is not None)
         # labels or services changing keeps the connection (they only change what the probe asks)
         write_inventory(path, [host_entry(sshd, "keep", services=["nginx.service"], labels={"a": "b"}),
                                host_entry(sshd, "change", timeout="7s"),
@@ -57,7 +65,7 @@ async def test_inventory_edits_apply_live(sshd, tmp_path):
         await _until("services to apply", lambda: hub.specs["keep"].services == ("nginx.service",))
         assert hub.pool.get("keep") is keep_conn
         await _until("a probe with the service",
-                     lambda: (hub.poller.runtime("keep").report or {}).get("services"), timeout=12)
+                     lambda: (_report(hub, "keep") or {}).get("services"), timeout=12)
         with Session(hub.engine) as s:
             assert store.get_host(s, "drop").removed_at is not None  # history is kept, marked removed
     finally:
@@ -191,9 +199,9 @@ async def test_gpu_hot_from_the_fake_driver(sshd, tmp_path):
     hub = _hub(path, f"sqlite:///{tmp_path / 'h.db'}")
     await hub.start()
     try:
-        await _until("a first sample", lambda: hub.poller.runtime("gpu-box").report is not None)
+        await _until("a first sample", lambda: _report(hub, "gpu-box") is not None)
         temp_file.write_text("85\n")
-        await _until("gpu_hot", lambda: hub.poller.runtime("gpu-box").report["gpus"][0]["temperature_c"] == 85,
+        await _until("gpu_hot", lambda: _report(hub, "gpu-box")["gpus"][0]["temperature_c"] == 85,
                      timeout=12)
         await hub.writer.flush()
         with Session(hub.engine) as s:
@@ -218,7 +226,7 @@ async def test_stopping_while_a_flush_runs_loses_nothing_and_logs_no_error(sshd,
             await asyncio.sleep(0.0005)
     finally:
         await hub.stop()
-    last_report = hub.poller.runtime("one").report
+    last_report = _report(hub, "one")  # the newest report, written in the same flush as its sample
     errors = [r for r in caplog.records if r.levelno >= 40]
     assert errors == [], [r.getMessage() for r in errors]
     with Session(hub.engine) as s:

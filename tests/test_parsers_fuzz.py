@@ -39,7 +39,8 @@ PARSERS = {
     "rc": rc.parse,
 }
 # PARSERS and the service catalog's two (also in test_parsers_units_fuzz.py, with catalog rows)
-ALL_PARSERS = {**PARSERS, "units": units.parse, "unit_files": units.parse_files}
+ALL_PARSERS = {**PARSERS, "units": units.parse, "unit_files": units.parse_files,
+               "diskstats_counted": diskstats.parse_counted}  # what the hub keeps of every probe
 # Their docstrings promise more than "ParseError only": these never raise at all.
 NEVER_RAISE = frozenset({"df", "nvidia", "os", "ps", "systemd", "units", "unit_files"})
 # Their text reaches the database or the pages: names and error lines (clean() in collector/parsers).
@@ -132,7 +133,7 @@ def test_every_parser_is_fuzzed() -> None:
             if attr.startswith("parse") and callable(fn) and getattr(fn, "__module__", None) == module.__name__:
                 found.append(f"{info.name}.{attr}")
                 assert fn in fuzzed, f"collector.parsers.{info.name}.{attr} is not fuzzed: add it to ALL_PARSERS"
-    assert len(found) == len(ALL_PARSERS) == 15
+    assert len(found) == len(ALL_PARSERS) == 16
 
 
 @pytest.mark.parametrize("name", sorted(ALL_PARSERS))
@@ -282,3 +283,35 @@ def test_any_catalog_output_gives_a_result_or_a_probe_failure(output, truncated)
         assert err.failure is Failure.PROBE_FAILED
         return
     assert isinstance(result.available, bool) and isinstance(result.units, list)
+
+
+# --------------------------------------------------------------------------- fast paths mean the same (issue 15)
+def _slow_to_ints(fields):
+    from collector.parsers import to_int
+    return [to_int(f) for f in fields]
+
+
+@FUZZ
+@given(fields=st.lists(st.one_of(st.from_regex(r"[0-9]{1,22}", fullmatch=True), st.sampled_from(WORDS + EDGES)),
+                       max_size=20))
+def test_to_ints_equals_to_int_field_by_field(fields):
+    from collector.parsers import to_ints
+    assert to_ints(fields) == _slow_to_ints(fields)
+
+
+@FUZZ
+@given(text=st.lists(st.sampled_from([line for line in LINES if len(line.split()) >= 7] + EDGES), max_size=30)
+       .map("\n".join))
+def test_counted_diskstats_are_the_whole_disks_of_every_line(text):
+    """parse_counted skips partitions and virtual devices before converting: the same disks, the same
+    numbers, the same ParseError (for a bad line of a device it keeps) as parse + whole_disks."""
+    try:
+        expected = diskstats.whole_disks(diskstats.parse(text).disks)
+    except ParseError:
+        expected = None
+    try:
+        got = diskstats.parse_counted(text).disks
+    except ParseError:
+        got = None
+    if expected is not None:
+        assert got == expected

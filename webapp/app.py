@@ -7,7 +7,6 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from collector.hub import Hub
 from webapp import errors
 from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
@@ -28,7 +27,7 @@ rates bytes per second, percentages 0-100, temperatures °C. Errors are
 """
 
 
-def hub_source(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FleetSource:
+def hub_source(hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FleetSource:
     """The fleet of a hub running in this process (tests, `demo`): its watcher, live requests straight to it."""
     from collector.control import LocalControl
 
@@ -38,10 +37,11 @@ def hub_source(hub: Hub, *, manage_hub: bool = True, stop_hub: bool | None = Non
                        on_start=hub.start if manage_hub else None, on_stop=hub.stop if stop else None)
 
 
-def create_app(fleet: FleetSource | Hub, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FastAPI:
-    """An app serving `fleet`: a FleetSource, or a Hub in this process (with `manage_hub` the app starts and
-    stops it, with `stop_hub` only stops it)."""
-    if isinstance(fleet, Hub):
+def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FastAPI:
+    """An app serving `fleet`: a FleetSource, or a `collector.hub.Hub` in this process (with `manage_hub` the
+    app starts and stops it, with `stop_hub` only stops it). The web process of `serve` never imports the
+    Hub (nor asyncssh): it holds no SSH connection."""
+    if not isinstance(fleet, FleetSource):
         fleet = hub_source(fleet, manage_hub=manage_hub, stop_hub=stop_hub)
     source = fleet
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from inventory import HostSpec, Inventory
+from schema.fleet import DocCache
 from inventory.watch import InventoryWatcher
 
 
@@ -50,6 +51,7 @@ class FleetSource:
     key_dirs: tuple[Path, ...] = ()
     engine: Engine | None = None  # the web's own pool (webapp.database), set by create_app
     member: str | None = None  # the hub member this web belongs to (None: a hub in this process)
+    docs: DocCache = field(default_factory=DocCache)  # newest reports, decoded once, shared by the threads
     # run by the app's lifespan: a hub in the same process, or this process's own inventory watcher
     on_start: Callable[[], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None

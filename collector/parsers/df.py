@@ -66,12 +66,13 @@ def parse(text: str) -> DfResult:
             errors.append(clean(line.strip(), 300))  # "df: /x: No such file or directory", a cut line
             continue
         pct = m["pct"]
-        if any(m[k] != "-" and _kb(m[k]) is None for k in ("total", "used", "avail")):
+        sizes = [(m[k], _kb(m[k])) for k in ("total", "used", "avail")]
+        if any(text != "-" and value is None for text, value in sizes):
             errors.append(clean(f"size out of range: {line.strip()}", 300))  # no disk holds 8 EiB
             continue
         rows.append(Filesystem(
-            clean(m["source"], NAME_MAX), clean(m["fstype"], FSTYPE_MAX), _kb(m["total"]), _kb(m["used"]),
-            _kb(m["avail"]), to_float(pct[:-1]) if pct != "-" else None, clean(m["mount"], MOUNT_MAX),
+            clean(m["source"], NAME_MAX), clean(m["fstype"], FSTYPE_MAX), sizes[0][1], sizes[1][1],
+            sizes[2][1], to_float(pct[:-1]) if pct != "-" else None, clean(m["mount"], MOUNT_MAX),
         ))
     return DfResult(tuple(rows), tuple(errors))
 

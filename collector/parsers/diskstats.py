@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import ParseError, clip, to_int
+from . import ParseError, clip, to_int, to_ints
 
 SECTOR_BYTES = 512  # diskstats counts 512-byte sectors whatever the device's block size
 
@@ -53,7 +53,7 @@ class DiskStats:
 
 def _line(line: str) -> DiskStat:
     fields = line.split()
-    nums = [to_int(f) for f in fields[3:]]
+    nums = to_ints(fields[3:])
     if len(fields) < 7 or None in nums or to_int(fields[0]) is None or to_int(fields[1]) is None:
         raise ParseError(f"diskstats: malformed line {clip(line)}")
     major, minor, name = int(fields[0]), int(fields[1]), fields[2]
@@ -73,6 +73,25 @@ def _line(line: str) -> DiskStat:
 def parse(text: str) -> DiskStats:
     """Parse every line; empty text is valid (a host without block devices)."""
     return DiskStats(tuple(_line(line) for line in text.splitlines() if line.strip()))
+
+
+def parse_counted(text: str) -> DiskStats:
+    """`parse`, keeping only the devices that count towards totals (`whole_disks`): partitions, loop,
+    dm- and other virtual devices are dropped by name before their 11 to 17 counters are converted.
+    What the hub keeps of every probe; on a server with partitioned disks most lines are partitions."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    names = set()
+    for line in lines:
+        fields = line.split(None, 3)
+        if len(fields) >= 3:
+            names.add(fields[2])
+    kept = []
+    for line in lines:
+        fields = line.split(None, 3)
+        if len(fields) >= 3 and (_VIRTUAL.match(fields[2]) or _is_partition(fields[2], names)):
+            continue
+        kept.append(_line(line))
+    return DiskStats(tuple(kept))
 
 
 def _is_partition(name: str, names: set[str]) -> bool:

@@ -53,7 +53,10 @@ def parse(text: str) -> MemInfo:
     """Parse "Key: value kB" lines; MemTotal and MemFree are mandatory."""
     values: dict[str, int | None] = {}
     for line in text.splitlines():
-        # Unknown or unparsable lines (a merged "head: ..." error) are skipped.
+        # Lines of other fields (40 of about 50) are skipped before the regex; unknown or unparsable
+        # lines (a merged "head: ..." error) are skipped too.
+        if line.partition(":")[0].strip() not in _FIELDS:
+            continue
         m = _LINE.fullmatch(line.strip())
         if m and m.group(1) in _FIELDS and _FIELDS[m.group(1)] not in values:
             kb = to_int(m.group(2))

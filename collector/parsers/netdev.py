@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from . import ParseError, clip, to_int
+from . import ParseError, clip, to_ints
 
 # Loopback, container and VM plumbing: their traffic is already counted on (or
 # never leaves through) a physical interface.
@@ -45,7 +45,7 @@ def _line(line: str) -> NetDev:
     # Interface names cannot contain ':' (dev_valid_name), and the first counter
     # may be glued to the colon: "eth0:12345678 ...".
     name, _, rest = line.partition(":")
-    nums = [to_int(f) for f in rest.split()]
+    nums = to_ints(rest.split())
     if not name.strip() or len(nums) < 16 or None in nums:
         raise ParseError(f"net: malformed line {clip(line)}")
     rx, tx = nums[0:4], nums[8:12]

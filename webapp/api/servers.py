@@ -98,7 +98,7 @@ def known(fleet, host_id: str):
 
 
 def summary_of(fleet, host_id: str, session) -> dict[str, Any]:
-    return server_summary(known(fleet, host_id), fleet_state.host_now(session, host_id))
+    return server_summary(known(fleet, host_id), fleet_state.host_now(session, host_id, cache=fleet.docs))
 
 
 async def summary_now(fleet, host_id: str) -> dict[str, Any]:
@@ -142,7 +142,7 @@ async def _write(fleet, edit) -> Any:
 def list_servers(fleet: FleetDep, session: SessionDep) -> list[dict[str, Any]]:
     """Every host of the inventory with its state and system facts."""
     specs = fleet.specs
-    now = fleet_state.hosts_now(session, specs)
+    now = fleet_state.hosts_now(session, specs, cache=fleet.docs)
     return [server_summary(spec, now[host_id]) for host_id, spec in specs.items()]
 
 
@@ -187,7 +187,7 @@ async def delete_server(host_id: str, fleet: FleetDep) -> Response:
 def latest(host_id: str, fleet: FleetDep, session: SessionDep) -> dict[str, Any]:
     """The newest stored sample with GPUs, disks and services, plus state and top processes."""
     spec = known(fleet, host_id)
-    now = fleet_state.host_now(session, host_id)
+    now = fleet_state.host_now(session, host_id, cache=fleet.docs)
     sample = store.latest_sample(session, host_id)
     if sample is not None:
         sample["ts_iso"] = iso(sample["ts"])

@@ -24,7 +24,7 @@ def host_page(request: Request, host_id: str, fleet: FleetDep, session: SessionD
     spec = fleet.specs.get(host_id)
     if spec is None:
         raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
-    now = fleet_state.host_now(session, host_id)
+    now = fleet_state.host_now(session, host_id, cache=fleet.docs)
     report = now.report
     sample = None if report and "cpu_pct" in report else store.latest_sample(session, host_id)
     proxy = (proxy_view(spec, fleet_state.proxy_statuses(session, time.time()).get(host_id))

@@ -43,7 +43,7 @@ def overview(request: Request, fleet_source: FleetDep, session: SessionDep, q: s
     """The fleet overview; htmx refreshes ask for the `#fleet` section alone."""
     specs = fleet_source.specs
     with gc_paused():
-        now = fleet_state.hosts_now(session, specs)
+        now = fleet_state.hosts_now(session, specs, cache=fleet_source.docs)
         firing = aq.count_firing(session)
         session.close()  # the connection goes back before the render
         totals, cards = fleet(specs, now, query=q, state=state, sort=sort)

@@ -41,7 +41,7 @@ def _page(request: Request, fleet, form: HostForm | None, *, editing: str | None
     defaults = inventory.defaults if inventory else None
     specs = fleet.specs
     with Session(fleet.engine) as session:
-        now = fleet_state.hosts_now(session, specs)
+        now = fleet_state.hosts_now(session, specs, cache=fleet.docs)
     hosts = [{"spec": spec, "state": now[host_id].state} for host_id, spec in specs.items()]
     context: dict[str, Any] = {"page": "servers", "hosts": hosts, "form": form or HostForm(values={"services": []}),
                                "editing": editing, "defaults": defaults, "gpu_modes": GPU_MODES, "notice": notice,
