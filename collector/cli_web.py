@@ -13,21 +13,9 @@ import argparse
 import asyncio
 import logging
 import sys
-import threading
 from pathlib import Path
 
 log = logging.getLogger("collector.web")
-
-
-def _stdin_closes(callback) -> None:
-    def watch() -> None:
-        try:
-            while sys.stdin.buffer.read(1):
-                pass
-        except (OSError, ValueError):
-            pass
-        callback()
-    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -36,6 +24,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from collector.cli_serve import STOP_GRACE_S
     from collector.control import RemoteControl
     from collector.process_status import ProcessIdentity, StatusReporter
+    from collector.supervisor import when_stdin_closes
     from inventory import InventoryError
     from inventory.watch import InventoryWatcher
     from schema.db import default_db_url, normalize_url
@@ -89,7 +78,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
     def exit_soon() -> None:
         server.should_exit = True
-    _stdin_closes(lambda: loop.call_soon_threadsafe(exit_soon))
+    when_stdin_closes(lambda: loop.call_soon_threadsafe(exit_soon))
     await server.serve()
     return 0 if server.started else 1
 

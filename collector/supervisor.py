@@ -221,3 +221,18 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def when_stdin_closes(callback: Callable[[], None]) -> None:
+    """A child's side of the contract: the supervisor holds our standard input, and its end (the supervisor
+    asks us to stop, or died) calls `callback` (from a thread: hand it to the loop thread-safely)."""
+    import threading
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1):
+                pass
+        except (OSError, ValueError):
+            pass
+        callback()
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -63,7 +62,8 @@ class Membership:
         except Exception as exc:  # noqa: BLE001 - fenced below if it lasts
             log.debug("membership not read: %s", exc)
             return None
-        members = {p.member: p.workers or 1 for p in procs if p.role == "supervisor" and p.alive(now)}
+        # a --web-only member (no workers) is no candidate: nobody there would poll what it got
+        members = {p.member: p.workers for p in procs if p.role == "supervisor" and p.alive(now) and p.workers}
         if self.me[0] in members:
             self.confirmed_at = now
         return candidates(members)
@@ -84,23 +84,12 @@ class Membership:
         return False
 
 
-def _stop_on_stdin_close(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """The supervisor holds our stdin: EOF means stop (it asked, or it is gone). A thread: portable."""
-    def watch() -> None:
-        try:
-            while sys.stdin.buffer.read(1):
-                pass
-        except (OSError, ValueError):
-            pass
-        loop.call_soon_threadsafe(stop.set)
-    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
-
-
 async def run(args: argparse.Namespace) -> int:
     from collector.control import LocalControl, channel_handlers
     from collector.control_channel import ControlServer
     from collector.hub import Hub, HubOptions
     from collector.process_status import ProcessIdentity
+    from collector.supervisor import when_stdin_closes
     from schema.db import default_db_url, make_engine
 
     engine = make_engine(default_db_url())
@@ -117,7 +106,7 @@ async def run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     if not args.no_stdin_watch:
-        _stop_on_stdin_close(loop, stop)
+        when_stdin_closes(lambda: loop.call_soon_threadsafe(stop.set))
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
         if sig is not None:
             signal.signal(sig, lambda *_a: loop.call_soon_threadsafe(stop.set))

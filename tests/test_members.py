@@ -11,7 +11,9 @@ others start without one and get it from the database. Checked:
 - the member restarted: the hosts spread out again, and no host is polled
   twice for more than one interval meanwhile (at most one extra sample);
 - an edit through a web process of a member that does not own the file lands
-  in the owner's file and in every copy.
+  in the owner's file and in every copy;
+- `--no-web` and `--web-only`: a fourth member serving only the web shows the
+  whole fleet and polls nothing; exactly one process does the housekeeping.
 """
 from __future__ import annotations
 
@@ -28,7 +30,6 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tests.hubproc import ROOT, make_token
 from tests.pg import start_postgres
@@ -56,16 +57,16 @@ def _free_port_range(n: int) -> int:
 
 
 class Member:
-    def __init__(self, name: str, inventory: Path, db_url: str, log_dir: Path) -> None:
-        self.name, self.inventory, self.db_url = name, inventory, db_url
+    def __init__(self, name: str, inventory: Path, db_url: str, log_dir: Path, *flags: str) -> None:
+        self.name, self.inventory, self.db_url, self.flags = name, inventory, db_url, list(flags)
         self.port = free_port()
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "collector.cli", "serve", "--member", self.name, "--workers", "2",
-               "--inventory", str(self.inventory), "--db", self.db_url, "--listen", f"127.0.0.1:{self.port}",
-               "--no-backup"]
+        cmd = [sys.executable, "-m", "collector.cli", "serve", "--member", self.name, "--inventory",
+               str(self.inventory), "--db", self.db_url, "--listen", f"127.0.0.1:{self.port}", "--no-backup",
+               *(self.flags or ["--workers", "2"])]
         with open(self.log_path, "ab") as log:  # its own session: a SIGKILL of the group is a machine dying
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -134,6 +135,7 @@ def test_three_members_share_300_hosts_and_take_over_a_killed_one(tmp_path):
     pg = start_postgres(max_connections=400)
     sim = None
     members: list[Member] = []
+    web_only: Member | None = None
     try:
         db_url = pg.url.replace("postgresql://", "postgresql+psycopg://")
         token = make_token(db_url)
@@ -152,12 +154,29 @@ def test_three_members_share_300_hosts_and_take_over_a_killed_one(tmp_path):
             else:  # the others have none yet and get it from the database
                 assert not copy.exists()
             copies.append(copy)
-            members.append(Member(name, copy, db_url, tmp_path))
-        for m in members:  # at the same moment: no UniqueViolation, no double migration
+            # m3 polls but serves no web (--no-web); "web" serves the web only (--web-only): no hosts for it
+            flags = ["--workers", "2", "--no-web"] if name == "m3" else []
+            members.append(Member(name, copy, db_url, tmp_path, *flags))
+        (tmp_path / "web").mkdir()
+        web_only = Member("web", tmp_path / "web" / "hosts.yaml", db_url, tmp_path, "--web-only")
+        for m in [*members, web_only]:  # at the same moment: no UniqueViolation, no double migration
             m.start()
 
         owners = _wait("300 hosts spread over 6 workers", lambda: _spread(db_url, 6), 90, members)
         assert all(c.read_text() == copies[0].read_text() for c in copies), "every member has the same inventory"
+        # the web-only member shows the whole fleet, polled by the others; one process does the housekeeping
+        def whole_fleet():
+            req = urllib.request.Request(f"http://127.0.0.1:{web_only.port}/api/servers",
+                                         headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                servers = json.loads(resp.read())
+            return len(servers) == HOSTS and all(s["state"] == "up" for s in servers)
+        _wait("the web-only member's API showing 300 hosts up", whole_fleet, 30, [*members, web_only])
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_only.port}/healthz", timeout=30) as resp:
+            procs = json.loads(resp.read())["processes"]
+        keepers = [p["id"] for p in procs if p["role"] == "supervisor" and p["alive"] and p.get("housekeeping")]
+        assert len(keepers) == 1, f"housekeeping by exactly one process: {keepers}"
+        assert not any(p["id"].startswith("web/worker") or p["id"].startswith("m3/web") for p in procs)
         window = time.time()
         time.sleep(4 * INTERVAL_S)
         samples = _samples(db_url, window)
@@ -195,8 +214,8 @@ def test_three_members_share_300_hosts_and_take_over_a_killed_one(tmp_path):
         # an edit through the web of a member that does not own the file
         with psycopg.connect(pg.url) as conn:
             holder = conn.execute("SELECT holder FROM hub_leases WHERE name = 'housekeeping'").fetchone()[0]
-        owner = next(m for m in members if holder.startswith(f"{m.name}/"))
-        other = next(m for m in members if m is not owner)
+        owner = next((m for m in [*members, web_only] if holder.startswith(f"{m.name}/")), None)
+        other = next(m for m in [members[0], members[1], web_only] if m is not owner)
         body = json.dumps({"id": "added-by-web", "address": "127.0.0.1", "port": base}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{other.port}/api/servers", data=body, method="POST",
                                      headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
@@ -205,9 +224,9 @@ def test_three_members_share_300_hosts_and_take_over_a_killed_one(tmp_path):
         _wait("the edit in every copy of the inventory",
               lambda: all("added-by-web" in c.read_text() for c in copies), 20, members)
     finally:
-        codes = [m.stop() for m in members]
+        codes = [m.stop() for m in [*members, *([web_only] if web_only else [])]]
         if sim is not None:
             sim.terminate()
             sim.wait(timeout=20)
         pg.stop()
-    assert codes == [0, 0, 0], codes
+    assert codes == [0, 0, 0, 0], codes

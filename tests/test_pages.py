@@ -11,7 +11,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from tests.webhub import HOT_GPU_C, LIVE
+from tests.webhub import HOT_GPU_C
 
 HTML = {"Accept": "text/html"}
 
