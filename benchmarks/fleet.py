@@ -4,7 +4,7 @@ Run from the repository root (as root, or any user: nothing privileged):
 
     python benchmarks/fleet.py --hosts N --minutes M [--workers K] [--db URL] [--interval 5]
                                [--sim-procs P] [--json] [--keep DIR] [--tree PATH]
-                               [--max-missed-pct X] [--max-gap-p99 S]
+                               [--max-missed-pct X] [--max-gap-p99 S] [--history H]
 
 Steps: write N simulated hosts (benchmarks/fleetsim.py: keys, an OpenSSH
 known_hosts, hosts.yaml) and serve them from P simulator processes (separate
@@ -169,6 +169,10 @@ class Run:
             if isinstance(run, dict) and isinstance(run.get("seconds"), (int, float)):
                 self.health_seen.add(key)
                 self.health_max[key] = max(self.health_max.get(key, 0.0), float(run["seconds"]))
+                for part in ("longest_write_s", "longest_batch_s"):  # the longest single transaction in it
+                    if isinstance(run.get(part), (int, float)):
+                        name = f"{key}.{part}"
+                        self.health_max[name] = max(self.health_max.get(name, 0.0), float(run[part]))
         return body
 
     def start_web_load(self, clients: int):
@@ -247,6 +251,11 @@ class Run:
                 old.unlink()
             a.db = f"sqlite:///{self.dir / 'fleet.db'}"
         self.token = make_token(self.tree, a.db, self.env())
+        history = None
+        if a.history:
+            import fleet_history
+
+            history = fleet_history.seed(a.db, [fleetsim.host_id(i) for i in range(a.hosts)], a.history)
         db = fm.Db(a.db)
         serve_started = self.start_hub(inventory)
         hub = fm.ProcTracker([self.hub.pid])
@@ -255,7 +264,7 @@ class Run:
         result: dict[str, Any] = {
             "hosts": a.hosts, "interval_s": a.interval, "minutes": a.minutes, "db": _redact(a.db),
             "sim_procs": len(self.sims), "tree": str(self.tree), "prepare_s": round(prep_s, 1),
-            "workers_flag": a.workers, "notes": self.notes}
+            "workers_flag": a.workers, "notes": self.notes, "history": history}
 
         # warm-up: every host has a sample
         warm = None
@@ -355,6 +364,8 @@ class Run:
                              "files_start_mb": _r(file0 and file0 / 1e6), "files_end_mb": _r(file1 and file1 / 1e6)}
         result["upkeep"] = {
             "rollup_max_s": self.health_max.get("last_rollup"), "rollup_exposed": "last_rollup" in self.health_seen,
+            "rollup_write_max_s": self.health_max.get("last_rollup.longest_write_s"),
+            "retention_batch_max_s": self.health_max.get("last_retention.longest_batch_s"),
             "retention_max_s": self.health_max.get("last_retention"),
             "retention_exposed": "last_retention" in self.health_seen,
             "retention_log_lines": fm.retention_lines(self.hub_log)}
@@ -413,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tree", metavar="PATH", help="run the hub from this checkout (default: this one)")
     p.add_argument("--web-clients", type=int, default=0, metavar="N",
                    help=f"N logged-in web clients load the pages for the window's first {WEB_LOAD_S:.0f} s")
+    p.add_argument("--history", type=float, default=0.0, metavar="H",
+                   help="before the hub starts, store H hours of raw samples per host from just before the raw "
+                        "retention (48 h ago): the hub's first retention run, a minute after its start, "
+                        "checks their rollups and deletes them inside the window (benchmarks/fleet_history.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
     if a.hosts < 1 or a.minutes <= 0 or a.interval <= 0:

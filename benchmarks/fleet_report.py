@@ -23,6 +23,10 @@ def render(r: dict[str, Any]) -> str:
            f"{r['minutes']:g} min measured after warm-up",
            _row("hub", f"`serve` from {r['tree']}; database {r['db']}"),
            _row("simulator", f"{r['sim_procs']} process(es); inventory and keys ready in {r['prepare_s']} s")]
+    if r.get("history"):
+        h = r["history"]
+        out.append(_row("history (--history)", f"{h['rows']:,} old raw rows stored in {h['seconds']} s before the "
+                                               "hub started, for its retention (the database growth below is net of their deletion)"))
     w = r["warmup"]
     if w["seconds"] is None:
         out.append(_row("warm-up", f"NOT FINISHED: {w['hosts_sampled']:,} of {r['hosts']:,} hosts sampled; "
@@ -66,9 +70,13 @@ def render(r: dict[str, Any]) -> str:
                                     f"{_mb(d['files_end_mb'])})"),
         ]
         u = r["upkeep"]
-        out.append(_row("longest rollup", _s(u["rollup_max_s"]) if u["rollup_exposed"]
+        out.append(_row("longest rollup", (_s(u["rollup_max_s"]) + (f" (longest write {_s(u['rollup_write_max_s'])})"
+                                                                     if u.get("rollup_write_max_s") is not None else ""))
+                        if u["rollup_exposed"]
                         else f"{NOT_EXPOSED} (/healthz has no last_rollup)"))
-        out.append(_row("longest retention", _s(u["retention_max_s"]) if u["retention_exposed"]
+        out.append(_row("longest retention", (_s(u["retention_max_s"]) + (
+                            f" (longest delete batch {_s(u['retention_batch_max_s'])})"
+                            if u.get("retention_batch_max_s") is not None else "")) if u["retention_exposed"]
                         else f"{NOT_EXPOSED} (/healthz has no last_retention; {u['retention_log_lines']} "
                              "'retention: deleted' log line(s), without a duration)"))
         s = r["simulator"]

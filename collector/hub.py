@@ -70,7 +70,7 @@ class HubOptions:
     raw_keep_s: float = 48 * HOUR
     hourly_keep_s: float = 2 * 365 * 24 * HOUR
     flush_every_s: float = 1.0
-    rollup_every_s: float = 300.0  # the current hour's row stays fresh for the history page
+    rollup_every_s: float = 60.0  # the hour in progress stays fresh; a run reads only a minute of samples
     retention_every_s: float = HOUR
     backup_every_s: float = 24 * HOUR  # 0 turns the daily backup off
     backup_dir: Path | None = None
@@ -133,7 +133,7 @@ class Hub:
         await self.writer.run_db(self._seed)
         self.alerts.start()
         if self.housekeeping is not None and await self.housekeeping.renew():
-            await self.fill_rollups()
+            await self.fill_rollups(complete=True)  # everything stored before this start
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self.scheduler.start()
         await self.apply_inventory(inventory)
@@ -161,7 +161,7 @@ class Hub:
         await self.writer.flush()
         if self.started_at is not None and self.housekeeping is not None and self.housekeeping.holding:
             try:  # a clean stop leaves the current hour's rollup complete
-                await self.fill_rollups()
+                await self.fill_rollups(complete=True)
             except Exception as exc:  # the database may be what failed; the next start fills it in
                 log.warning("final rollup skipped: %s", exc)
         self.writer.close()
@@ -284,9 +284,9 @@ class Hub:
         return await service_catalog(self.pool.get(host_id))
 
     # ------------------------------------------------------------------ upkeep
-    async def fill_rollups(self) -> int:
-        """Roll up every hour from the last rolled-up one to now (collector.housekeeping)."""
-        return await self._housekeeping().fill_rollups()
+    async def fill_rollups(self, *, complete: bool = False) -> int:
+        """Bring the hourly rollups up to date (collector.housekeeping); `complete`: up to now, not a flush ago."""
+        return await self._housekeeping().fill_rollups(complete=complete)
 
     async def refresh_silences(self) -> None:
         """Silences are added and lifted by the web (any web process): read them again."""

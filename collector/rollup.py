@@ -1,10 +1,13 @@
 """Hourly rollups of raw samples into `samples_hourly`, and retention (SPEC section 4, storage).
 
-A rollup row is always recomputed from every raw sample of its host-hour and
-upserted on (host_id, hour), so running it twice, or again after a crash or
-for an hour that was still in progress, leaves one complete row. Work goes in
-chunks of hours, each committed on its own: memory and write-lock time stay
-bounded for 1,000 hosts, and a crash loses at most the chunk in progress.
+A rollup row is upserted on (host_id, hour), so running it twice, or again
+after a crash or for an hour that was still in progress, leaves one complete
+row. `rollup_rows` recomputes host-hours from every raw sample; the hub's
+housekeeping keeps the hour in progress up to date incrementally from the
+same aggregates (`partials`, collector.rollup_partial) and, once an hour has
+ended, recomputes only the hosts whose row counts fewer samples than the raw
+table holds (`stale_hosts`): the late ones. Work goes in chunks, each
+committed on its own: memory and write-lock time stay bounded.
 
 Retention deletes raw rows only before the start of the hour holding the
 cutoff (`now - raw_keep_s`), so an hour never loses part of its raw samples:
@@ -12,25 +15,32 @@ any hour that still has raw samples can be rolled up again correctly.
 """
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
-from schema.models import DiskSample, Event, GpuSample, Sample, SampleHourly, ServiceSample
-from schema.upsert import upsert
+from collector.rollup_partial import (
+    GPU_KEEP_MAX,
+    GPU_METRICS,
+    ROLLUP_METRICS,
+    GpuPartial,
+    Partial,
+)
+from schema.models import (
+    DiskSample,
+    Event,
+    GpuSample,
+    Sample,
+    SampleHourly,
+    ServiceSample,
+)
 from schema.timeutil import HOUR, hour_floor, time_bucket
+from schema.upsert import upsert
 
 log = logging.getLogger(__name__)
 
-# samples column -> rolled up as <name>_avg and <name>_max
-ROLLUP_METRICS = (
-    "cpu_pct", "mem_used_pct", "mem_used_bytes", "gpu_util_pct", "gpu_mem_used_pct",
-    "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps",
-)
 CHUNK_HOURS = 4
 DELETE_BATCH = 5000
 RAW_TABLES = (Sample, GpuSample, DiskSample, ServiceSample)
@@ -88,11 +98,22 @@ def apply_retention(session: Session, now: float, raw_keep_s: float = 48 * 3600,
 
 
 def prepare_retention(session: Session, now: float, raw_keep_s: float) -> None:
-    """Roll up the hours whose raw rows are about to go (whole hours only, see the module docstring)."""
+    """Make sure the hours whose raw rows are about to go are rolled up (whole hours, see the module docstring):
+    recompute the hosts whose rollup of such an hour is missing or stale."""
+    for hour in hours_leaving(session, now, raw_keep_s):
+        stale = stale_hosts(session, hour)
+        if stale:
+            upsert_hourly(session, rollup_rows(session, hour, hour + HOUR, stale))
+            session.commit()
+
+
+def hours_leaving(session: Session, now: float, raw_keep_s: float) -> list[int]:
+    """The hours that still have raw samples and lose them at retention `now`."""
     raw_cutoff = hour_floor(now - raw_keep_s)
     oldest = session.execute(select(func.min(Sample.ts))).scalar()
-    if oldest is not None and oldest < raw_cutoff:
-        rollup_hours(session, hour_floor(oldest), raw_cutoff - HOUR)
+    if oldest is None or oldest >= raw_cutoff:
+        return []
+    return list(range(hour_floor(oldest), raw_cutoff, HOUR))
 
 
 def retention_steps(now: float, raw_keep_s: float, hourly_keep_s: float) -> list[tuple[str, Any, Any]]:
@@ -114,7 +135,7 @@ def delete_batch(session: Session, model: Any, condition: Any, batch: int = DELE
     return result.rowcount or 0
 
 
-def _in_range(model: Any, start: int, end: int, hosts: list[str] | None) -> list[Any]:
+def _in_range(model: Any, start: float, end: float, hosts: list[str] | None) -> list[Any]:
     conditions = [model.ts >= start, model.ts < end]
     if hosts is not None:
         conditions.append(model.host_id.in_(hosts))
@@ -123,90 +144,97 @@ def _in_range(model: Any, start: int, end: int, hosts: list[str] | None) -> list
 
 def rollup_rows(session: Session, start: int, end: int, hosts: list[str] | None) -> list[dict[str, Any]]:
     """Rollup rows for hours [start, end) (end exclusive) as dicts keyed by samples_hourly columns; reads only."""
+    return [p.row() for p in partials(session, start, end, hosts).values()]
+
+
+def partials(session: Session, start: float, end: float, hosts: list[str] | None) -> dict[tuple[str, int], Partial]:
+    """The running aggregates of the raw samples with start <= ts < end, one Partial per host-hour they touch
+    (a window inside an hour gives that hour's share; merging the shares of disjoint windows gives the whole)."""
     bucket = time_bucket(Sample.ts, HOUR)
     aggregates = [func.count().label("sample_count")]
     for name in ROLLUP_METRICS:
         column = getattr(Sample, name)
-        aggregates.append(cast(func.avg(column), Float).label(f"{name}_avg"))
-        aggregates.append(func.max(column).label(f"{name}_max"))
+        aggregates += [func.sum(column).label(f"{name}_sum"), func.count(column).label(f"{name}_n"),
+                       func.max(column).label(f"{name}_max")]
     query = (select(Sample.host_id, bucket.label("hour"), *aggregates)
              .where(*_in_range(Sample, start, end, hosts))
              .group_by(Sample.host_id, bucket))
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    found: dict[tuple[str, int], Partial] = {}
     for row in session.execute(query).mappings():
-        record = dict(row)
-        record["hour"] = int(record["hour"])
-        if record["mem_used_bytes_max"] is not None:
-            record["mem_used_bytes_max"] = int(record["mem_used_bytes_max"])
-        record.update(disk_used_pct_last=None, disks="[]", gpus="[]")
-        rows[(record["host_id"], record["hour"])] = record
-    if not rows:
-        return []
-    for key, value in _disk_used_last(session, start, end, hosts).items():
-        if key in rows:
-            rows[key]["disk_used_pct_last"] = value
-    for key, disks in _disks_last(session, start, end, hosts).items():
-        if key in rows:
-            rows[key]["disks"] = json.dumps(disks, separators=(",", ":"))
-    for key, gpus in _gpus(session, start, end, hosts).items():
-        if key in rows:
-            rows[key]["gpus"] = json.dumps(gpus, separators=(",", ":"))
-    return list(rows.values())
+        part = Partial(row["host_id"], int(row["hour"]))
+        part.add_samples(row)
+        found[(part.host_id, part.hour)] = part
+    if not found:
+        return found
+    for host, hour, ts, value in _disk_used_last(session, start, end, hosts):
+        if (host, hour) in found:
+            found[(host, hour)].see_disk_used(ts, value)
+    for host, hour, ts, mount, figures in _disks_last(session, start, end, hosts):
+        if (host, hour) in found:
+            found[(host, hour)].see_disk(ts, mount, figures)
+    for row in _gpus(session, start, end, hosts):
+        key = (row["host_id"], int(row["hour"]))
+        if key in found:
+            found[key].add_gpu(row["gpu_index"], GpuPartial.from_row(row))
+    return found
 
 
-def _disk_used_last(session: Session, start: int, end: int, hosts: list[str] | None) -> dict[tuple[str, int], float]:
-    """disk_used_pct_max of each host-hour's last sample that has one (a failed df leaves NULL)."""
+def sample_counts(session: Session, hour: int) -> dict[str, int]:
+    """host_id -> raw samples in the hour (the index on (host_id, ts) answers it without reading rows)."""
+    query = (select(Sample.host_id, func.count()).where(Sample.ts >= hour, Sample.ts < hour + HOUR)
+             .group_by(Sample.host_id))
+    return {host: int(n) for host, n in session.execute(query)}
+
+
+def stale_hosts(session: Session, hour: int) -> list[str]:
+    """Hosts whose rollup of `hour` is missing or was made from a different number of raw samples than the
+    table holds now (samples are only ever inserted, so an equal count is the same set)."""
+    raw = sample_counts(session, hour)
+    rolled = dict(session.execute(select(SampleHourly.host_id, SampleHourly.sample_count)
+                                  .where(SampleHourly.hour == hour)).all())
+    return sorted(h for h, n in raw.items() if rolled.get(h) != n)
+
+
+def _disk_used_last(session: Session, start: float, end: float, hosts: list[str] | None) -> list[tuple]:
+    """(host, hour, ts, disk_used_pct_max) of each host-hour's last sample that has one (a failed df leaves NULL)."""
     bucket = time_bucket(Sample.ts, HOUR)
     last = (select(Sample.host_id, bucket.label("hour"), func.max(Sample.ts).label("ts"))
             .where(*_in_range(Sample, start, end, hosts), Sample.disk_used_pct_max.is_not(None))
             .group_by(Sample.host_id, bucket).subquery())
-    query = (select(last.c.host_id, last.c.hour, Sample.disk_used_pct_max)
+    query = (select(last.c.host_id, last.c.hour, last.c.ts, Sample.disk_used_pct_max)
              .join(Sample, and_(Sample.host_id == last.c.host_id, Sample.ts == last.c.ts))
              .where(Sample.disk_used_pct_max.is_not(None)))
-    return {(host, int(hour)): value for host, hour, value in session.execute(query)}
+    return [(host, int(hour), ts, value) for host, hour, ts, value in session.execute(query)]
 
 
-def _disks_last(session: Session, start: int, end: int, hosts: list[str] | None) -> dict[tuple[str, int], list]:
-    """Per host-hour, the last disk_samples row of each mount."""
+def _disks_last(session: Session, start: float, end: float, hosts: list[str] | None) -> list[tuple]:
+    """(host, hour, ts, mount, figures) of the last disk_samples row of each mount in each host-hour."""
     bucket = time_bucket(DiskSample.ts, HOUR)
     last = (select(DiskSample.host_id, DiskSample.mount, bucket.label("hour"), func.max(DiskSample.ts).label("ts"))
             .where(*_in_range(DiskSample, start, end, hosts))
             .group_by(DiskSample.host_id, DiskSample.mount, bucket).subquery())
-    query = (select(last.c.host_id, last.c.hour, DiskSample.mount, DiskSample.used_bytes,
+    query = (select(last.c.host_id, last.c.hour, last.c.ts, DiskSample.mount, DiskSample.used_bytes,
                     DiskSample.total_bytes, DiskSample.used_pct)
              .join(DiskSample, and_(DiskSample.host_id == last.c.host_id, DiskSample.mount == last.c.mount,
                                     DiskSample.ts == last.c.ts)))
-    found: dict[tuple[str, int], dict[str, dict]] = defaultdict(dict)
-    for host, hour, mount, used, total, pct in session.execute(query):
-        found[(host, int(hour))][mount] = {"mount": mount, "used_bytes": used, "total_bytes": total, "used_pct": pct}
-    return {key: [mounts[m] for m in sorted(mounts)] for key, mounts in found.items()}
+    return [(host, int(hour), ts, mount,
+             {"mount": mount, "used_bytes": used, "total_bytes": total, "used_pct": pct})
+            for host, hour, ts, mount, used, total, pct in session.execute(query)]
 
 
-def _gpus(session: Session, start: int, end: int, hosts: list[str] | None) -> dict[tuple[str, int], list]:
-    """Per host-hour, one summary per gpu_index from gpu_samples."""
+def _gpus(session: Session, start: float, end: float, hosts: list[str] | None) -> list[dict[str, Any]]:
+    """Per host-hour and gpu_index: samples, and per GPU metric its sum, count of values and max."""
     bucket = time_bucket(GpuSample.ts, HOUR)
     g = GpuSample
-    query = (select(g.host_id, bucket.label("hour"), g.gpu_index,
-                    func.max(g.name).label("name"), func.max(g.uuid).label("uuid"),
-                    cast(func.avg(g.util_pct), Float).label("util_avg"), func.max(g.util_pct).label("util_max"),
-                    cast(func.avg(g.mem_used_mb), Float).label("mem_used_mb_avg"),
-                    func.max(g.mem_used_mb).label("mem_used_mb_max"), func.max(g.mem_total_mb).label("mem_total_mb"),
-                    cast(func.avg(g.temperature_c), Float).label("temp_avg"),
-                    func.max(g.temperature_c).label("temp_max"),
-                    cast(func.avg(g.power_w), Float).label("power_avg"), func.count().label("samples"))
+    aggregates = [func.count().label("samples")] + [func.max(getattr(g, k)).label(k) for k in GPU_KEEP_MAX]
+    for col in GPU_METRICS:
+        column = getattr(g, col)
+        aggregates += [func.sum(column).label(f"{col}_sum"), func.count(column).label(f"{col}_n"),
+                       func.max(column).label(f"{col}_max")]
+    query = (select(g.host_id, bucket.label("hour"), g.gpu_index, *aggregates)
              .where(*_in_range(g, start, end, hosts))
-             .group_by(g.host_id, bucket, g.gpu_index)
-             .order_by(g.host_id, bucket, g.gpu_index))
-    found: dict[tuple[str, int], list] = defaultdict(list)
-    for row in session.execute(query).mappings():
-        item = {"index": row["gpu_index"]}
-        item.update({k: row[k] for k in ("name", "uuid", "util_avg", "util_max", "mem_used_mb_avg", "mem_used_mb_max",
-                                          "mem_total_mb", "temp_avg", "temp_max", "power_avg", "samples")})
-        for key in ("util_avg", "mem_used_mb_avg", "temp_avg", "power_avg"):  # short JSON, quick to decode
-            if item[key] is not None:
-                item[key] = round(item[key], 3)
-        found[(row["host_id"], int(row["hour"]))].append(item)
-    return found
+             .group_by(g.host_id, bucket, g.gpu_index))
+    return [dict(row) for row in session.execute(query).mappings()]
 
 
 def upsert_hourly(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -105,7 +105,7 @@ class Supervisor:
         self.housekeeping.add_jobs(self.scheduler)
         if await self.housekeeping.renew():
             await self.housekeeping.sync_hosts([(h.id, h.address) for h in inventory.resolved_hosts()])
-            await self.housekeeping.fill_rollups()
+            await self.housekeeping.fill_rollups(complete=True)  # everything stored before this start
         watch = asyncio.create_task(self.watcher.run(), name="inventory-watch")
         for child in self.children:
             self._start(child)
@@ -127,7 +127,7 @@ class Supervisor:
                 self.scheduler.shutdown(wait=False)
             if self.housekeeping.holding:
                 try:  # the workers have flushed: the current hour's rollup is complete
-                    await self.housekeeping.fill_rollups()
+                    await self.housekeeping.fill_rollups(complete=True)
                 except Exception as exc:  # the database may be what failed; the next start fills it in
                     log.warning("final rollup skipped: %s", exc)
             await self.status.stop()

@@ -118,7 +118,7 @@ async def test_hub_stores_and_rolls_up_on_postgresql(sshd, pg_url, tmp_path):
     await hub.start()
     try:
         await _until("two samples in PostgreSQL", lambda: _count_pg(hub) >= 2, timeout=15)
-        assert await hub.fill_rollups() >= 1
+        assert await hub.fill_rollups(complete=True) >= 1
         with Session(hub.engine) as s:
             latest = store.latest_sample(s, "pg-host")
             page = query_hourly(s, host_ids=["pg-host"], start=None, end=None)
