@@ -117,7 +117,7 @@ async def _watch(listen: tuple[str, int], workdir: Path, keep: bool, stopper: _S
 
 async def _run(args: argparse.Namespace, workdir: Path, sh: str, db_url: str, stopper: _Stopper) -> int:
     from collector import demo
-    from collector.hub import HubOptions
+    from collector.hub_options import HubOptions
 
     stopper.attach(asyncio.get_running_loop(), asyncio.current_task())
     fleet = demo.DemoFleet(workdir, sh=sh, flap=(args.flap_up, args.flap_down))

@@ -131,7 +131,7 @@ def _member_taken(engine, member: str) -> str | None:
 
 async def _serve(args: argparse.Namespace, *, handle_signals: bool = True) -> int:
     """This member of the hub: the supervisor of its workers and web process (collector.supervisor)."""
-    from collector.hub import HubOptions
+    from collector.hub_options import HubOptions
     from collector.supervisor import Supervisor
     from inventory import InventoryError, default_inventory_path, load_inventory
     from schema.db import make_engine, redact
@@ -228,8 +228,8 @@ def _first_user_hint(engine) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from schema.db import DatabaseError, default_db_url, normalize_url
-    from schema.migrate import upgrade
+    from schema.db import DatabaseError, default_db_url, normalize_url, redact
+    from schema.revision import HEAD_REVISION, at_head
 
     setup_logging(args.log_level)
     if args.no_web and args.web_only:
@@ -252,7 +252,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
              "in clear text over plain HTTP; put the hub behind an HTTPS reverse proxy")
     try:
         args.db = normalize_url(args.db or default_db_url())
-        upgrade(args.db, log=lambda m: print(f"fleetwatch db: {m}", file=sys.stderr))
+        if at_head(args.db):  # Alembic stays out of this long-lived process
+            print(f"fleetwatch db: database {redact(args.db)} is at revision {HEAD_REVISION}: nothing to do",
+                  file=sys.stderr)
+        else:
+            from schema.migrate import upgrade
+
+            upgrade(args.db, log=lambda m: print(f"fleetwatch db: {m}", file=sys.stderr))
     except DatabaseError as exc:
         _err(str(exc))
         return EXIT_USAGE

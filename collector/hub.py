@@ -20,7 +20,6 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from collector import events as ev
 from collector.alert_engine import AlertEngine
 from collector.housekeeping import Housekeeping, job
 from collector.host_state import HostStatus
+from collector.hub_options import HubOptions
 from collector.notifiers import Dispatcher
 from collector.poller import Poller
 from collector.process_status import ProcessIdentity, StatusReporter
@@ -61,27 +61,6 @@ def tune_gc() -> None:
     (docs/benchmarks.md, "Overview page").
     """
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-@dataclass(frozen=True)
-class HubOptions:
-    """Knobs of the runtime; the defaults are SPEC §4's."""
-
-    raw_keep_s: float = 48 * HOUR
-    hourly_keep_s: float = 2 * 365 * 24 * HOUR
-    flush_every_s: float = 1.0
-    rollup_every_s: float = 60.0  # the hour in progress stays fresh; a run reads only a minute of samples
-    retention_every_s: float = HOUR
-    backup_every_s: float = 24 * HOUR  # 0 turns the daily backup off
-    backup_dir: Path | None = None
-    db_url: str | None = None  # for the backup job
-    inventory_check_s: float = 1.0
-    # where `serve` listens (the builtin proxy never forwards a host to the hub's own web port)
-    listen: tuple[str, int] | None = None
-    # folders besides ~/.ssh and the data folder where the API and UI may point identity_file / known_hosts
-    key_dirs: tuple[Path, ...] = ()
-    # rollups, retention, backups and the hosts table (one process of all that share the database does them)
-    housekeeping: bool = True
 
 
 def _stagger(host_id: str, interval_s: float) -> float:

@@ -378,3 +378,33 @@ def test_cli_bad_database_is_one_line_exit_2(command: str, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.err.startswith("fleetwatch: ") and captured.err.count("\n") == 1
     assert "Traceback" not in captured.err + captured.out
+
+
+# ------------------------------------------------------------------ the fast check serve uses
+def test_at_head_knows_the_newest_migration_without_alembic(db_url: str) -> None:
+    """schema.revision answers "is it current?" for serve without Alembic: its HEAD_REVISION is the newest
+    migration's, and it says False on an empty database, True after the upgrade, False one revision behind."""
+    from schema.revision import HEAD_REVISION, at_head
+
+    assert HEAD_REVISION == head_revision()
+    assert at_head(db_url) is False
+    upgrade(db_url, log=lambda _m: None)
+    assert at_head(db_url) is True
+    downgrade(db_url, "0004", log=lambda _m: None)
+    assert at_head(db_url) is False
+    assert at_head("postgresql://nobody@127.0.0.1:1/none") is False  # cannot say: upgrade() explains
+
+
+def test_serve_on_a_current_database_does_not_load_alembic(tmp_path: Path) -> None:
+    """The supervisor lives as long as the hub: on a database at the head it never imports Alembic."""
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    upgrade(url, log=lambda _m: None)
+    code = ("import sys; from schema.revision import at_head; assert at_head(sys.argv[1]); "
+            "import collector.cli_serve, collector.supervisor, collector.housekeeping, collector.hub_options; "
+            "print(sorted(m for m in ('alembic', 'asyncssh', 'fastapi') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
