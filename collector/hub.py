@@ -20,7 +20,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from collector.housekeeping import Housekeeping, job
 from collector.host_state import HostStatus
 from collector.hub_options import HubOptions
 from collector.notifiers import Dispatcher
+from collector.poll_schedule import PollSchedule
 from collector.poller import Poller
 from collector.process_status import ProcessIdentity, StatusReporter
 from collector.proxy import ProxyManager
@@ -82,6 +83,7 @@ class Hub:
         self.writer = BatchWriter(engine, clock=clock)
         self.deduper = ev.EventDeduper()
         self.poller = Poller(self.writer, self.deduper, clock=clock)
+        self.polls = PollSchedule(job(self.poll_host))
         self.proxies = ProxyManager(self.pool, on_event=self._proxy_event, clock=clock, listen=self.options.listen)
         self.dispatcher = Dispatcher(on_attempt=self._on_attempt, clock=clock)
         self.alerts = AlertEngine(self.writer, self.dispatcher, clock=clock, link=self._alert_link)
@@ -130,6 +132,7 @@ class Hub:
         if self._watch_task is not None:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
+        await self.polls.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.proxies.stop_all()
@@ -208,21 +211,11 @@ class Hub:
         self.watcher.note_written(inventory, written)
 
     # ------------------------------------------------------------------ schedule
-    def _job_id(self, host_id: str) -> str:
-        return f"poll:{host_id}"
-
     def _schedule(self, spec: HostSpec) -> None:
-        assert self.scheduler is not None
-        first = datetime.now(timezone.utc) + timedelta(seconds=_stagger(spec.id, spec.interval_s))
-        self.scheduler.add_job(
-            job(self.poll_host), "interval", seconds=spec.interval_s, args=[spec.id], id=self._job_id(spec.id),
-            replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=max(1, int(spec.interval_s)),
-            next_run_time=first,
-        )
+        self.polls.schedule(spec.id, spec.interval_s, _stagger(spec.id, spec.interval_s))
 
     def _unschedule(self, host_id: str) -> None:
-        if self.scheduler is not None and self.scheduler.get_job(self._job_id(host_id)):
-            self.scheduler.remove_job(self._job_id(host_id))
+        self.polls.unschedule(host_id)
 
     def _add_upkeep_jobs(self) -> None:
         assert self.scheduler is not None

@@ -35,6 +35,26 @@ CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly130
 DEFAULT_MAX_OUTPUT = 1 << 20  # a host is not trusted: cap what one command may send
 
 
+def _skip_disabled_asyncssh_records() -> None:
+    """asyncssh's SSHLogger.log turns every argument into text before asking whether the level is enabled
+    (asyncssh 2.24): some ten records a probe that nobody emits, 4.5 % of a worker's CPU at 2,000 hosts
+    (py-spy, docs/benchmarks.md). Ask first; an enabled level is logged exactly as before."""
+    from asyncssh.logging import SSHLogger
+
+    if getattr(SSHLogger.log, "fleetwatch_checks_level", False):
+        return
+    convert = SSHLogger.log
+
+    def log(self, level: int, msg: object, *args, **kwargs) -> None:
+        if self.isEnabledFor(level):
+            convert(self, level, msg, *args, **kwargs)
+    log.fleetwatch_checks_level = True  # type: ignore[attr-defined]
+    SSHLogger.log = log  # type: ignore[method-assign]
+
+
+_skip_disabled_asyncssh_records()
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """Output of one remote command."""
