@@ -192,3 +192,33 @@ def test_writes_go_in_bounded_transactions(session, spied, monkeypatch):
     assert asyncio.run(keeper.fill_rollups()) == 30
     assert spied == [7, 7, 7, 7, 2]
 
+
+
+def test_a_run_reads_in_short_contiguous_steps_on_a_background_thread(session, monkeypatch):
+    """A run reads its window in at most ROLLUP_MAX_STEPS contiguous steps, on a reader thread that has a
+    lower CPU priority (Linux: nice +10 for that thread only), so the collectors keep the CPU."""
+    import os
+    import sys
+
+    windows: list[tuple[float, float]] = []
+    real = rollup.partials
+
+    def spy(s, a, b, hosts):
+        windows.append((a, b))
+        return real(s, a, b, hosts)
+    monkeypatch.setattr(rollup, "partials", spy)
+    add(session, "a", H + 10, cpu=1.0)
+    session.commit()
+    clock = Clock(H + 100 + ROLLUP_LAG_S)
+    keeper, _ = keeper_of(session, clock)
+    asyncio.run(keeper.fill_rollups())
+    windows.clear()
+    clock.t += 600
+    asyncio.run(keeper.fill_rollups())
+    assert len(windows) == hk.ROLLUP_MAX_STEPS
+    assert windows[0][0] == H + 100 and windows[-1][1] == H + 700
+    assert all(b == c for (_a, b), (c, _d) in zip(windows, windows[1:]))  # contiguous, no overlap
+    assert all(b - a == pytest.approx(50.0) for a, b in windows)
+    if sys.platform.startswith("linux"):
+        (thread,) = keeper._reader._threads
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == os.getpriority(os.PRIO_PROCESS, 0) + 10
