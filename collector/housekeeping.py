@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import os
 import sys
 import threading
@@ -40,15 +39,8 @@ LEASE_RENEW_S = 10.0
 RETENTION_PAUSE_S = 0.05  # between delete batches: the collectors' flushes get their turn
 ROLLUP_LAG_S = 20.0  # a sample reaches the database within a flush (1 s); a rollup reads up to this long ago
 ROLLUP_ROWS_PER_WRITE = 1000  # upserted rows a transaction (1,000: ~30 ms on SQLite here)
-ROLLUP_HOSTS_PER_READ = 500  # hosts an ended hour is recomputed for at a time
-ROLLUP_STEP_S = 10.0  # a run reads its window this many seconds of samples at a time (5,000 hosts: ~0.1 s each)
-ROLLUP_MAX_STEPS = 12  # ... in at most this many steps (a first run reads the hour in progress whole)
-ROLLUP_PAUSE_S = 0.05  # at least this between two reads or writes of a run; after a read, as long as it took
-
-
-def _steps(start: float, end: float, step: float) -> list[float]:
-    n = max(1, math.ceil((end - start) / step))
-    return [start + i * step for i in range(n)]
+ROLLUP_HOSTS_PER_READ = 500  # hosts a rollup step reads (and writes) at a time
+ROLLUP_PAUSE_S = 0.05  # at least this between two steps of a run; after a read, as long as it took
 
 
 def background_thread() -> None:
@@ -155,10 +147,9 @@ class Housekeeping:
         since the newest rollup and reads the hour in progress whole.
 
         Reads run on their own session beside the writer (WAL lets them; they hold no lock), on a reader
-        thread of low CPU priority, a window of at most ROLLUP_MAX_STEPS steps with a pause after each as
-        long as the step took: at 5,000 hosts on a busy 2-core machine one read of a whole minute (2 s)
-        made the probes of the next seconds late. Only the upserts queue on the database thread, at most
-        ROLLUP_ROWS_PER_WRITE rows a transaction.
+        thread of low CPU priority, ROLLUP_HOSTS_PER_READ hosts a step with a pause after each as long as
+        the step took: at 5,000 hosts on a busy 2-core machine one read of a whole minute for every host
+        (2 s) made the probes of the next seconds late. Only the upserts queue on the database thread.
         """
         now = self._clock()
         cut = now if complete else now - ROLLUP_LAG_S
@@ -194,23 +185,21 @@ class Housekeeping:
             return 0
         else:
             start = self._mark
-        touched: set[tuple[str, int]] = set()
-        step_s = max(ROLLUP_STEP_S, (cut - start) / ROLLUP_MAX_STEPS)
-        for a in _steps(start, cut, step_s):  # short reads with pauses: no burst of CPU
-            b = min(cut, a + step_s)
+        hosts = await self._read(lambda s: rollup.hosts_between(s, start, cut))
+        for i in range(0, len(hosts), ROLLUP_HOSTS_PER_READ):  # a share of the hosts a step, with pauses
+            some = hosts[i:i + ROLLUP_HOSTS_PER_READ]
             took = time.perf_counter()
-            window = await self._read(lambda s, a=a, b=b: rollup.partials(s, a, b, None))
+            window = await self._read(lambda s, h=some: rollup.partials(s, start, cut, h))
             for key, part in window.items():
                 mine = self._partials.get(key)
                 if mine is None:
                     self._partials[key] = part
                 else:
                     mine.merge(part)
-            touched.update(window)
+            total += await self._write([self._partials[key].row() for key in window])
             if pause:
                 await asyncio.sleep(max(ROLLUP_PAUSE_S, time.perf_counter() - took))
         self._mark = cut
-        total += await self._write([self._partials[key].row() for key in touched])
         for hour in sorted({h for _host, h in self._partials if h + HOUR <= cut}):  # ended: check once, forget
             total += await self._settle(hour)
             for key in [k for k in self._partials if k[1] == hour]:

@@ -160,9 +160,8 @@ def partials(session: Session, start: float, end: float, hosts: list[str] | None
              .where(*_in_range(Sample, start, end, hosts))
              .group_by(Sample.host_id, bucket))
     found: dict[tuple[str, int], Partial] = {}
-    for row in session.execute(query).mappings():
-        part = Partial(row["host_id"], int(row["hour"]))
-        part.add_samples(row)
+    for row in session.execute(query).all():  # positional: host, hour, then Partial.from_aggregates' values
+        part = Partial.from_aggregates(row[0], int(row[1]), row[2:])
         found[(part.host_id, part.hour)] = part
     if not found:
         return found
@@ -177,6 +176,11 @@ def partials(session: Session, start: float, end: float, hosts: list[str] | None
         if key in found:
             found[key].add_gpu(row["gpu_index"], GpuPartial.from_row(row))
     return found
+
+
+def hosts_between(session: Session, start: float, end: float) -> list[str]:
+    """The hosts with raw samples in [start, end) (a range of the ts index: cheap for a run's window)."""
+    return sorted(session.scalars(select(Sample.host_id).where(Sample.ts >= start, Sample.ts < end).distinct()).all())
 
 
 def sample_counts(session: Session, hour: int) -> dict[str, int]:

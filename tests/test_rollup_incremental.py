@@ -185,6 +185,7 @@ def test_first_run_settles_the_hours_since_the_newest_rollup(session):
 def test_writes_go_in_bounded_transactions(session, spied, monkeypatch):
     """However many hosts changed, one upsert transaction holds at most ROLLUP_ROWS_PER_WRITE rows."""
     monkeypatch.setattr(hk, "ROLLUP_ROWS_PER_WRITE", 7)
+    monkeypatch.setattr(hk, "ROLLUP_HOSTS_PER_READ", 100)
     for n in range(30):
         add(session, f"h{n:02d}", H + 10, cpu=1.0)
     session.commit()
@@ -194,31 +195,34 @@ def test_writes_go_in_bounded_transactions(session, spied, monkeypatch):
 
 
 
-def test_a_run_reads_in_short_contiguous_steps_on_a_background_thread(session, monkeypatch):
-    """A run reads its window in at most ROLLUP_MAX_STEPS contiguous steps, on a reader thread that has a
-    lower CPU priority (Linux: nice +10 for that thread only), so the collectors keep the CPU."""
+def test_a_run_reads_a_share_of_the_hosts_a_step_on_a_background_thread(session, monkeypatch):
+    """A run reads (and writes) ROLLUP_HOSTS_PER_READ hosts a step, every host once, on a reader thread with
+    a lower CPU priority (Linux: nice +10 for that thread only), so the collectors keep the CPU."""
     import os
     import sys
 
-    windows: list[tuple[float, float]] = []
+    monkeypatch.setattr(hk, "ROLLUP_HOSTS_PER_READ", 2)
+    reads: list[tuple[float, float, tuple]] = []
     real = rollup.partials
 
     def spy(s, a, b, hosts):
-        windows.append((a, b))
+        reads.append((a, b, None if hosts is None else tuple(hosts)))
         return real(s, a, b, hosts)
     monkeypatch.setattr(rollup, "partials", spy)
-    add(session, "a", H + 10, cpu=1.0)
+    for n in range(5):
+        add(session, f"h{n}", H + 10, cpu=1.0)
     session.commit()
     clock = Clock(H + 100 + ROLLUP_LAG_S)
     keeper, _ = keeper_of(session, clock)
     asyncio.run(keeper.fill_rollups())
-    windows.clear()
+    for n in range(5):
+        add(session, f"h{n}", H + 300, cpu=3.0)
+    session.commit()
+    reads.clear()
     clock.t += 600
-    asyncio.run(keeper.fill_rollups())
-    assert len(windows) == hk.ROLLUP_MAX_STEPS
-    assert windows[0][0] == H + 100 and windows[-1][1] == H + 700
-    assert all(b == c for (_a, b), (c, _d) in zip(windows, windows[1:]))  # contiguous, no overlap
-    assert all(b - a == pytest.approx(50.0) for a, b in windows)
+    assert asyncio.run(keeper.fill_rollups()) == 5
+    assert reads == [(H + 100, H + 700, ("h0", "h1")), (H + 100, H + 700, ("h2", "h3")), (H + 100, H + 700, ("h4",))]
+    same(full(session, H, H + 700), stored(session))
     if sys.platform.startswith("linux"):
         (thread,) = keeper._reader._threads
         assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == os.getpriority(os.PRIO_PROCESS, 0) + 10
