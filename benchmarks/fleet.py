@@ -310,11 +310,14 @@ class Run:
         load = self.start_web_load(a.web_clients) if a.web_clients else None
         end = t0 + a.minutes * 60
         hub_died = False
+        rss_by_minute: list[float] = []  # the hub's RSS (all processes) at each whole minute of the window
         while time.time() < end:
             time.sleep(min(3.0, max(0.0, end - time.time())))
             for tracker in (hub, sims, pg):
                 if tracker is not None:
                     tracker.scan()
+            if time.time() - t0 >= 60 * (len(rss_by_minute) + 1):
+                rss_by_minute.append(round(hub.rss("rss_last"), 1))
             self.health()
             if self.hub.poll() is not None:
                 hub_died = True
@@ -353,6 +356,9 @@ class Run:
             "cpu_pct": round(100 * hub.cpu_s() / window, 1), "cpu_ms_per_probe": round(1000 * hub.cpu_s() / done, 2),
             "rss_start_mb": round(hub.rss("rss_start"), 1), "rss_end_mb": round(hub.rss("rss_last"), 1),
             "rss_max_mb": round(hub.rss("rss_max"), 1), "pss_end_mb": round(hub_pss, 1),
+            "rss_by_minute_mb": rss_by_minute,
+            "rss_growth_after_minute_5_pct": (round(100 * (hub.rss("rss_last") / rss_by_minute[4] - 1), 1)
+                                              if len(rss_by_minute) > 5 else None),
             "processes": [{"pid": p.pid, "name": p.name, "cpu_pct": round(100 * (p.cpu_last - p.cpu_start) / window, 1),
                            "cpu_ms_per_probe": round(1000 * (p.cpu_last - p.cpu_start) / done, 2),
                            "rss_start_mb": _r(p.rss_start), "rss_end_mb": _r(p.rss_last), "alive_at_end": p.alive}

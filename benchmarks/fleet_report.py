@@ -56,6 +56,10 @@ def render(r: dict[str, Any]) -> str:
                                               f"per probe; RSS {_mb(h['rss_start_mb'])} at start, "
                                               f"{_mb(h['rss_end_mb'])} at end (PSS {_mb(h.get('pss_end_mb'))}: "
                                               "shared pages counted once)"))
+        if h.get("rss_growth_after_minute_5_pct") is not None:
+            out.append(_row("hub RSS after minute 5", f"{h['rss_growth_after_minute_5_pct']:+.1f} % from minute 5 to "
+                                                     f"the end ({_mb(h['rss_by_minute_mb'][4])} -> "
+                                                     f"{_mb(h['rss_end_mb'])})"))
         for proc in h["processes"]:
             gone = "" if proc["alive_at_end"] else " (gone by the end)"
             out.append(_row(f"  {proc['name']} (pid {proc['pid']})",
