@@ -13,13 +13,16 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector import alerts
 from collector.notifiers import Attempt, Dispatcher, Notification
 from inventory.alerting import Alerting
 from schema import alert_queries as aq
 from schema.alert_queries import silence_matches
+
+if TYPE_CHECKING:
+    from collector.host_report import HostReport
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000  # about two polls of 1,000 hosts plus their events
@@ -79,9 +82,9 @@ class AlertEngine:
         self.dispatcher.configure(alerting.notifiers)
         self._put(("configure", alerting, {h: dict(labels) for h, labels in hosts.items()}))
 
-    def observe_report(self, host_id: str, report: dict[str, Any]) -> None:
+    def observe_report(self, host_id: str, report: HostReport) -> None:
         if self.alerting.rules or self._queue.qsize():  # cheap when no rule exists
-            self._put(("sample", host_id, alerts.observations(report), float(report.get("ts") or self._clock())))
+            self._put(("sample", host_id, alerts.observations(report), float(report.ts or self._clock())))
 
     def observe_events(self, drafts) -> None:
         for d in drafts:

@@ -18,16 +18,19 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from collector.metrics.catalogue import CATALOGUE
+from collector.metrics.model import ITEM_KEY
 from inventory.alerting import AlertRule, describe_duration, format_value
+
+if TYPE_CHECKING:
+    from collector.host_report import HostReport
 
 __all__ = ["Observation", "observations", "InstanceKey", "Instance", "Transition", "Evaluation",
            "evaluate_sample", "evaluate_event", "reconcile"]
 
 _EPS = 1e-6  # float slack when comparing elapsed time with `for`
-_HOST_METRICS = ("cpu_pct", "mem_used_bytes", "mem_available_bytes", "load1", "load5", "load15",
-                 "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps", "gpu_count")
 
 
 @dataclass(frozen=True)
@@ -44,40 +47,31 @@ def _num(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _pct(part: Any, total: Any) -> float | None:
-    p, t = _num(part), _num(total)
-    return None if p is None or t is None or t <= 0 else p / t * 100.0
+_ALERTABLE = tuple(CATALOGUE.alertable().values())
+_HOST = tuple(m for m in _ALERTABLE if m.scope == "host")
+_ITEM_SCOPES = tuple((scope, ITEM_KEY[scope], tuple(m for m in _ALERTABLE if m.scope == scope))
+                     for scope in ("disk", "gpu", "interface", "service"))
 
 
-def observations(report: Mapping[str, Any]) -> list[Observation]:
-    """Every metric value of a ``build_report()`` dict; missing, NaN and infinite values are left out."""
+def observations(report: HostReport) -> list[Observation]:
+    """Every alertable catalogue metric's value in a report; missing, NaN and infinite values are left out.
+    The item of a disk is its mount point, of a GPU str(index), of an interface or a service its name."""
     out: list[Observation] = []
-
-    def add(metric: str, item: str | None, value: Any) -> None:
-        v = _num(value)
+    for m in _HOST:
+        v = _num(m.value(report))
         if v is not None:
-            out.append(Observation(metric, item, v))
-
-    for metric in _HOST_METRICS:
-        add(metric, None, report.get(metric))
-    add("mem_used_pct", None, _pct(report.get("mem_used_bytes"), report.get("mem_total_bytes")))
-    total, free = _num(report.get("swap_total_bytes")), _num(report.get("swap_free_bytes"))
-    if total is not None and free is not None and total > 0:
-        add("swap_used_pct", None, (total - free) / total * 100.0)
-    for disk in report.get("disks") or ():
-        mount = disk.get("mount") if isinstance(disk, Mapping) else None
-        if isinstance(mount, str) and mount:
-            add("disk_used_pct", mount, disk.get("used_pct"))
-            add("disk_avail_bytes", mount, disk.get("avail_bytes"))
-    for gpu in report.get("gpus") or ():
-        index = gpu.get("index") if isinstance(gpu, Mapping) else None
-        if index is None or isinstance(index, bool):
+            out.append(Observation(m.name, None, v))
+    for scope, item_key, metrics in _ITEM_SCOPES:
+        if not metrics:
             continue
-        item = str(index)
-        add("gpu_util_pct", item, gpu.get("util_pct"))
-        add("gpu_temperature_c", item, gpu.get("temperature_c"))
-        add("gpu_mem_used_pct", item, _pct(gpu.get("mem_used_mb"), gpu.get("mem_total_mb")))
-        add("gpu_power_w", item, gpu.get("power_w"))
+        for record in report.items(scope):
+            item = getattr(record, item_key)
+            if item is None or item == "":
+                continue
+            for m in metrics:
+                v = _num(m.value(report, record))
+                if v is not None:
+                    out.append(Observation(m.name, str(item), v))
     return out
 
 

@@ -61,7 +61,7 @@ async def _probe(spec, as_json: bool) -> int:
     finally:
         await conn.close()
     report = build_report(spec.id, readings, all_disks=spec.disks == "all")
-    return print_report(spec.id, report, as_json)
+    return print_report(spec.id, report.to_dict(), as_json)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ class LocalControl:
     async def probe_now(self, host_id: str) -> dict[str, Any]:
         if host_id not in self.hub.pool:
             raise KeyError(host_id)
-        report = await self.hub.probe_now(host_id)
+        report = (await self.hub.probe_now(host_id)).to_dict()
         os_info = self.hub.poller.runtime(host_id).os_info
         if os_info and not any((report.get("os") or {}).values()):
             report["os"] = os_info

@@ -5,11 +5,14 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
 from inventory.durations import say_duration
 from schema.timeutil import utc_format
+
+if TYPE_CHECKING:
+    from collector.host_report import HostReport
 
 GPU_HOT_C = 80.0
 REBOOT_SLACK_S = 120.0  # boot time (hub clock - host uptime) moves this much only on a reboot
@@ -80,15 +83,18 @@ class HostSnapshot:
     gpu_temps: Mapping[int, float | None] = field(default_factory=dict)
 
     @classmethod
-    def from_report(cls, report: dict[str, Any]) -> HostSnapshot:
-        """From a build_report() dict; boot_time = ts - uptime_s."""
-        ts = float(report["ts"])
-        up = report.get("uptime_s")
-        services = {s["name"]: s["active_state"] for s in report.get("services") or ()
-                    if s.get("name") and s.get("active_state")}
-        temps = {g["index"]: g.get("temperature_c") for g in report.get("gpus") or () if g.get("index") is not None}
-        return cls(ts, up, None if up is None else ts - up,
-                   MappingProxyType(services), MappingProxyType(temps))
+    def from_report(cls, report: HostReport) -> HostSnapshot:
+        """From a probe's report; boot_time = ts - uptime_s."""
+        services = {s.name: s.active_state for s in report.services if s.name and s.active_state}
+        return cls.of(report.ts, report.uptime_s, services, {g.index: g.temperature_c for g in report.gpus})
+
+    @classmethod
+    def of(cls, ts: float, uptime_s: float | None, services: Mapping[str, str],
+           gpu_temps: Mapping[int, float | None]) -> HostSnapshot:
+        """From values (a stored sample, when the hub starts again)."""
+        ts = float(ts)
+        return cls(ts, uptime_s, None if uptime_s is None else ts - uptime_s,
+                   MappingProxyType(dict(services)), MappingProxyType(dict(gpu_temps)))
 
 
 def remember_failures(prev: HostSnapshot | None, cur: HostSnapshot) -> HostSnapshot:

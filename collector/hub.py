@@ -31,6 +31,7 @@ from sqlmodel import Session
 from collector import events as ev
 from collector.alert_engine import AlertEngine
 from collector.housekeeping import Housekeeping, job
+from collector.host_report import HostReport
 from collector.host_state import HostStatus
 from collector.hub_options import HubOptions
 from collector.notifiers import Dispatcher
@@ -161,11 +162,10 @@ class Hub:
                                    state_since=host.state_since, consecutive_failures=host.consecutive_failures)
             latest = store.latest_sample(session, host.id)
             if latest is not None:
-                rt.snapshot = ev.HostSnapshot.from_report({
-                    "ts": latest["ts"], "uptime_s": latest["uptime_s"],
-                    "services": [{"name": s["unit"], "active_state": s["active_state"]} for s in latest["services"]],
-                    "gpus": [{"index": g["gpu_index"], "temperature_c": g["temperature_c"]} for g in latest["gpus"]],
-                })
+                rt.snapshot = ev.HostSnapshot.of(
+                    latest["ts"], latest["uptime_s"],
+                    {s["unit"]: s["active_state"] for s in latest["services"] if s["unit"] and s["active_state"]},
+                    {g["gpu_index"]: g["temperature_c"] for g in latest["gpus"]})
 
     # ------------------------------------------------------------------ inventory
     async def apply_inventory(self, inventory: Inventory) -> None:
@@ -234,7 +234,7 @@ class Hub:
         return await self.poller.poll(self.pool.get(host_id))
 
     # ------------------------------------------------------------------ on request
-    async def probe_now(self, host_id: str) -> dict[str, Any]:
+    async def probe_now(self, host_id: str) -> HostReport:
         """Probe a host now on its open connection (waits for a running probe); HostError if it fails."""
         if host_id not in self.pool:
             raise KeyError(host_id)

@@ -9,6 +9,7 @@ in `recorder`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from collector import events as ev
 from collector.errors import Failure, HostError
+from collector.host_report import HostReport
 from collector.host_state import HostStatus, on_failure, on_success
 from collector.prober import probe_once
 from collector.reading import Reading
@@ -60,7 +62,7 @@ class Poller:
         self._clock = clock
         self.runtimes: dict[str, HostRuntime] = {}
         # the alert engine listens here; both must return at once (they only enqueue)
-        self.on_report: Callable[[str, dict[str, Any]], None] | None = None
+        self.on_report: Callable[[str, HostReport], None] | None = None
         self.on_events: Callable[[list[ev.EventDraft]], None] | None = None
 
     def runtime(self, host_id: str) -> HostRuntime:
@@ -73,7 +75,7 @@ class Poller:
         self.runtimes.pop(host_id, None)
 
     async def poll(self, conn: HostConnection, *, want_ps: bool | None = None,
-                   want_os: bool | None = None) -> dict[str, Any] | None:
+                   want_os: bool | None = None) -> HostReport | None:
         """One scheduled probe: store the sample, update state, record events.
 
         Returns the report, or None when the host could not be probed.
@@ -83,7 +85,7 @@ class Poller:
             return await self._poll_locked(conn, rt, want_ps, want_os)
 
     async def _poll_locked(self, conn: HostConnection, rt: HostRuntime, want_ps: bool | None,
-                           want_os: bool | None) -> dict[str, Any] | None:
+                           want_os: bool | None) -> HostReport | None:
         spec = conn.spec
         started = self._clock()
         rt.last_poll_started = started
@@ -118,7 +120,7 @@ class Poller:
         try:
             report = build_report(spec.id, readings, all_disks=spec.disks == "all")
             rt.prev_reading = reading.kept()
-            self._succeeded(rt, report, reading)
+            report = self._succeeded(rt, report, reading)
         except Exception as exc:  # output no parser foresaw must not stop this host's monitoring
             log.exception("host %s: could not interpret the probe output", spec.id)
             rt.prev_reading = None  # start the rates afresh from the next reading
@@ -127,24 +129,24 @@ class Poller:
             return None
         return report
 
-    def _succeeded(self, rt: HostRuntime, report: dict[str, Any], reading: Reading) -> None:
-        now = report["ts"]
-        errors = report.get("errors") or {}
+    def _succeeded(self, rt: HostRuntime, report: HostReport, reading: Reading) -> HostReport:
+        now = report.ts
+        errors = report.errors
         error_text = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
         prev_status = rt.status
         rt.status = on_success(prev_status, degraded=bool(errors), error_text=error_text, now=now)
-        report["state"] = rt.status.state
+        report = dataclasses.replace(report, state=rt.status.state)
         snapshot = ev.HostSnapshot.from_report(report)
         drafts = ev.state_events(rt.host_id, prev_status, rt.status, now)
         drafts += ev.sample_events(rt.host_id, rt.snapshot, snapshot, now)
         rt.snapshot = ev.remember_failures(rt.snapshot, snapshot)
-        if report.get("top_processes") and reading.get("ps") is not None:
-            rt.top_processes = report["top_processes"]
-        facts: dict[str, Any] = {"cpu_count": report.get("cpu_count"), "mem_total_bytes": report.get("mem_total_bytes"),
-                                 "gpu_count": report.get("gpu_count")}
+        if report.top_processes and reading.get("ps") is not None:
+            rt.top_processes = [dataclasses.asdict(p) for p in report.top_processes]
+        facts: dict[str, Any] = {"cpu_count": report.cpu_count, "mem_total_bytes": report.mem_total_bytes,
+                                 "gpu_count": report.gpu_count}
         os_rec = reading.get("os")
         if os_rec is not None:
-            rt.os_info = dict(report.get("os") or {}, cpu_count=report.get("cpu_count"))
+            rt.os_info = dict(dataclasses.asdict(report.os), cpu_count=report.cpu_count)
             facts.update(hostname=os_rec.hostname, os_pretty_name=os_rec.pretty_name, kernel=os_rec.kernel,
                          arch=os_rec.arch)
         facts = {k: v for k, v in facts.items() if v is not None}  # a section missing this time keeps the old fact
@@ -157,6 +159,7 @@ class Poller:
         self.writer.set_host(
             rt.host_id, state=rt.status.state, last_error=rt.status.last_error, last_seen_at=now,
             state_since=rt.status.state_since, consecutive_failures=0, boot_time=snapshot.boot_time, **facts)
+        return report
 
     def _failed(self, rt: HostRuntime, err: HostError) -> None:
         now = self._clock()

@@ -22,6 +22,8 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import Session
 
 from collector.events import EventDraft
+from collector.host_report import HostReport
+from collector.metrics.catalogue import CATALOGUE
 from schema import db_health
 from schema import samples as store
 
@@ -37,14 +39,6 @@ def refused_value(exc: BaseException) -> bool:
 MAX_PENDING_SAMPLES = 200_000  # about 3 minutes of 1,000 hosts; beyond that the oldest go
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _pct(part: float | None, whole: float | None) -> float | None:
-    return round(100.0 * part / whole, 2) if part is not None and whole else None
-
-
 @dataclass
 class SampleRows:
     """The rows of one probe: host metrics plus per-GPU, per-disk and per-service."""
@@ -55,45 +49,27 @@ class SampleRows:
     services: list[dict[str, Any]] = field(default_factory=list)
 
 
-def rows_from_report(report: dict[str, Any]) -> SampleRows:
-    """Rows for one `build_report` snapshot (pure)."""
-    host, ts = report["host"], report["ts"]
-    gpus = report.get("gpus") or []
-    disks = report.get("disks") or []
-    utils = [g["util_pct"] for g in gpus if g.get("util_pct") is not None]
-    mem_used = [g["mem_used_mb"] for g in gpus if g.get("mem_used_mb") is not None]
-    mem_total = [g["mem_total_mb"] for g in gpus if g.get("mem_total_mb") is not None]
-    temps = [g["temperature_c"] for g in gpus if g.get("temperature_c") is not None]
-    disk_pcts = [d["used_pct"] for d in disks if d.get("used_pct") is not None]
-    sample = {
-        "host_id": host, "ts": ts, "state": report.get("state", "up"),
-        "uptime_s": report.get("uptime_s"), "cpu_pct": report.get("cpu_pct"),
-        "load1": report.get("load1"), "load5": report.get("load5"), "load15": report.get("load15"),
-        "mem_total_bytes": report.get("mem_total_bytes"), "mem_used_bytes": report.get("mem_used_bytes"),
-        "mem_available_bytes": report.get("mem_available_bytes"),
-        "mem_used_pct": _pct(report.get("mem_used_bytes"), report.get("mem_total_bytes")),
-        "swap_total_bytes": report.get("swap_total_bytes"), "swap_free_bytes": report.get("swap_free_bytes"),
-        "disk_read_bps": report.get("disk_read_bps"), "disk_write_bps": report.get("disk_write_bps"),
-        "net_rx_bps": report.get("net_rx_bps"), "net_tx_bps": report.get("net_tx_bps"),
-        "gpu_count": len(gpus) if gpus else (0 if report.get("gpu_count") == 0 else None),
-        "gpu_util_pct": _mean(utils),
-        "gpu_mem_used_pct": _pct(sum(mem_used), sum(mem_total)) if mem_used and len(mem_used) == len(mem_total) else None,
-        "gpu_temp_max_c": max(temps) if temps else None,
-        "disk_used_pct_max": max(disk_pcts) if disk_pcts else None,
-        "errors": json.dumps(report["errors"], sort_keys=True) if report.get("errors") else None,
-    }
+_HOST = CATALOGUE.stored("host")
+_GPU = CATALOGUE.stored("gpu")
+_DISK = CATALOGUE.stored("disk")
+_SERVICE = CATALOGUE.stored("service")
+
+
+def rows_from_report(report: HostReport) -> SampleRows:
+    """Rows for one report (pure): a column for each stored catalogue metric of each scope."""
+    host, ts = report.host, report.ts
+    sample = {"host_id": host, "ts": ts, "state": report.state,
+              "errors": json.dumps(dict(report.errors), sort_keys=True) if report.errors else None}
+    for m in _HOST:
+        sample[m.key] = m.value(report)
     return SampleRows(
         sample=sample,
-        gpus=[{"host_id": host, "ts": ts, "gpu_index": g["index"], "uuid": g.get("uuid"), "name": g.get("name"),
-               "util_pct": g.get("util_pct"), "mem_util_pct": g.get("mem_util_pct"),
-               "mem_used_mb": g.get("mem_used_mb"), "mem_total_mb": g.get("mem_total_mb"),
-               "temperature_c": g.get("temperature_c"), "power_w": g.get("power_w")} for g in gpus],
-        disks=[{"host_id": host, "ts": ts, "mount": d["mount"], "fstype": d.get("fstype"),
-                "used_bytes": d.get("used_bytes"), "total_bytes": d.get("total_bytes"),
-                "avail_bytes": d.get("avail_bytes"), "used_pct": d.get("used_pct")} for d in disks],
-        services=[{"host_id": host, "ts": ts, "unit": s["name"], "load_state": s.get("load_state"),
-                   "active_state": s.get("active_state"), "sub_state": s.get("sub_state")}
-                  for s in report.get("services") or []],
+        gpus=[{"host_id": host, "ts": ts, "gpu_index": g.index, "uuid": g.uuid, "name": g.name,
+               **{m.key: m.value(report, g) for m in _GPU}} for g in report.gpus],
+        disks=[{"host_id": host, "ts": ts, "mount": d.mount, "fstype": d.fstype,
+                **{m.key: m.value(report, d) for m in _DISK}} for d in report.disks],
+        services=[{"host_id": host, "ts": ts, "unit": s.name, **{m.key: m.value(report, s) for m in _SERVICE}}
+                  for s in report.services],
     )
 
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.metrics.catalogue import CATALOGUE
+from collector.metrics.model import Tile
+
 NA = "n/a"
 
 
@@ -42,12 +45,23 @@ def human_duration(seconds: float | None) -> str:
     return f"{m} min {s} s"
 
 
-def _pct(v: float | None) -> str:
-    return NA if v is None else f"{v:.1f} %"
-
-
-def _num(v: float | None, unit: str, fmt: str = ".0f") -> str:
-    return NA if v is None else f"{v:{fmt}} {unit}"
+def format_metric(value: Any, unit: str) -> str:
+    """A catalogue metric's value with its unit, as `probe` and the pages show it."""
+    if value is None:
+        return NA
+    if unit == "bytes":
+        return human_bytes(value)
+    if unit == "bytes/s":
+        return human_rate(value)
+    if unit == "s":
+        return human_duration(value)
+    if unit == "state" or isinstance(value, str):
+        return str(value)
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit in ("load", "count"):
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+    return f"{value:.0f} {unit}" if unit in ("MiB", "°C") else f"{value:.1f} {unit}"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -56,31 +70,37 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return ["  " + fmt.format(*headers).rstrip()] + ["  " + fmt.format(*r).rstrip() for r in rows]
 
 
+def tile_text(report: dict[str, Any], tile: Tile) -> tuple[str, str]:
+    """A tile's main value and the line under it: "1.2 GiB", "of 16.0 GiB · used 7.5 %"."""
+    first, *rest = CATALOGUE.members(tile)
+    return (format_metric(report.get(first.key), first.unit),
+            " · ".join(f"{m.short} {format_metric(report.get(m.key), m.unit)}" for m in rest))
+
+
+def _items(report: dict[str, Any], scope: str, key: str, lead: list[tuple[str, str]]) -> list[str]:
+    columns = CATALOGUE.table(scope)
+    headers = [h for h, _ in lead] + [m.label.upper() for m in columns]
+    rows = [[str(item.get(k) if item.get(k) is not None else NA) for _, k in lead]
+            + [format_metric(item.get(m.key), m.unit) for m in columns] for item in report.get(key) or ()]
+    return _table(headers, rows)
+
+
 def render(report: dict[str, Any]) -> str:
-    """The whole snapshot as lines of text."""
+    """The whole snapshot (the JSON shape of a report) as lines of text: the catalogue's tiles and tables."""
     os_ = report.get("os") or {}
     out = [f"{report['host']}  [{report['state']}]  {os_.get('hostname') or NA} · {os_.get('pretty_name') or NA}"
-           f" · {os_.get('kernel') or NA} {os_.get('arch') or ''} · up {human_duration(report.get('uptime_s'))}"]
-    load = " ".join("n/a" if report.get(k) is None else f"{report[k]:.2f}" for k in ("load1", "load5", "load15"))
-    out.append(f"CPU       {_pct(report.get('cpu_pct'))} of {report.get('cpu_count') or NA} cores · load {load}")
-    total, used = report.get("mem_total_bytes"), report.get("mem_used_bytes")
-    mem_pct = None if not total or used is None else 100 * used / total
-    out.append(f"Memory    {human_bytes(used)} used of {human_bytes(total)} ({_pct(mem_pct)}),"
-               f" {human_bytes(report.get('mem_available_bytes'))} available")
-    out.append(f"Disk I/O  read {human_rate(report.get('disk_read_bps'))} · write {human_rate(report.get('disk_write_bps'))}")
-    out.append(f"Network   rx {human_rate(report.get('net_rx_bps'))} · tx {human_rate(report.get('net_tx_bps'))}")
+           f" · {os_.get('kernel') or NA} {os_.get('arch') or ''}"]
+    width = max(len(t.title) for t in CATALOGUE.tiles) + 2
+    for tile in CATALOGUE.tiles:
+        value, more = tile_text(report, tile)
+        out.append(f"{tile.title:<{width}}{value}" + (f" · {more}" if more else ""))
     if report.get("disks"):
         out.append("Disks")
-        out += _table(["MOUNT", "TYPE", "USED", "SIZE", "USE"],
-                      [[d["mount"], d["fstype"], human_bytes(d["used_bytes"]), human_bytes(d["total_bytes"]),
-                        _num(d["used_pct"], "%")] for d in report["disks"]])
+        out += _items(report, "disk", "disks", [("MOUNT", "mount"), ("TYPE", "fstype")])
     gpus = report.get("gpus") or []
     out.append(f"GPUs      {len(gpus) or 'none'}")
     if gpus:
-        out += _table(["#", "NAME", "UTIL", "MEMORY", "TEMP", "POWER"],
-                      [[str(g["index"]), g["name"] or NA, _num(g["util_pct"], "%"),
-                        f"{_num(g['mem_used_mb'], 'MiB')} / {_num(g['mem_total_mb'], 'MiB')}",
-                        _num(g["temperature_c"], "°C"), _num(g["power_w"], "W", ".1f")] for g in gpus])
+        out += _items(report, "gpu", "gpus", [("#", "index"), ("NAME", "name")])
     if report.get("services"):
         out.append("Services")
         out += _table(["UNIT", "STATE", "SUB"],
@@ -89,7 +109,7 @@ def render(report: dict[str, Any]) -> str:
     if procs:
         out.append("Top processes (CPU % over each process's lifetime, as ps shows it)")
         out += _table(["PID", "CPU", "RSS", "NAME"],
-                      [[str(p["pid"]), _num(p["cpu_pct"], "%", ".1f"), human_bytes(p["rss_bytes"]), p["name"]]
+                      [[str(p["pid"]), format_metric(p["cpu_pct"], "%"), human_bytes(p["rss_bytes"]), p["name"]]
                        for p in procs[:10]])
     if report.get("errors"):
         out.append("Problems")

@@ -1,10 +1,12 @@
-"""A host snapshot as a plain dict (the `probe --json` shape), from readings (pure)."""
+"""A host snapshot (`HostReport`) from readings (pure)."""
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from collector import rates
 from collector.errors import HostError
+from collector.host_report import Disk, DiskIo, HostReport, Interface, OsInfo, Process, Service
 from collector.parsers.df import local_disks
 from collector.reading import Reading
 
@@ -41,9 +43,7 @@ def host_epoch(cur: Reading, os_rec: Any) -> int | None:
 
 
 def _rates(prev: Reading | None, cur: Reading) -> dict[str, Any]:
-    out: dict[str, Any] = {"cpu_pct": None, "disk_read_bps": None, "disk_write_bps": None,
-                           "net_rx_bps": None, "net_tx_bps": None, "interval_s": None,
-                           "disk_io": [], "net_interfaces": []}
+    out: dict[str, Any] = {}
     if prev is None:
         return out
     pu, cu = prev.get("uptime"), cur.get("uptime")
@@ -56,24 +56,23 @@ def _rates(prev: Reading | None, cur: Reading) -> dict[str, Any]:
     if prev.get("diskstats") is not None and cur.get("diskstats") is not None:
         d = rates.disk_rates(prev.get("diskstats"), cur.get("diskstats"), seconds)
         out["disk_read_bps"], out["disk_write_bps"] = _round(d.read_bps, 1), _round(d.write_bps, 1)
-        out["disk_io"] = [{"name": n, "read_bps": _round(r, 1), "write_bps": _round(w, 1)} for n, r, w in d.per_disk]
+        out["disk_io"] = tuple(DiskIo(n, _round(r, 1), _round(w, 1)) for n, r, w in d.per_disk)
     if prev.get("net") is not None and cur.get("net") is not None:
         n = rates.net_rates(prev.get("net"), cur.get("net"), seconds)
         out["net_rx_bps"], out["net_tx_bps"] = _round(n.rx_bps, 1), _round(n.tx_bps, 1)
-        out["net_interfaces"] = [{"name": i, "rx_bps": _round(r, 1), "tx_bps": _round(t, 1)}
-                                 for i, r, t in n.per_interface]
+        out["net_interfaces"] = tuple(Interface(i, _round(r, 1), _round(t, 1)) for i, r, t in n.per_interface)
     return out
 
 
-def _disks(rec: Any, all_local: bool) -> list[dict[str, Any]]:
+def _disks(rec: Any, all_local: bool) -> tuple[Disk, ...]:
     if rec is None:
-        return []
+        return ()
     rows = local_disks(rec) if all_local else rec.filesystems
-    return [{"mount": f.mount, "fstype": f.fstype, "device": f.source, "used_bytes": f.used_bytes,
-             "total_bytes": f.total_bytes, "avail_bytes": f.avail_bytes, "used_pct": f.used_pct} for f in rows]
+    return tuple(Disk(f.mount, f.fstype, f.source, f.used_bytes, f.total_bytes, f.avail_bytes, f.used_pct)
+                 for f in rows)
 
 
-def build_report(host_id: str, readings: tuple[Reading, ...], *, all_disks: bool = False) -> dict[str, Any]:
+def build_report(host_id: str, readings: tuple[Reading, ...], *, all_disks: bool = False) -> HostReport:
     """Snapshot of a host from one or more readings, newest last; rates from the last two."""
     cur = readings[-1]
     prev = readings[-2] if len(readings) > 1 else None
@@ -83,44 +82,34 @@ def build_report(host_id: str, readings: tuple[Reading, ...], *, all_disks: bool
     # os and ps are asked now and then: an earlier reading's error about them stands until they are asked again
     errors = {k: v for r in readings[:-1] for k, v in r.errors.items() if k in ("os", "ps") and k not in cur.asked}
     errors.update(cur.errors)
-    gpus = [] if nv is None else [
-        {"index": g.index, "uuid": g.uuid, "name": g.name, "pci_bus_id": g.pci_bus_id,
-         "util_pct": g.util_pct, "mem_util_pct": g.mem_util_pct, "mem_used_mb": g.mem_used_mb,
-         "mem_total_mb": g.mem_total_mb, "temperature_c": g.temperature_c, "power_w": g.power_w,
-         "power_limit_w": g.power_limit_w, "fan_pct": g.fan_pct} for g in nv.gpus]
-    report: dict[str, Any] = {
-        "host": host_id,
-        "ok": not errors,
-        "state": "up" if not errors else "degraded",
-        "ts": cur.received_at,
-        "host_epoch": host_epoch(cur, os_rec),
-        "cpu_count": (os_rec.cpu_count if os_rec else None) or (st.cpu_count if st else None),
-        "load1": load.load1 if load else None,
-        "load5": load.load5 if load else None,
-        "load15": load.load15 if load else None,
-        "mem_total_bytes": mem.total_bytes if mem else None,
-        "mem_used_bytes": mem.used_bytes if mem else None,
-        "mem_available_bytes": mem.available_bytes if mem else None,
-        "swap_total_bytes": mem.swap_total_bytes if mem else None,
-        "swap_free_bytes": mem.swap_free_bytes if mem else None,
-        "uptime_s": up.seconds if up else None,
-        "disks": _disks(cur.get("df"), all_disks),
-        "gpus": gpus,
-        "gpu_count": len(gpus),
-        "services": [] if sd is None else [
-            {"name": u.name, "load_state": u.load_state, "active_state": u.active_state, "sub_state": u.sub_state}
-            for u in sd.units],
-        "os": {"hostname": os_rec.hostname if os_rec else None,
-               "pretty_name": os_rec.pretty_name if os_rec else None,
-               "kernel": os_rec.kernel if os_rec else None,
-               "arch": os_rec.arch if os_rec else None},
-        "top_processes": [] if pl is None else [
-            {"pid": p.pid, "name": p.name, "cpu_pct": p.cpu_pct, "rss_bytes": p.rss_bytes} for p in pl.processes],
-        "probe_bytes": cur.raw_bytes,
-        "errors": errors,
-    }
-    report.update(_rates(prev, cur))
-    return report
+    return HostReport(
+        host=host_id,
+        state="up" if not errors else "degraded",
+        ts=cur.received_at,
+        errors=MappingProxyType(errors),
+        host_epoch=host_epoch(cur, os_rec),
+        cpu_count=(os_rec.cpu_count if os_rec else None) or (st.cpu_count if st else None),
+        load1=load.load1 if load else None,
+        load5=load.load5 if load else None,
+        load15=load.load15 if load else None,
+        mem_total_bytes=mem.total_bytes if mem else None,
+        mem_used_bytes=mem.used_bytes if mem else None,
+        mem_available_bytes=mem.available_bytes if mem else None,
+        swap_total_bytes=mem.swap_total_bytes if mem else None,
+        swap_free_bytes=mem.swap_free_bytes if mem else None,
+        uptime_s=up.seconds if up else None,
+        disks=_disks(cur.get("df"), all_disks),
+        gpus=() if nv is None else nv.gpus,
+        services=() if sd is None else tuple(
+            Service(u.name, u.load_state, u.active_state, u.sub_state) for u in sd.units),
+        os=OsInfo() if os_rec is None else OsInfo(os_rec.hostname, os_rec.pretty_name, os_rec.kernel, os_rec.arch),
+        top_processes=() if pl is None else tuple(
+            Process(p.pid, p.name, p.cpu_pct, p.rss_bytes) for p in pl.processes),
+        probe_bytes=cur.raw_bytes,
+        sections=cur.parsed,
+        previous=prev.parsed if prev is not None else MappingProxyType({}),
+        **_rates(prev, cur),
+    )
 
 
 def failure_report(host_id: str, err: HostError, ts: float) -> dict[str, Any]:

@@ -22,8 +22,10 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from collector.rollup_partial import (
+    DISK_LAST,
     GPU_KEEP_MAX,
     GPU_METRICS,
+    LAST_METRICS,
     ROLLUP_METRICS,
     GpuPartial,
     Partial,
@@ -165,9 +167,10 @@ def partials(session: Session, start: float, end: float, hosts: list[str] | None
         found[(part.host_id, part.hour)] = part
     if not found:
         return found
-    for host, hour, ts, value in _disk_used_last(session, start, end, hosts):
-        if (host, hour) in found:
-            found[(host, hour)].see_disk_used(ts, value)
+    for key in LAST_METRICS:
+        for host, hour, ts, value in _last_values(session, key, start, end, hosts):
+            if (host, hour) in found:
+                found[(host, hour)].see_last(key, ts, value)
     for host, hour, ts, mount, figures in _disks_last(session, start, end, hosts):
         if (host, hour) in found:
             found[(host, hour)].see_disk(ts, mount, figures)
@@ -199,31 +202,34 @@ def stale_hosts(session: Session, hour: int) -> list[str]:
     return sorted(h for h, n in raw.items() if rolled.get(h) != n)
 
 
-def _disk_used_last(session: Session, start: float, end: float, hosts: list[str] | None) -> list[tuple]:
-    """(host, hour, ts, disk_used_pct_max) of each host-hour's last sample that has one (a failed df leaves NULL)."""
+def _last_values(session: Session, key: str, start: float, end: float, hosts: list[str] | None) -> list[tuple]:
+    """(host, hour, ts, value) of each host-hour's last sample that has a value of samples column `key`
+    (a failed df leaves disk_used_pct_max NULL: the hour's last known value stands)."""
+    column = Sample.__table__.c[key]
     bucket = time_bucket(Sample.ts, HOUR)
     last = (select(Sample.host_id, bucket.label("hour"), func.max(Sample.ts).label("ts"))
-            .where(*_in_range(Sample, start, end, hosts), Sample.disk_used_pct_max.is_not(None))
+            .where(*_in_range(Sample, start, end, hosts), column.is_not(None))
             .group_by(Sample.host_id, bucket).subquery())
-    query = (select(last.c.host_id, last.c.hour, last.c.ts, Sample.disk_used_pct_max)
+    query = (select(last.c.host_id, last.c.hour, last.c.ts, column)
              .join(Sample, and_(Sample.host_id == last.c.host_id, Sample.ts == last.c.ts))
-             .where(Sample.disk_used_pct_max.is_not(None)))
+             .where(column.is_not(None)))
     return [(host, int(hour), ts, value) for host, hour, ts, value in session.execute(query)]
 
 
 def _disks_last(session: Session, start: float, end: float, hosts: list[str] | None) -> list[tuple]:
-    """(host, hour, ts, mount, figures) of the last disk_samples row of each mount in each host-hour."""
+    """(host, hour, ts, mount, figures) of the last disk_samples row of each mount in each host-hour; the
+    figures are the disk metrics rolled up as "last" (DISK_LAST), under their JSON keys."""
     bucket = time_bucket(DiskSample.ts, HOUR)
     last = (select(DiskSample.host_id, DiskSample.mount, bucket.label("hour"), func.max(DiskSample.ts).label("ts"))
             .where(*_in_range(DiskSample, start, end, hosts))
             .group_by(DiskSample.host_id, DiskSample.mount, bucket).subquery())
-    query = (select(last.c.host_id, last.c.hour, last.c.ts, DiskSample.mount, DiskSample.used_bytes,
-                    DiskSample.total_bytes, DiskSample.used_pct)
+    columns = [DiskSample.__table__.c[key] for key in DISK_LAST]
+    query = (select(last.c.host_id, last.c.hour, last.c.ts, DiskSample.mount, *columns)
              .join(DiskSample, and_(DiskSample.host_id == last.c.host_id, DiskSample.mount == last.c.mount,
                                     DiskSample.ts == last.c.ts)))
-    return [(host, int(hour), ts, mount,
-             {"mount": mount, "used_bytes": used, "total_bytes": total, "used_pct": pct})
-            for host, hour, ts, mount, used, total, pct in session.execute(query)]
+    names = tuple(DISK_LAST.values())
+    return [(host, int(hour), ts, mount, {"mount": mount, **dict(zip(names, values))})
+            for host, hour, ts, mount, *values in session.execute(query)]
 
 
 def _gpus(session: Session, start: float, end: float, hosts: list[str] | None) -> list[dict[str, Any]]:

@@ -13,20 +13,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# samples column -> rolled up as <name>_avg and <name>_max
-ROLLUP_METRICS = (
-    "cpu_pct", "mem_used_pct", "mem_used_bytes", "gpu_util_pct", "gpu_mem_used_pct",
-    "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps",
-)
+from collector.metrics.catalogue import CATALOGUE
+
+# from the metric catalogue: samples columns rolled up as avg and / or max (host scope) ...
+_HOST = tuple(m for m in CATALOGUE.rolled_up("host") if {"avg", "max"} & set(m.rollup))
+ROLLUP_METRICS = tuple(m.key for m in _HOST)
+_OUT = tuple((m.hourly_name("avg") if "avg" in m.rollup else None, m.hourly_name("max") if "max" in m.rollup else None,
+              m.column in ("bigint", "int")) for m in _HOST)
+# ... samples columns whose hourly value is the hour's last one -> its samples_hourly column
+LAST_METRICS = {m.key: m.hourly_name("last") for m in CATALOGUE.rolled_up("host", "last")}
 # gpu_samples column -> (name of its average in the JSON, name of its maximum or None)
-GPU_METRICS = {
-    "util_pct": ("util_avg", "util_max"),
-    "mem_used_mb": ("mem_used_mb_avg", "mem_used_mb_max"),
-    "temperature_c": ("temp_avg", "temp_max"),
-    "power_w": ("power_avg", None),
-}
+GPU_METRICS = {m.key: (m.hourly_name("avg"), m.hourly_name("max") if "max" in m.rollup else None)
+               for m in CATALOGUE.rolled_up("gpu", "avg")}
+# disk_samples columns whose last value of the hour goes in the hour's per-disk JSON, under these keys
+DISK_LAST = {m.key: m.hourly_name("last") for m in CATALOGUE.rolled_up("disk", "last")}
 _N = len(ROLLUP_METRICS)
 GPU_KEEP_MAX = ("name", "uuid", "mem_total_mb")  # SQL max() over the hour, as the full recompute has always done
+_GPU_ORDER = ("index", "name", "uuid", *(k for m in CATALOGUE.scope("gpu") for k in (
+    (GPU_METRICS[m.key][0], *GPU_METRICS[m.key][1:2]) if m.key in GPU_METRICS
+    else (m.key,) if m.key in GPU_KEEP_MAX else ()) if k), "samples")
 
 
 def _max(a: Any, b: Any) -> Any:
@@ -79,17 +84,15 @@ class GpuPartial:
                 out[max_key] = self.maxes.get(col)
         out["mem_total_mb"] = self.kept.get("mem_total_mb")
         out["samples"] = self.samples
-        order = ("index", "name", "uuid", "util_avg", "util_max", "mem_used_mb_avg", "mem_used_mb_max",
-                 "mem_total_mb", "temp_avg", "temp_max", "power_avg", "samples")
-        return {k: out[k] for k in order}
+        return {k: out[k] for k in _GPU_ORDER}
 
 
 class Partial:
     """One host-hour: sample count; per metric (ROLLUP_METRICS order) sum, count of non-null values and max;
-    the last disk figures (by sample time) and one GpuPartial per card index. Lists, not dicts: a run at
-    5,000 hosts builds and merges 5,000 of these."""
+    the last value of each of LAST_METRICS and the last disk figures (by sample time), and one GpuPartial per
+    card index. Lists, not dicts: a run at 5,000 hosts builds and merges 5,000 of these."""
 
-    __slots__ = ("host_id", "hour", "count", "sums", "counts", "maxes", "disk_last", "disks", "gpus")
+    __slots__ = ("host_id", "hour", "count", "sums", "counts", "maxes", "last", "disks", "gpus")
 
     def __init__(self, host_id: str, hour: int) -> None:
         self.host_id, self.hour = host_id, hour
@@ -97,7 +100,7 @@ class Partial:
         self.sums: list[float] = [0.0] * _N
         self.counts: list[int] = [0] * _N
         self.maxes: list[Any] = [None] * _N
-        self.disk_last: tuple[float, float] | None = None  # (ts, disk_used_pct_max)
+        self.last: dict[str, tuple[float, Any]] = {}  # samples column -> (ts, value) of LAST_METRICS
         self.disks: dict[str, tuple[float, dict[str, Any]]] = {}  # mount -> (ts, figures)
         self.gpus: dict[int, GpuPartial] = {}
 
@@ -112,9 +115,10 @@ class Partial:
         part.maxes = list(values[3::3])
         return part
 
-    def see_disk_used(self, ts: float, value: float) -> None:
-        if self.disk_last is None or ts >= self.disk_last[0]:
-            self.disk_last = (ts, value)
+    def see_last(self, key: str, ts: float, value: Any) -> None:
+        known = self.last.get(key)
+        if known is None or ts >= known[0]:
+            self.last[key] = (ts, value)
 
     def see_disk(self, ts: float, mount: str, figures: dict[str, Any]) -> None:
         known = self.disks.get(mount)
@@ -134,8 +138,8 @@ class Partial:
         self.sums = [a + b for a, b in zip(self.sums, other.sums)]
         self.counts = [a + b for a, b in zip(self.counts, other.counts)]
         self.maxes = [_max(a, b) for a, b in zip(self.maxes, other.maxes)]
-        if other.disk_last is not None:
-            self.see_disk_used(*other.disk_last)
+        for key, (ts, value) in other.last.items():
+            self.see_last(key, ts, value)
         for mount, (ts, figures) in other.disks.items():
             self.see_disk(ts, mount, figures)
         for index, gpu in other.gpus.items():
@@ -144,12 +148,14 @@ class Partial:
     def row(self) -> dict[str, Any]:
         """The samples_hourly row (columns as in schema.models.SampleHourlyBase)."""
         out: dict[str, Any] = {"host_id": self.host_id, "hour": self.hour, "sample_count": self.count}
-        for m, total, n, top in zip(ROLLUP_METRICS, self.sums, self.counts, self.maxes):
-            out[f"{m}_avg"] = total / n if n else None
-            out[f"{m}_max"] = top
-        if out["mem_used_bytes_max"] is not None:
-            out["mem_used_bytes_max"] = int(out["mem_used_bytes_max"])
-        out["disk_used_pct_last"] = self.disk_last[1] if self.disk_last else None
+        for (avg, top_name, integer), total, n, top in zip(_OUT, self.sums, self.counts, self.maxes):
+            if avg:
+                out[avg] = total / n if n else None
+            if top_name:
+                out[top_name] = int(top) if integer and top is not None else top
+        for key, column in LAST_METRICS.items():
+            known = self.last.get(key)
+            out[column] = known[1] if known else None
         out["disks"] = json.dumps([self.disks[m][1] for m in sorted(self.disks)], separators=(",", ":"))
         out["gpus"] = json.dumps([self.gpus[i].item(i) for i in sorted(self.gpus)], separators=(",", ":"))
         return out

@@ -41,8 +41,10 @@ class HostNow:
     os: dict[str, Any] | None = None  # os-release facts, asked once per connection
 
 
-def latest_doc(report: dict[str, Any], top_processes: list, os_info: dict | None, facts: dict) -> bytes:
-    """What a worker stores in `host_latest.doc` (JSON)."""
+def latest_doc(report: Any, top_processes: list, os_info: dict | None, facts: dict) -> bytes:
+    """What a worker stores in `host_latest.doc` (JSON); `report` is a dict or has `to_dict()` (a HostReport)."""
+    if not isinstance(report, dict):
+        report = report.to_dict()
     return orjson.dumps({"report": report, "top_processes": top_processes, "os": os_info, "facts": facts})
 
 

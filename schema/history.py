@@ -23,17 +23,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from collector.metrics.catalogue import CATALOGUE
+from collector.metrics.model import did_you_mean
 from schema.paging import Page, check_paging
 from schema.models import SampleHourly
 from schema.timeutil import hour_floor, iso
 
-_METRICS = ("cpu_pct", "mem_used_pct", "mem_used_bytes", "gpu_util_pct", "gpu_mem_used_pct",
-            "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps")
-HISTORY_COLUMNS: tuple[str, ...] = (
-    "host_id", "hour", "sample_count",
-    *(f"{name}_{agg}" for name in _METRICS for agg in ("avg", "max")),
-    "disk_used_pct_last",
-)
+# every samples_hourly column of the catalogue's rolled-up host metrics, in catalogue order
+HISTORY_COLUMNS: tuple[str, ...] = ("host_id", "hour", "sample_count",
+                   *(m.hourly_name(agg) for m in CATALOGUE.rolled_up("host") for agg in m.rollup if agg != "last"),
+                   *(m.hourly_name("last") for m in CATALOGUE.rolled_up("host", "last")))
 JSON_COLUMNS = ("gpus", "disks")
 CSV_COLUMNS: tuple[str, ...] = ("host_id", "hour", "hour_iso", *HISTORY_COLUMNS[2:], *JSON_COLUMNS)
 DEFAULT_SORT = "-hour"
@@ -55,7 +54,7 @@ def parse_sort(sort: str | None) -> list[tuple[str, bool]]:
         descending = part.startswith("-")
         name = part.lstrip("-+").strip()
         if name not in HISTORY_COLUMNS:
-            raise ValueError(f"unknown sort column {name!r}; allowed: {', '.join(HISTORY_COLUMNS)} "
+            raise ValueError(f"unknown sort column {name!r}; {did_you_mean(name, HISTORY_COLUMNS)} "
                              "(prefix with '-' for descending)")
         if name not in (k for k, _ in keys):
             keys.append((name, descending))

@@ -5,18 +5,63 @@ PostgreSQL, cheap to index and to bucket (`ts - ts % 60`). The API turns them
 into ISO 8601. Byte counts are 64-bit (`BigInteger`): PostgreSQL's INTEGER is
 32-bit and a disk is larger than 2 GiB.
 
+The metric columns of the raw tables and of `samples_hourly` come from the
+metric catalogue (collector/metrics/catalogue.py): a stored metric is a
+column under its key, a rolled-up one `<key>_avg` / `_max` / `_last`.
+
 Child rows (GPU, disk, service) carry `host_id` and `ts` instead of a foreign
 key to `samples`, so time-range queries and retention need no join and a
 batch insert needs no returned ids.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from collector.metrics.catalogue import CATALOGUE
 
 
 def _big(**kw):
     return Field(default=None, sa_type=BigInteger, **kw)
+
+
+# ------------------------------------------------------------ columns from the metric catalogue
+_TEXT_MAX = 32  # a state word (systemd's ActiveState and friends)
+
+
+def _field(column: str) -> tuple[Any, Any]:
+    if column == "bigint":
+        return int | None, Field(default=None, sa_type=BigInteger)
+    if column == "int":
+        return int | None, Field(default=None)
+    if column == "text":
+        return str | None, Field(default=None, max_length=_TEXT_MAX)
+    return float | None, Field(default=None)
+
+
+def _columns(name: str, fields: list[tuple[str, str]]) -> type[SQLModel]:
+    """A SQLModel base class with one nullable column per (name, column type)."""
+    ns: dict[str, Any] = {"__annotations__": {}, "__module__": __name__}
+    for key, column in fields:
+        ns["__annotations__"][key], ns[key] = _field(column)
+    return type(name, (SQLModel,), ns)
+
+
+def _metric_columns(name: str, scope: str) -> type[SQLModel]:
+    """The stored metrics of a scope (collector/metrics/catalogue.py): one column each, under its key."""
+    return _columns(name, [(m.key, m.column) for m in CATALOGUE.stored(scope)])
+
+
+def _hourly_columns() -> type[SQLModel]:
+    """samples_hourly's metric columns: <key>_avg as a float, <key>_max and <key>_last of the metric's type."""
+    fields = []
+    for m in CATALOGUE.rolled_up("host"):
+        for aggregate in m.rollup:
+            fields.append((m.hourly_name(aggregate), "float" if aggregate == "avg" else m.column))
+    return _columns("SampleHourlyMetrics", fields)
+
 
 
 # ----------------------------------------------------------------------------- hosts
@@ -46,31 +91,10 @@ class Host(HostBase, table=True):
 
 
 # --------------------------------------------------------------------------- samples
-class SampleBase(SQLModel):
+class SampleBase(_metric_columns("SampleMetrics", "host")):
     host_id: str = Field(max_length=64)
     ts: float  # hub wall clock when the probe output arrived
     state: str = Field(default="up", max_length=32)  # up | degraded
-    uptime_s: float | None = None
-    cpu_pct: float | None = None
-    load1: float | None = None
-    load5: float | None = None
-    load15: float | None = None
-    mem_total_bytes: int | None = _big()
-    mem_used_bytes: int | None = _big()
-    mem_available_bytes: int | None = _big()
-    mem_used_pct: float | None = None
-    swap_total_bytes: int | None = _big()
-    swap_free_bytes: int | None = _big()
-    disk_read_bps: float | None = None
-    disk_write_bps: float | None = None
-    net_rx_bps: float | None = None
-    net_tx_bps: float | None = None
-    # GPU summaries, denormalised so rollups and charts need no join
-    gpu_count: int | None = None
-    gpu_util_pct: float | None = None  # mean over the host's GPUs
-    gpu_mem_used_pct: float | None = None  # sum used / sum total
-    gpu_temp_max_c: float | None = None
-    disk_used_pct_max: float | None = None  # fullest watched filesystem
     errors: str | None = Field(default=None, sa_type=Text)  # JSON {section: message}
 
 
@@ -82,7 +106,7 @@ class Sample(SampleBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-class GpuSample(SQLModel, table=True):
+class GpuSample(_metric_columns("GpuSampleMetrics", "gpu"), table=True):
     """One GPU in one probe."""
 
     __tablename__ = "gpu_samples"
@@ -93,15 +117,9 @@ class GpuSample(SQLModel, table=True):
     gpu_index: int
     uuid: str | None = Field(default=None, max_length=128)
     name: str | None = Field(default=None, max_length=255)
-    util_pct: float | None = None
-    mem_util_pct: float | None = None
-    mem_used_mb: float | None = None
-    mem_total_mb: float | None = None
-    temperature_c: float | None = None
-    power_w: float | None = None
 
 
-class DiskSample(SQLModel, table=True):
+class DiskSample(_metric_columns("DiskSampleMetrics", "disk"), table=True):
     """One watched filesystem in one probe."""
 
     __tablename__ = "disk_samples"
@@ -111,13 +129,9 @@ class DiskSample(SQLModel, table=True):
     ts: float
     mount: str = Field(max_length=1024)
     fstype: str | None = Field(default=None, max_length=64)
-    used_bytes: int | None = _big()
-    total_bytes: int | None = _big()
-    avail_bytes: int | None = _big()
-    used_pct: float | None = None
 
 
-class ServiceSample(SQLModel, table=True):
+class ServiceSample(_metric_columns("ServiceSampleMetrics", "service"), table=True):
     """One watched systemd unit in one probe."""
 
     __tablename__ = "service_samples"
@@ -126,36 +140,14 @@ class ServiceSample(SQLModel, table=True):
     host_id: str = Field(max_length=64)
     ts: float
     unit: str = Field(max_length=256)
-    load_state: str | None = Field(default=None, max_length=32)
-    active_state: str | None = Field(default=None, max_length=32)
-    sub_state: str | None = Field(default=None, max_length=32)
 
 
 # --------------------------------------------------------------------------- rollups
-class SampleHourlyBase(SQLModel):
+class SampleHourlyBase(_hourly_columns()):
     host_id: str = Field(max_length=64)
     hour: int = Field(sa_type=BigInteger)  # epoch seconds of the start of the UTC hour (64-bit: 2038)
     sample_count: int = 0
-    cpu_pct_avg: float | None = None
-    cpu_pct_max: float | None = None
-    mem_used_pct_avg: float | None = None
-    mem_used_pct_max: float | None = None
-    mem_used_bytes_avg: float | None = None
-    mem_used_bytes_max: int | None = _big()
-    gpu_util_pct_avg: float | None = None
-    gpu_util_pct_max: float | None = None
-    gpu_mem_used_pct_avg: float | None = None
-    gpu_mem_used_pct_max: float | None = None
-    disk_read_bps_avg: float | None = None
-    disk_read_bps_max: float | None = None
-    disk_write_bps_avg: float | None = None
-    disk_write_bps_max: float | None = None
-    net_rx_bps_avg: float | None = None
-    net_rx_bps_max: float | None = None
-    net_tx_bps_avg: float | None = None
-    net_tx_bps_max: float | None = None
-    disk_used_pct_last: float | None = None  # fullest watched filesystem at the hour's last sample
-    disks: str | None = Field(default=None, sa_type=Text)  # JSON [{mount, used_bytes, total_bytes, used_pct}]
+    disks: str | None = Field(default=None, sa_type=Text)  # JSON [{mount, used_bytes, total_bytes, used_pct, ...}]
     gpus: str | None = Field(default=None, sa_type=Text)  # JSON [{index, name, util_avg, util_max, ...}]
 
 

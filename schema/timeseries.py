@@ -2,8 +2,8 @@
 
 Resolution follows the range: raw 5 s samples up to 6 h, one-minute buckets
 (avg and max of the raw samples) up to 48 h, hourly rows from samples_hourly
-beyond. Metrics with no samples_hourly column (load1, gpu_temp_max_c; see
-METRICS) are bucketed by hour from the raw samples instead, so at hourly
+beyond. The metrics are the catalogue's stored host metrics. Those with no
+samples_hourly column (load1, gpu_temp_max_c; see METRICS) are bucketed by hour from the raw samples instead, so at hourly
 resolution they only have points inside the raw retention window (48 h by
 default). disk_used_pct_max reads samples_hourly.disk_used_pct_last for
 both avg and max. Points are (ts, avg, max) with ts the bucket start; raw
@@ -18,6 +18,9 @@ from typing import Any
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
+from collector.metrics.catalogue import CATALOGUE
+from collector.metrics.model import Metric as CatalogueMetric
+from collector.metrics.model import unknown_metric
 from schema.models import Sample, SampleHourly
 from schema.timeutil import HOUR, MINUTE, hour_floor, time_bucket
 
@@ -32,21 +35,18 @@ class Metric:
     hourly_max: str | None = None
 
 
-METRICS: dict[str, Metric] = {
-    "cpu_pct": Metric("CPU busy", "%", "cpu_pct_avg", "cpu_pct_max"),
-    "mem_used_pct": Metric("Memory used", "%", "mem_used_pct_avg", "mem_used_pct_max"),
-    "mem_used_bytes": Metric("Memory used", "bytes", "mem_used_bytes_avg", "mem_used_bytes_max"),
-    "load1": Metric("Load average, 1 minute (no hourly rollup)", "load"),
-    "disk_read_bps": Metric("Disk read rate", "bytes/s", "disk_read_bps_avg", "disk_read_bps_max"),
-    "disk_write_bps": Metric("Disk write rate", "bytes/s", "disk_write_bps_avg", "disk_write_bps_max"),
-    "net_rx_bps": Metric("Network receive rate", "bytes/s", "net_rx_bps_avg", "net_rx_bps_max"),
-    "net_tx_bps": Metric("Network transmit rate", "bytes/s", "net_tx_bps_avg", "net_tx_bps_max"),
-    "gpu_util_pct": Metric("GPU utilisation, mean over the host's GPUs", "%", "gpu_util_pct_avg", "gpu_util_pct_max"),
-    "gpu_mem_used_pct": Metric("GPU memory used, all GPUs", "%", "gpu_mem_used_pct_avg", "gpu_mem_used_pct_max"),
-    "gpu_temp_max_c": Metric("Hottest GPU temperature (no hourly rollup)", "°C"),
-    "disk_used_pct_max": Metric("Fullest watched filesystem (hourly: last value of the hour)", "%",
-                                "disk_used_pct_last", "disk_used_pct_last"),
-}
+def _hourly(m: CatalogueMetric) -> Metric:
+    """Where the hourly values of a stored host metric live: its _avg / _max columns, or its _last for both."""
+    if "last" in m.rollup and not {"avg", "max"} & set(m.rollup):
+        last = m.hourly_name("last")
+        return Metric(m.description, m.unit, last, last)
+    if not {"avg", "max"} <= set(m.rollup):
+        return Metric(m.description + " (no hourly rollup)", m.unit)
+    return Metric(m.description, m.unit, m.hourly_name("avg"), m.hourly_name("max"))
+
+
+# every stored host metric of the catalogue (collector/metrics/catalogue.py)
+METRICS: dict[str, Metric] = {name: _hourly(m) for name, m in CATALOGUE.chartable().items()}
 RESOLUTIONS = ("raw", "minute", "hour")
 STEPS: dict[str, int | None] = {"raw": None, "minute": MINUTE, "hour": HOUR}
 RAW_MAX_S = 6 * HOUR  # automatic choice
@@ -89,7 +89,7 @@ def pick_resolution(start: float, end: float) -> str:
 def _check(metric: str, start: float, end: float, resolution: str | None) -> str:
     """Validate the arguments and return the resolution to use."""
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+        raise ValueError(unknown_metric(metric, METRICS))
     return check_range(start, end, resolution)
 
 

@@ -20,6 +20,7 @@ from collector.alerts import (
     reconcile,
 )
 from collector.reading import parse_output
+from collector.host_report import Disk, Gpu, HostReport
 from collector.report import build_report
 from inventory.alerting import METRICS, AlertRule
 
@@ -306,12 +307,14 @@ def real_report() -> dict:
 
 
 def test_observations_of_a_real_report():
-    report = real_report()
+    typed = real_report()
+    report = typed.to_dict()
     assert len(report["gpus"]) == 2 and report["disks"]
-    obs = {(o.metric, o.item): o.value for o in observations(report)}
+    obs = {(o.metric, o.item): o.value for o in observations(typed)}
     assert obs[("cpu_pct", None)] == report["cpu_pct"]
     assert obs[("load1", None)] == report["load1"]
-    assert obs[("mem_used_pct", None)] == pytest.approx(report["mem_used_bytes"] / report["mem_total_bytes"] * 100)
+    # the value stored and charted (2 decimals) is the value alerted on
+    assert obs[("mem_used_pct", None)] == round(report["mem_used_bytes"] / report["mem_total_bytes"] * 100, 2)
     if report["swap_total_bytes"]:
         assert ("swap_used_pct", None) in obs
     assert obs[("net_rx_bps", None)] == report["net_rx_bps"]
@@ -320,7 +323,7 @@ def test_observations_of_a_real_report():
         assert obs[("disk_used_pct", disk["mount"])] == disk["used_pct"]
     assert obs[("disk_used_pct", "/")] == pytest.approx(22, abs=1)
     assert obs[("gpu_util_pct", "0")] == 37 and obs[("gpu_temperature_c", "1")] == 38
-    assert obs[("gpu_mem_used_pct", "0")] == pytest.approx(2345 / 24576 * 100)
+    assert obs[("gpu_mem_used_pct", "0")] == round(2345 / 24576 * 100, 2)
     assert obs[("gpu_power_w", "0")] == 112.45 and ("gpu_power_w", "1") not in obs  # [N/A]
     assert {m for m, _ in obs} <= set(METRICS)
     for metric, item in obs:
@@ -328,15 +331,15 @@ def test_observations_of_a_real_report():
 
 
 def test_observations_by_hand_skip_missing_and_non_finite():
-    report = {"cpu_pct": None, "load1": math.nan, "load5": math.inf, "load15": 2, "mem_used_bytes": 5,
-              "mem_total_bytes": 0, "swap_total_bytes": 100, "swap_free_bytes": 25, "gpu_count": 1,
-              "disks": [{"mount": "/", "used_pct": None}, {"mount": "/x", "used_pct": 5}],
-              "gpus": [{"index": 3, "util_pct": None, "temperature_c": 90, "mem_used_mb": 1, "mem_total_mb": None,
-                        "power_w": math.nan}]}
+    report = HostReport("h", "up", T0, {}, cpu_pct=None, load1=math.nan, load5=math.inf, load15=2,
+                        mem_used_bytes=5, mem_total_bytes=0, swap_total_bytes=100, swap_free_bytes=25,
+                        disks=(Disk("/", None, None, None, None, None, None), Disk("/x", None, None, None, None, None, 5)),
+                        gpus=(Gpu(3, None, None, None, None, None, 1, None, 90, math.nan, None, None),))
     assert sorted((o.metric, o.item, o.value) for o in observations(report)) == [
         ("disk_used_pct", "/x", 5.0), ("gpu_count", None, 1.0), ("gpu_temperature_c", "3", 90.0),
         ("load15", None, 2.0), ("mem_used_bytes", None, 5.0), ("swap_used_pct", None, 75.0)]
-    assert observations({}) == []
+    assert [(o.metric, o.item, o.value) for o in observations(HostReport("h", "up", T0, {}))] == [
+        ("gpu_count", None, 0.0)]  # nothing else: no value is not 0
 
 
 def test_report_to_alert_end_to_end():

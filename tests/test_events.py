@@ -16,6 +16,7 @@ from collector.events import (
     sample_events,
     state_events,
 )
+from collector.host_report import Gpu, HostReport, Service
 from collector.host_state import HostStatus, on_failure, on_success
 
 NOW = 1_700_000_000.0
@@ -178,11 +179,11 @@ def test_service_messages():
 
 
 def test_snapshot_from_report():
-    report = {"ts": NOW, "uptime_s": 3600.5, "state": "up", "errors": {},
-              "services": [{"name": "nginx.service", "load_state": "loaded", "active_state": "active",
-                            "sub_state": "running"}],
-              "gpus": [{"index": 0, "name": "A100", "temperature_c": 81.0},
-                       {"index": 1, "name": "A100", "temperature_c": None}]}
+    def gpu(index: int, temp: float | None) -> Gpu:
+        return Gpu(index, None, "A100", None, None, None, None, None, temp, None, None, None)
+    report = HostReport("h", "up", NOW, {}, uptime_s=3600.5,
+                        services=(Service("nginx.service", "loaded", "active", "running"),),
+                        gpus=(gpu(0, 81.0), gpu(1, None)))
     s = HostSnapshot.from_report(report)
     assert (s.ts, s.uptime_s, s.boot_time) == (NOW, 3600.5, NOW - 3600.5)
     assert dict(s.services) == {"nginx.service": "active"}
@@ -190,7 +191,7 @@ def test_snapshot_from_report():
 
 
 def test_snapshot_from_failure_report():
-    s = HostSnapshot.from_report({"host": "h", "ok": False, "state": "down", "ts": NOW, "errors": {}})
+    s = HostSnapshot.from_report(HostReport("h", "down", NOW, {}))
     assert (s.uptime_s, s.boot_time, dict(s.services), dict(s.gpu_temps)) == (None, None, {}, {})
 
 

@@ -93,28 +93,28 @@ async def test_probes_parse_cleanly_and_counters_advance(fleet) -> None:
             await conn.close()
         report = build_report(spec.id, (first, second), all_disks=spec.disks == "all")
         assert first.errors == {} and second.errors == {}, (spec.id, first.errors, second.errors)
-        assert report["errors"] == {} and report["state"] == "up"
+        assert report.errors == {} and report.state == "up"
         # realistic sizes: disks and interfaces like servers, output within probe.sh's budget
         disks = whole_disks(second.get("diskstats").disks)
         assert 2 <= len(disks) <= 12 and len(disks) == profile.whole_disks
         assert 2 <= len(second.get("net").interfaces) <= 10
-        assert 1 <= len(report["disks"])
-        assert 2_000 <= report["probe_bytes"] <= 16 * 1024
-        assert first.get("os").hostname == profile.hostname and report["cpu_count"] == profile.cpus
-        assert len(report["top_processes"]) == 15
-        assert [s["name"] for s in report["services"]] == list(spec.services)
+        assert 1 <= len(report.disks)
+        assert 2_000 <= report.probe_bytes <= 16 * 1024
+        assert first.get("os").hostname == profile.hostname and report.cpu_count == profile.cpus
+        assert len(report.top_processes) == 15
+        assert [s.name for s in report.services] == list(spec.services)
         # counters advance between two probes; rates come out
         assert second.get("uptime").seconds > first.get("uptime").seconds
         assert second.get("stat").total > first.get("stat").total
         assert sum(n.rx_bytes for n in second.get("net").interfaces) > sum(
             n.rx_bytes for n in first.get("net").interfaces)
-        assert report["cpu_pct"] is not None and 0 <= report["cpu_pct"] <= 100
-        assert report["disk_write_bps"] > 0 and report["net_rx_bps"] > 0
-        assert report["host_epoch"] is not None
-        assert report["gpu_count"] == profile.gpu_count
+        assert report.cpu_pct is not None and 0 <= report.cpu_pct <= 100
+        assert report.disk_write_bps > 0 and report.net_rx_bps > 0
+        assert report.host_epoch is not None
+        assert report.gpu_count == profile.gpu_count
         if profile.gpu_count:
             gpu_hosts += 1
-            assert all(g["util_pct"] is not None and g["temperature_c"] is not None for g in report["gpus"])
+            assert all(g.util_pct is not None and g.temperature_c is not None for g in report.gpus)
     assert gpu_hosts >= 1
 
 

@@ -44,6 +44,7 @@ from collector.hostkeys import public_key_line
 from collector.hub import HubOptions
 from collector.prober import MAX_PROBE_OUTPUT, probe_once
 from collector.recorder import rows_from_report
+from collector.host_report import HostReport
 from collector.report import build_report
 from collector.ssh_pool import HostConnection
 from inventory import load_inventory_text
@@ -420,7 +421,8 @@ def assert_storable(report: dict[str, Any]) -> None:
             assert v >= 0, f"{where} = {v} is negative"
 
 
-def assert_outcome(case: Case, report: dict[str, Any] | None, failure: HostError | None) -> None:
+def assert_outcome(case: Case, typed: HostReport | None, failure: HostError | None) -> None:
+    report = None if typed is None else typed.to_dict()
     if case.expect == "failed":
         assert failure is not None, f"expected a probe failure, got a report in state {report and report['state']}"
         assert failure.failure is Failure.PROBE_FAILED, failure
@@ -437,7 +439,7 @@ def assert_outcome(case: Case, report: dict[str, Any] | None, failure: HostError
     for section, message in report["errors"].items():
         assert isinstance(message, str) and message and len(message) <= 600, (section, message)
     assert_storable(report)
-    assert_storable(dataclasses.asdict(rows_from_report(report)))  # the rows the hub writes
+    assert_storable(dataclasses.asdict(rows_from_report(typed)))  # the rows the hub writes
     if case.check is not None:
         case.check(report)
 
@@ -473,7 +475,7 @@ async def test_the_simulated_host_answers_a_good_probe(conn: HostConnection, sim
     reading = await probe_once(conn, want_os=True, want_ps=True)
     sim.reply(probe_output(1))
     later = await probe_once(conn)
-    report = build_report("sim", (reading, later))
+    report = build_report("sim", (reading, later)).to_dict()
     assert report["state"] == "up" and report["errors"] == {}, report["errors"]
     assert report["mem_total_bytes"] == 16384000 * 1024 and report["gpu_count"] == 2
     assert report["cpu_pct"] is not None and report["net_rx_bps"] == 1000.0
@@ -493,7 +495,7 @@ async def test_hostile_output_gives_a_degraded_sample_or_a_clear_error(
     if report is not None:
         # and as the previous reading of the next good one (rates from hostile counters)
         sim.reply(probe_output(2))
-        after = build_report("sim", (reading, await probe_once(conn, want_os=True, want_ps=True)))
+        after = build_report("sim", (reading, await probe_once(conn, want_os=True, want_ps=True))).to_dict()
         assert after["state"] == "up", after["errors"]  # os and ps asked again: their old errors are gone
         assert_storable(after)
     # the connection stays usable: the next probe is good, on the same connection

@@ -264,7 +264,7 @@ def test_any_probe_output_gives_a_reading_and_a_storable_report(first, second, s
     r1 = parse_output(first, 0, 1000.0, asked=asked, gpu_mode="nvidia")
     r2 = parse_output(second, status, 1005.0, asked=asked, truncated=status is None)
     report = build_report("h", (r1, r2))
-    json.dumps(report, allow_nan=False)  # the API's JSON: no NaN, no infinity
+    json.dumps(report.to_dict(), allow_nan=False)  # the API's JSON: no NaN, no infinity
     rows = rows_from_report(report)
     for row in [rows.sample, *rows.gpus, *rows.disks, *rows.services]:
         for key, v in row.items():

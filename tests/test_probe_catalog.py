@@ -136,7 +136,7 @@ async def test_unit_state_override_flips_nginx_through_a_normal_probe(sshd: SSHD
     async def snapshot() -> tuple[str, HostSnapshot]:
         reading = await probe_once(conn)
         report = build_report("test-host", (reading,))
-        return report["services"][0]["active_state"], HostSnapshot.from_report(report)
+        return report.services[0].active_state, HostSnapshot.from_report(report)
 
     try:
         before_state, before = await snapshot()

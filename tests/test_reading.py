@@ -56,13 +56,13 @@ def test_empty_output_gives_errors_for_every_section() -> None:
 def test_report_from_two_real_readings() -> None:
     r1 = parse_output(FIRST, 0, 1.0, asked=frozenset({"os", "ps"}))
     r2 = parse_output(NEXT, 0, 6.0)
-    report = build_report("vm", (r1, r2))
+    report = build_report("vm", (r1, r2)).to_dict()
     assert report["state"] == "up" and report["errors"] == {}
     assert 0 < report["cpu_pct"] <= 100  # a busy loop ran between the captures
     assert report["disk_write_bps"] > 0  # and a 50 MB fsync'd write
     assert report["interval_s"] > 0
     assert report["top_processes"] and report["os"]["kernel"]
-    alone = build_report("vm", (r2,))
+    alone = build_report("vm", (r2,)).to_dict()
     assert alone["cpu_pct"] is None and alone["disk_read_bps"] is None  # one reading: no rates, not 0
 
 
@@ -70,7 +70,7 @@ def test_reboot_between_readings_gives_no_rates() -> None:
     r1 = parse_output(NEXT, 0, 1.0)
     r2 = parse_output(FIRST.replace(b"<<<uptime>>>\n", b"<<<uptime>>>\n1.00 1.00\n#", 1), 0, 6.0)
     report = build_report("vm", (r1, r2))
-    assert report["disk_read_bps"] is None and report["net_rx_bps"] is None
+    assert report.disk_read_bps is None and report.net_rx_bps is None and report.to_dict()["disk_read_bps"] is None
 
 
 def test_host_epoch_from_os_date_plus_uptime_when_the_shell_has_no_clock() -> None:

@@ -69,7 +69,7 @@ def test_probe_prints_a_readable_table(inventory_file) -> None:
     result, _ = fleetwatch("probe", "test-host", "--inventory", str(inv))
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for expected in ("CPU", "% of", "Memory", "GiB", "Disk I/O", "B/s", "GPUs      2", "°C", "nginx.service"):
+    for expected in ("CPU busy", "cores", "Memory used", "GiB", "Disk read / write", "B/s", "GPUs      2", "°C", "nginx.service"):
         assert expected in text, expected
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.metrics.catalogue import CATALOGUE
 from webapp.fleet_view import GPU_HOT_C
 
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_RANGE = "1h"
-LIVE_KEYS = ("ts", "cpu_pct", "load1", "load5", "load15", "mem_total_bytes", "mem_used_bytes",
-             "mem_available_bytes", "swap_total_bytes", "swap_free_bytes", "uptime_s",
-             "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps")
+# the newest values the page shows: every host metric of the catalogue (a stored sample has the stored ones)
+LIVE_KEYS = ("ts", *(m.key for m in CATALOGUE.scope("host")))
+DISK_COLUMNS = CATALOGUE.table("disk")  # the disk table's columns after mount and type
+# a chart's axis: (unit shown, factor from the metric's unit)
+_AXIS = {"%": ("%", 1), "bytes/s": ("MB/s", 1e-6), "bytes": ("GiB", 2**-30), "s": ("h", 1 / 3600), "°C": ("°C", 1)}
 
 
 def _gpu(g: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +41,7 @@ def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> d
     out["source"] = "live" if src is report else "stored"
     out["gpus"] = [_gpu(g) for g in src.get("gpus") or ()]
     out["disks"] = list(src.get("disks") or ())
+    out["tiles"] = tiles(out)
     out["services"] = [{"name": s.get("name", s.get("unit")), "active_state": s.get("active_state"),
                         "sub_state": s.get("sub_state"), "load_state": s.get("load_state")}
                        for s in src.get("services") or ()]
@@ -45,21 +49,28 @@ def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> d
     return out
 
 
+def tiles(live: dict[str, Any]) -> list[dict[str, Any]]:
+    """The host page's tiles (the catalogue's): id, title, the first metric's value and the others' under it."""
+    out = []
+    for tile in CATALOGUE.tiles:
+        first, *rest = CATALOGUE.members(tile)
+        out.append({"id": tile.id, "title": tile.title, "value": live.get(first.key), "unit": first.unit,
+                    "more": [(m.short, live.get(m.key), m.unit) for m in rest]})
+    return out
+
+
 def chart_specs(host_id: str, gpu_count: int) -> list[dict[str, Any]]:
-    """The host page's charts: title, unit, value scale and the API series each one draws."""
+    """The host page's charts (the catalogue's): title, unit, value scale and the API series each one draws."""
     base = f"/api/servers/{host_id}/timeseries?metric="
-    charts = [
-        {"id": "cpu", "title": "CPU busy", "unit": "%", "scale": 1, "max": 100,
-         "sources": [{"kind": "series", "label": "CPU", "url": base + "cpu_pct"}]},
-        {"id": "mem", "title": "Memory used", "unit": "%", "scale": 1, "max": 100,
-         "sources": [{"kind": "series", "label": "memory", "url": base + "mem_used_pct"}]},
-        {"id": "disk-io", "title": "Disk I/O", "unit": "MB/s", "scale": 1e-6,
-         "sources": [{"kind": "series", "label": "read", "url": base + "disk_read_bps"},
-                     {"kind": "series", "label": "write", "url": base + "disk_write_bps"}]},
-        {"id": "net", "title": "Network", "unit": "MB/s", "scale": 1e-6,
-         "sources": [{"kind": "series", "label": "receive", "url": base + "net_rx_bps"},
-                     {"kind": "series", "label": "transmit", "url": base + "net_tx_bps"}]},
-    ]
+    charts = []
+    for chart in CATALOGUE.charts:
+        members = CATALOGUE.members(chart)
+        unit, scale = _AXIS.get(members[0].unit, (members[0].unit, 1))
+        spec = {"id": chart.id, "title": chart.title, "unit": unit, "scale": scale,
+                "sources": [{"kind": "series", "label": m.label, "url": base + m.name} for m in members]}
+        if chart.max is not None:
+            spec["max"] = chart.max
+        charts.append(spec)
     if gpu_count:
         charts.append({"id": "gpu-util", "title": "GPU utilisation per card", "unit": "%", "scale": 1, "max": 100,
                        "sources": [{"kind": "gpus", "label": "GPU",

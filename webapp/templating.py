@@ -59,6 +59,19 @@ def duration(seconds: float | None) -> str:
     return DASH if seconds is None else fmt_duration(seconds)
 
 
+def metric(value: Any, unit: str) -> str:
+    """A catalogue metric's value by its unit (collector/metrics/catalogue.py), as the pages show numbers."""
+    if value is None:
+        return DASH
+    shown = {"%": lambda v: pct(v, 1), "bytes": size, "bytes/s": rate, "MiB": mib, "°C": temp, "s": duration,
+             "W": lambda v: f"{v:.0f} W"}.get(unit)
+    if shown is not None:
+        return shown(value)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
 def ago(seconds: float | None) -> str:
     return "never" if seconds is None else f"{duration(seconds)} ago"
 
@@ -100,7 +113,7 @@ def _who(request: Request) -> dict[str, Any]:
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_who])
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
-templates.env.filters.update(pct=pct, gib=gib, size=size, rate=rate, mib=mib, temp=temp, duration=duration,
+templates.env.filters.update(pct=pct, gib=gib, size=size, rate=rate, mib=mib, temp=temp, duration=duration, metric=metric,
                              ago=ago, iso=iso_utc, bar=bar, gpu_bars=gpu_bars)
 templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from collector.metrics.catalogue import CATALOGUE
 from schema import history
 from webapp.api.params import id_list
 from webapp.pages.common import QUICK_RANGES, date_range, fetch_page, url_with
@@ -17,15 +18,11 @@ from webapp.templating import htmx_target, render
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
 
-# (column, heading, kind): kind picks the unit filter in the template
+# (column, heading, unit): the unit picks the formatting in the template
 COLUMNS = (
     ("host_id", "Host", "text"), ("hour", "Hour", "time"), ("sample_count", "Samples", "int"),
-    ("cpu_pct_avg", "CPU avg", "pct"), ("cpu_pct_max", "CPU max", "pct"),
-    ("mem_used_pct_avg", "Memory avg", "pct"), ("mem_used_pct_max", "Memory max", "pct"),
-    ("gpu_util_pct_avg", "GPU avg", "pct"), ("gpu_util_pct_max", "GPU max", "pct"),
-    ("disk_read_bps_avg", "Disk read avg", "rate"), ("disk_write_bps_avg", "Disk write avg", "rate"),
-    ("net_rx_bps_avg", "Net in avg", "rate"), ("net_tx_bps_avg", "Net out avg", "rate"),
-    ("disk_used_pct_last", "Disk used", "pct"),
+    *((m.hourly_name(agg), m.label if agg == "last" else f"{m.label} {agg}", m.unit)
+      for m, agg in CATALOGUE.history_columns()),
 )
 
 

@@ -1,0 +1,166 @@
+"""A host snapshot as a typed, frozen record (what `build_report` returns), and its JSON shape.
+
+The hub reads attributes (`report.cpu_pct`, `disk.used_pct`); `to_dict()` gives
+the JSON that `probe --json`, the API and the stored latest report have always
+had (same keys), plus every catalogue metric under its key, so a metric added to
+the catalogue shows in all of them. `sections` and `previous` hold the parsed
+probe sections of this reading and of the one before (for rates): a metric
+reads any section from there without a field here. They are not serialised.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from collector.metrics.catalogue import CATALOGUE
+from collector.parsers.nvidia import Gpu  # one card as nvidia-smi reports it: the report keeps the parser's record
+
+__all__ = ["Disk", "DiskIo", "Gpu", "HostReport", "Interface", "OsInfo", "Process", "Service"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    mount: str
+    fstype: str | None
+    device: str | None
+    used_bytes: int | None
+    total_bytes: int | None
+    avail_bytes: int | None
+    used_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    load_state: str | None
+    active_state: str | None
+    sub_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    name: str
+    rx_bps: float | None
+    tx_bps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiskIo:
+    name: str
+    read_bps: float | None
+    write_bps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    pid: int
+    name: str
+    cpu_pct: float | None
+    rss_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OsInfo:
+    hostname: str | None = None
+    pretty_name: str | None = None
+    kernel: str | None = None
+    arch: str | None = None
+
+
+# item records of each scope, in the report's JSON: (list key, record type)
+_ITEMS = {"disk": "disks", "gpu": "gpus", "service": "services", "interface": "net_interfaces"}
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """One host at one probe: values, item records, section errors; rates over the interval since the last."""
+
+    host: str
+    state: str  # "up" or "degraded" (the poller sets the host state it decided on)
+    ts: float
+    errors: Mapping[str, str]
+    host_epoch: int | None = None
+    cpu_count: int | None = None
+    load1: float | None = None
+    load5: float | None = None
+    load15: float | None = None
+    mem_total_bytes: int | None = None
+    mem_used_bytes: int | None = None
+    mem_available_bytes: int | None = None
+    swap_total_bytes: int | None = None
+    swap_free_bytes: int | None = None
+    uptime_s: float | None = None
+    disks: tuple[Disk, ...] = ()
+    gpus: tuple[Gpu, ...] = ()
+    services: tuple[Service, ...] = ()
+    os: OsInfo = field(default_factory=OsInfo)
+    top_processes: tuple[Process, ...] = ()
+    probe_bytes: int = 0
+    cpu_pct: float | None = None
+    disk_read_bps: float | None = None
+    disk_write_bps: float | None = None
+    net_rx_bps: float | None = None
+    net_tx_bps: float | None = None
+    interval_s: float | None = None
+    disk_io: tuple[DiskIo, ...] = ()
+    net_interfaces: tuple[Interface, ...] = ()
+    sections: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+    previous: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def gpu_count(self) -> int:
+        return len(self.gpus)
+
+    def section(self, name: str) -> Any:
+        """The parsed probe section `name` of this reading (None when absent)."""
+        return self.sections.get(name)
+
+    def items(self, scope: str) -> tuple[Any, ...]:
+        """The records of a scope: disks, GPUs, services or interfaces."""
+        return getattr(self, _ITEMS[scope])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape: every field as `probe --json` has always printed it, plus each catalogue metric."""
+        d: dict[str, Any] = {
+            "host": self.host, "ok": self.ok, "state": self.state, "ts": self.ts, "host_epoch": self.host_epoch,
+            "cpu_count": self.cpu_count, "load1": self.load1, "load5": self.load5, "load15": self.load15,
+            "mem_total_bytes": self.mem_total_bytes, "mem_used_bytes": self.mem_used_bytes,
+            "mem_available_bytes": self.mem_available_bytes, "swap_total_bytes": self.swap_total_bytes,
+            "swap_free_bytes": self.swap_free_bytes, "uptime_s": self.uptime_s,
+            "disks": [_record(d) for d in self.disks],
+            "gpus": [_record(g) for g in self.gpus],
+            "gpu_count": self.gpu_count,
+            "services": [_record(s) for s in self.services],
+            "os": _record(self.os),
+            "top_processes": [_record(p) for p in self.top_processes],
+            "probe_bytes": self.probe_bytes,
+            "errors": dict(self.errors),
+            "cpu_pct": self.cpu_pct, "disk_read_bps": self.disk_read_bps, "disk_write_bps": self.disk_write_bps,
+            "net_rx_bps": self.net_rx_bps, "net_tx_bps": self.net_tx_bps, "interval_s": self.interval_s,
+            "disk_io": [_record(i) for i in self.disk_io],
+            "net_interfaces": [_record(i) for i in self.net_interfaces],
+        }
+        for m in CATALOGUE.scope("host"):
+            if m.key not in d:
+                d[m.key] = m.value(self)
+        for scope, key in _ITEMS.items():
+            extra = [m for m in CATALOGUE.scope(scope) if not hasattr(_TYPES[scope], m.key)]
+            if extra:
+                for record, out in zip(self.items(scope), d[key]):
+                    out.update((m.key, m.value(self, record)) for m in extra)
+        return d
+
+
+_TYPES = {"disk": Disk, "gpu": Gpu, "service": Service, "interface": Interface}
+
+
+def _record(r: Any) -> dict[str, Any]:
+    return {name: getattr(r, name) for name in r.__slots__}
