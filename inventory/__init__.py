@@ -1,7 +1,7 @@
 """fleetwatch inventory: the hosts YAML, its models, loader and validator (SPEC section 2)."""
 
 from .durations import format_duration, parse_duration
-from .errors import InventoryError, Problem
+from .errors import HostExists, HostNotFound, InventoryConflict, InventoryError, Problem
 from .loader import (
     DEFAULT_INVENTORY,
     ENV_INVENTORY,
@@ -24,7 +24,7 @@ from .patterns import (
     validate_user,
 )
 from .watch import InventoryStatus, InventoryWatcher
-from .writer import HostExists, HostNotFound, InventoryConflict, InventoryWriter
+from .writer import InventoryWriter
 
 __all__ = [
     "DEFAULT_INVENTORY",
