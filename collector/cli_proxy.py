@@ -13,8 +13,8 @@ from typing import Any
 
 from collector.cli_common import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK
 from collector.cli_common import err as _err
-from collector.events import fmt_duration, fmt_time
-from collector.render_text import human_bytes
+from collector.events import fmt_time
+from schema.units_format import format_bytes, format_duration
 
 POLL_S = 0.5
 
@@ -30,10 +30,10 @@ def describe(view: dict[str, Any], now: float) -> list[str]:
         return [f"{host}: no reverse forward (proxy.enabled is false in the inventory)"]
     lines = [f"{host}: {st['state']}, {config['remote_listen']} on the host -> {target}"]
     since = st.get("connected_since")
-    up = f"up since {fmt_time(since)} ({fmt_duration(now - since)})" if since else "not up"
+    up = f"up since {fmt_time(since)} ({format_duration(now - since)})" if since else "not up"
     lines.append(f"  {up}; {st.get('retry_count', 0)} retries; {st.get('connections', 0)} connections "
-                 f"({st.get('active', 0)} open); {human_bytes(st.get('bytes_in', 0))} from the host, "
-                 f"{human_bytes(st.get('bytes_out', 0))} to the host")
+                 f"({st.get('active', 0)} open); {format_bytes(st.get('bytes_in', 0))} from the host, "
+                 f"{format_bytes(st.get('bytes_out', 0))} to the host")
     if st.get("last_error"):
         lines.append(f"  last error: {st.get('error_code') or 'ERROR'}: {st['last_error']}")
     return lines

@@ -8,8 +8,8 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
-from inventory.durations import say_duration
 from schema.timeutil import utc_format
+from schema.units_format import format_duration as fmt_duration
 
 GPU_HOT_C = 80.0
 REBOOT_SLACK_S = 120.0  # boot time (hub clock - host uptime) moves this much only on a reboot
@@ -26,9 +26,6 @@ class EventDraft:
     subject: str | None
     message: str
     details: dict | None = None
-
-
-fmt_duration = say_duration  # one wording for events, alerts and pages
 
 
 def fmt_time(ts: float | None) -> str:

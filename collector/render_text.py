@@ -3,43 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from schema.units_format import format_bytes, format_duration, format_rate
+
 NA = "n/a"
-
-
-def human_bytes(n: float | None) -> str:
-    """Binary units for sizes: 1.5 GiB."""
-    if n is None:
-        return NA
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return NA  # unreachable
-
-
-def human_rate(bps: float | None) -> str:
-    """Decimal units for throughput, as network and disk tools show it: 1.2 MB/s."""
-    if bps is None:
-        return NA
-    for unit in ("B/s", "kB/s", "MB/s", "GB/s"):
-        if abs(bps) < 1000 or unit == "GB/s":
-            return f"{bps:.0f} {unit}" if unit == "B/s" else f"{bps:.1f} {unit}"
-        bps /= 1000
-    return NA
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return NA
-    s = int(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    if d:
-        return f"{d} d {h} h"
-    if h:
-        return f"{h} h {m} min"
-    return f"{m} min {s} s"
 
 
 def _pct(v: float | None) -> str:
@@ -60,19 +26,21 @@ def render(report: dict[str, Any]) -> str:
     """The whole snapshot as lines of text."""
     os_ = report.get("os") or {}
     out = [f"{report['host']}  [{report['state']}]  {os_.get('hostname') or NA} · {os_.get('pretty_name') or NA}"
-           f" · {os_.get('kernel') or NA} {os_.get('arch') or ''} · up {human_duration(report.get('uptime_s'))}"]
+           f" · {os_.get('kernel') or NA} {os_.get('arch') or ''} · up {format_duration(report.get('uptime_s'), NA)}"]
     load = " ".join("n/a" if report.get(k) is None else f"{report[k]:.2f}" for k in ("load1", "load5", "load15"))
     out.append(f"CPU       {_pct(report.get('cpu_pct'))} of {report.get('cpu_count') or NA} cores · load {load}")
     total, used = report.get("mem_total_bytes"), report.get("mem_used_bytes")
     mem_pct = None if not total or used is None else 100 * used / total
-    out.append(f"Memory    {human_bytes(used)} used of {human_bytes(total)} ({_pct(mem_pct)}),"
-               f" {human_bytes(report.get('mem_available_bytes'))} available")
-    out.append(f"Disk I/O  read {human_rate(report.get('disk_read_bps'))} · write {human_rate(report.get('disk_write_bps'))}")
-    out.append(f"Network   rx {human_rate(report.get('net_rx_bps'))} · tx {human_rate(report.get('net_tx_bps'))}")
+    out.append(f"Memory    {format_bytes(used, NA)} used of {format_bytes(total, NA)} ({_pct(mem_pct)}),"
+               f" {format_bytes(report.get('mem_available_bytes'), NA)} available")
+    out.append(f"Disk I/O  read {format_rate(report.get('disk_read_bps'), NA)}"
+               f" · write {format_rate(report.get('disk_write_bps'), NA)}")
+    out.append(f"Network   rx {format_rate(report.get('net_rx_bps'), NA)} · tx {format_rate(report.get('net_tx_bps'), NA)}")
     if report.get("disks"):
         out.append("Disks")
         out += _table(["MOUNT", "TYPE", "USED", "SIZE", "USE"],
-                      [[d["mount"], d["fstype"], human_bytes(d["used_bytes"]), human_bytes(d["total_bytes"]),
+                      [[d["mount"], d["fstype"], format_bytes(d["used_bytes"], NA),
+                        format_bytes(d["total_bytes"], NA),
                         _num(d["used_pct"], "%")] for d in report["disks"]])
     gpus = report.get("gpus") or []
     out.append(f"GPUs      {len(gpus) or 'none'}")
@@ -89,7 +57,7 @@ def render(report: dict[str, Any]) -> str:
     if procs:
         out.append("Top processes (CPU % over each process's lifetime, as ps shows it)")
         out += _table(["PID", "CPU", "RSS", "NAME"],
-                      [[str(p["pid"]), _num(p["cpu_pct"], "%", ".1f"), human_bytes(p["rss_bytes"]), p["name"]]
+                      [[str(p["pid"]), _num(p["cpu_pct"], "%", ".1f"), format_bytes(p["rss_bytes"], NA), p["name"]]
                        for p in procs[:10]])
     if report.get("errors"):
         out.append("Problems")

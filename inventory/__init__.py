@@ -1,6 +1,6 @@
 """fleetwatch inventory: the hosts YAML, its models, loader and validator (SPEC section 2)."""
 
-from .durations import format_duration, parse_duration
+from .durations import duration_literal, parse_duration
 from .errors import HostExists, HostNotFound, InventoryConflict, InventoryError, Problem
 from .loader import (
     DEFAULT_INVENTORY,
@@ -46,9 +46,9 @@ __all__ = [
     "ProxyConfig",
     "check_inventory",
     "default_inventory_path",
+    "duration_literal",
     "expand_path",
     "expand_vars",
-    "format_duration",
     "load_inventory",
     "load_inventory_text",
     "parse_duration",
