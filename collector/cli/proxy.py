@@ -1,7 +1,7 @@
 """`fleetwatch proxy status|start|stop HOST`: the reverse forwards held by a running hub.
 
 The forwards live in the hub process (on its SSH connections), so these commands
-talk to the hub's REST API (collector.hub_client) rather than to the hosts.
+talk to the hub's REST API (collector.cli.hub_client) rather than to the hosts.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import sys
 import time
 from typing import Any
 
-from collector.cli_common import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK
-from collector.cli_common import err as _err
+from collector.cli.common import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK
+from collector.cli.common import err as _err
 from collector.events import fmt_time
 from schema.units_format import format_bytes, format_duration
 
@@ -49,7 +49,7 @@ def _show(views: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _status(base: str, args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     if args.host:
         views = [hub_client.call(base, "GET", hub_client.server_path(args.host, "proxy"))]
@@ -66,7 +66,7 @@ def _status(base: str, args: argparse.Namespace) -> int:
 
 
 def _start(base: str, args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     path = hub_client.server_path(args.host, "proxy")
     view = hub_client.call(base, "POST", path + "/start")
@@ -91,7 +91,7 @@ def _start(base: str, args: argparse.Namespace) -> int:
 
 
 def _stop(base: str, args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     view = hub_client.call(base, "POST", hub_client.server_path(args.host, "proxy") + "/stop")
     _show([view], args.json)
@@ -101,7 +101,7 @@ def _stop(base: str, args: argparse.Namespace) -> int:
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     action = {"status": _status, "start": _start, "stop": _stop}[args.proxy_command]
     try:
