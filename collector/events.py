@@ -8,8 +8,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
-from inventory.durations import say_duration
 from schema.timeutil import utc_format
+from schema.units_format import format_duration as fmt_duration
 
 if TYPE_CHECKING:
     from collector.host_report import HostReport
@@ -29,9 +29,6 @@ class EventDraft:
     subject: str | None
     message: str
     details: dict | None = None
-
-
-fmt_duration = say_duration  # one wording for events, alerts and pages
 
 
 def fmt_time(ts: float | None) -> str:

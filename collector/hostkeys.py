@@ -15,6 +15,7 @@ import asyncssh
 
 from collector.parsed_files import ParsedFiles
 from inventory import HostSpec
+from schema.atomic_file import atomic_write
 
 __all__ = ["KNOWN_HOSTS", "KnownHostsError", "fetch_host_key", "fingerprint", "known_hosts_pattern", "known_keys",
            "pin_host_key", "public_key_line", "read_known_hosts", "trusted_keys"]
@@ -147,8 +148,5 @@ def pin_host_key(path: Path, address: str, port: int, key: asyncssh.SSHKey, *, r
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     lines.append(f"{known_hosts_pattern(address, port)} {public_key_line(key)}\n")
-    tmp = path.with_name(path.name + ".fleetwatch-tmp")
-    tmp.write_text("".join(lines), encoding="utf-8", newline="\n")
-    if os.name == "posix":
-        tmp.chmod(0o600)
-    os.replace(tmp, path)  # atomic: a crash never leaves half a known_hosts
+    # atomic: a crash never leaves half a known_hosts
+    atomic_write(path, "".join(lines).encode("utf-8"), mode=0o600 if os.name == "posix" else None)

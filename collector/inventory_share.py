@@ -31,10 +31,11 @@ from typing import Any
 import orjson
 
 from inventory.edits import Edit, failure_doc
-from inventory.guarded_write import replace_if_unchanged, write_temp
+from inventory.guarded_write import replace_if_unchanged
 from inventory.paths import KeyFolders
 from inventory.writer import InventoryWriter
 from schema import runtime
+from schema.atomic_file import write_temp
 
 log = logging.getLogger(__name__)
 

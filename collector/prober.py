@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from collector.errors import Failure, HostError
 from collector.parsers import ParseError, clean, rc, units
-from collector.parsers.units import CatalogEntry
+from collector.parsers.units import CatalogEntry, Unit, UnitFile, UnitFileList, UnitList
 from collector.reading import EXIT_MEANING, Reading, parse_output
 from collector.sections import split_sections
 from collector.ssh_pool import HostConnection
@@ -102,6 +102,44 @@ def _catalog_problems(what: str, code: int | None, errors: tuple[str, ...]) -> s
     return None
 
 
+def _valid_service(name: str) -> bool:
+    if not name.endswith(".service") or name.endswith("@.service"):
+        return False  # other unit types; templates cannot be monitored, only their instances
+    try:
+        validate_unit(name)
+    except ValueError:
+        return False
+    return True
+
+
+def catalog(listed: UnitList, files: UnitFileList) -> list[CatalogEntry]:
+    """Services from both lists merged by name, sorted; invalid names and templates left out.
+
+    Invalid: what the inventory would refuse (inventory.patterns.validate_unit), so that every
+    service offered can be added; the parsers themselves know nothing of the inventory.
+    """
+    loaded: dict[str, Unit] = {}
+    for u in listed.units:
+        loaded.setdefault(u.name, u)
+    on_disk: dict[str, UnitFile] = {}
+    for f in files.files:
+        on_disk.setdefault(f.name, f)
+    out = []
+    for name in sorted((set(loaded) | set(on_disk))):
+        if not _valid_service(name):
+            continue
+        u, f = loaded.get(name), on_disk.get(name)
+        out.append(CatalogEntry(
+            name,
+            u.load_state if u else None,
+            u.active_state if u else None,
+            u.sub_state if u else None,
+            f.state if f else None,
+            (u.description or None) if u else None,
+        ))
+    return out
+
+
 def catalog_from_output(host_id: str, output: bytes, *, truncated: bool = False) -> CatalogResult:
     """Interpret `probe.sh -U` output (pure); HostError when it is not the probe's output at all."""
     sections = split_sections(output.decode("utf-8", errors="replace"))
@@ -123,7 +161,7 @@ def catalog_from_output(host_id: str, output: bytes, *, truncated: bool = False)
     ) if p]
     if truncated:
         problems.append(f"output cut at {len(output)} bytes: the list is incomplete")
-    entries = units.catalog(listed, on_disk)
+    entries = catalog(listed, on_disk)
     # list-units failing (no bus, timed out) leaves nothing to choose from but unit files
     available = bool(listed.units) or codes.get("units") == 0
     return CatalogResult(available, entries, "; ".join(problems) or None)

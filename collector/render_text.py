@@ -5,63 +5,13 @@ from typing import Any
 
 from collector.metrics.catalogue import CATALOGUE
 from collector.metrics.model import Tile
+from schema.units_format import format_bytes, format_value
 
 NA = "n/a"
 
 
-def human_bytes(n: float | None) -> str:
-    """Binary units for sizes: 1.5 GiB."""
-    if n is None:
-        return NA
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return NA  # unreachable
-
-
-def human_rate(bps: float | None) -> str:
-    """Decimal units for throughput, as network and disk tools show it: 1.2 MB/s."""
-    if bps is None:
-        return NA
-    for unit in ("B/s", "kB/s", "MB/s", "GB/s"):
-        if abs(bps) < 1000 or unit == "GB/s":
-            return f"{bps:.0f} {unit}" if unit == "B/s" else f"{bps:.1f} {unit}"
-        bps /= 1000
-    return NA
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return NA
-    s = int(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    if d:
-        return f"{d} d {h} h"
-    if h:
-        return f"{h} h {m} min"
-    return f"{m} min {s} s"
-
-
 def format_metric(value: Any, unit: str) -> str:
-    """A catalogue metric's value with its unit, as `probe` and the pages show it."""
-    if value is None:
-        return NA
-    if unit == "bytes":
-        return human_bytes(value)
-    if unit == "bytes/s":
-        return human_rate(value)
-    if unit == "s":
-        return human_duration(value)
-    if unit == "state" or isinstance(value, str):
-        return str(value)
-    if unit == "%":
-        return f"{value:.1f} %"
-    if unit in ("load", "count"):
-        return f"{value:.2f}" if isinstance(value, float) else str(value)
-    return f"{value:.0f} {unit}" if unit in ("MiB", "°C") else f"{value:.1f} {unit}"
+    return format_value(value, unit, NA)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -109,7 +59,7 @@ def render(report: dict[str, Any]) -> str:
     if procs:
         out.append("Top processes (CPU % over each process's lifetime, as ps shows it)")
         out += _table(["PID", "CPU", "RSS", "NAME"],
-                      [[str(p["pid"]), format_metric(p["cpu_pct"], "%"), human_bytes(p["rss_bytes"]), p["name"]]
+                      [[str(p["pid"]), format_metric(p["cpu_pct"], "%"), format_bytes(p["rss_bytes"], NA), p["name"]]
                        for p in procs[:10]])
     if report.get("errors"):
         out.append("Problems")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
+from collector.parsers import split_head_files
+
 SECTION_RE = re.compile(r"^<<<([a-z][a-z0-9_.-]{0,31})>>>$")
-HEAD_FILE_RE = re.compile(r"^==> (.+) <==$")
 
 # head's file headers inside <<<proc>>> -> section names
 PROC_FILES = {
@@ -19,27 +20,6 @@ PROC_FILES = {
     "/proc/diskstats": "diskstats",
     "/proc/net/dev": "net",
 }
-
-
-def split_head_files(text: str) -> dict[str, str]:
-    """Split ``head -v`` output into {path: content}; text before any header goes under ''."""
-    files: dict[str, list[str]] = {}
-    current = ""
-    for line in text.splitlines():
-        m = HEAD_FILE_RE.match(line) if line.startswith("==> ") else None
-        if m:
-            current = m.group(1)
-            files.setdefault(current, [])
-            continue
-        files.setdefault(current, []).append(line)
-    out = {}
-    for path, lines in files.items():
-        # head puts one blank line between files; drop trailing blanks
-        while lines and not lines[-1].strip():
-            lines.pop()
-        if path or lines:
-            out[path] = "\n".join(lines)
-    return out
 
 
 def split_sections(output: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """`fleetwatch serve` as a member of the hub: K collector workers and one web process, supervised (SPEC §7).
 
 The supervisor starts each child as a plain subprocess (`python -m collector.worker`,
-`python -m collector.cli_web`: spawn-safe, the same on Windows), holds its
+`python -m collector.cli.web`: spawn-safe, the same on Windows), holds its
 standard input (EOF tells it to stop, also when the supervisor dies), restarts
 one that exits on its own within `RESTART_AFTER_S` (and says so in the log and
 in its row, which /healthz shows), and keeps its member's heartbeat row, which
@@ -66,7 +66,7 @@ class Child:
 
 @dataclass
 class Supervisor:
-    """See the module docstring. `children` are built by `collector.cli_serve`; `env` carries $FLEETWATCH_DB."""
+    """See the module docstring. `children` are built by `collector.cli.serve`; `env` carries $FLEETWATCH_DB."""
 
     engine: Any
     options: Any  # HubOptions: retention, backups

@@ -134,7 +134,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from collector.cli_serve import setup_logging
+    from collector.cli.serve import setup_logging
 
     p = argparse.ArgumentParser(prog="python -m collector.worker", description=__doc__.splitlines()[0])
     p.add_argument("--member", required=True)

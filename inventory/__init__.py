@@ -1,7 +1,7 @@
 """fleetwatch inventory: the hosts YAML, its models, loader and validator (SPEC section 2)."""
 
-from .durations import format_duration, parse_duration
-from .errors import InventoryError, Problem
+from .durations import duration_literal, parse_duration
+from .errors import HostExists, HostNotFound, InventoryConflict, InventoryError, Problem
 from .loader import (
     DEFAULT_INVENTORY,
     ENV_INVENTORY,
@@ -24,7 +24,7 @@ from .patterns import (
     validate_user,
 )
 from .watch import InventoryStatus, InventoryWatcher
-from .writer import HostExists, HostNotFound, InventoryConflict, InventoryWriter
+from .writer import InventoryWriter
 
 __all__ = [
     "DEFAULT_INVENTORY",
@@ -46,9 +46,9 @@ __all__ = [
     "ProxyConfig",
     "check_inventory",
     "default_inventory_path",
+    "duration_literal",
     "expand_path",
     "expand_vars",
-    "format_duration",
     "load_inventory",
     "load_inventory_text",
     "parse_duration",

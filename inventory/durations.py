@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["parse_duration", "format_duration", "DURATION_HINT"]
+from schema.units_format import format_duration
+
+__all__ = ["DURATION_HINT", "duration_literal", "parse_duration", "say_duration"]
 
 DURATION_HINT = 'expected a duration like "5s", "500ms", "2m"'
 
@@ -48,8 +50,11 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-def format_duration(seconds: float) -> str:
-    """Inverse of :func:`parse_duration` for display: 5.0 -> "5s", 90 -> "1m30s", 0.5 -> "500ms"."""
+def duration_literal(seconds: float) -> str:
+    """Inverse of :func:`parse_duration`, as the inventory writes it: 5.0 -> "5s", 90 -> "1m30s", 0.5 -> "500ms".
+
+    Not for display: people read durations as :func:`schema.units_format.format_duration` words them.
+    """
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     out = []
@@ -64,13 +69,4 @@ def format_duration(seconds: float) -> str:
     return "".join(out)
 
 
-def say_duration(seconds: float) -> str:
-    """"45 s", "3 min 20 s", "2 h 5 min", "3 d 4 h": how events, alerts and pages word a duration."""
-    s = max(0, int(round(seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
-    if s < 86400:
-        return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
-    return f"{s // 86400} d" + (f" {s % 86400 // 3600} h" if s % 86400 // 3600 else "")
+say_duration = format_duration  # the name inventory/alerting.py imports ("3 min 20 s")

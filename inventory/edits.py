@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InventoryError, Problem
+from .errors import HostExists, HostNotFound, InventoryConflict, InventoryError, Problem
 from .models import Inventory
-from .writer import HostExists, HostNotFound, InventoryConflict, InventoryWriter
+from .writer import InventoryWriter
 
 OPS = ("add_host", "update_host", "delete_host")
 

@@ -1,10 +1,11 @@
-"""Problems found in an inventory file, and the exception that carries them."""
+"""Problems found in an inventory file, the exception that carries them, and the edits' refusals."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
-__all__ = ["Problem", "InventoryError"]
+__all__ = ["HostExists", "HostNotFound", "InventoryConflict", "InventoryError", "Problem"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,38 @@ class InventoryError(ValueError):
         files = sorted({p.file for p in self.problems})
         head = f"{len(self.problems)} problems in {', '.join(files)}:"
         return "\n".join([head, *("  " + str(p) for p in self.problems)])
+
+
+class HostNotFound(KeyError):
+    """No host with that id; the message lists close matches and known ids."""
+
+    def __init__(self, host_id: str, known: list[str]):
+        host_id = str(host_id)
+        close = difflib.get_close_matches(host_id, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shown = ", ".join(known[:20]) + (f", ... ({len(known) - 20} more)" if len(known) > 20 else "")
+        super().__init__(f"unknown host {host_id!r}{hint}; known hosts: {shown or '(none)'}")
+        self.host_id = host_id
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class HostExists(ValueError):
+    """A host with that id is already in the inventory."""
+
+    def __init__(self, host_id: str):
+        super().__init__(f"a host with id {host_id!r} already exists")
+        self.host_id = host_id
+
+
+class InventoryConflict(InventoryError):
+    """The file changed while an edit was being saved and the two could not be merged.
+
+    An InventoryError, so that the Servers page shows it like the others; the API answers 409.
+    """
+
+    def __init__(self, source: str, host: str | None, reason: str, message: str | None = None):
+        message = message or (f"the inventory file changed while saving and the edit no longer applies: "
+                              f"{reason}; reload and try again")
+        super().__init__([Problem(source, None, host, "", message)])

@@ -3,7 +3,8 @@
 The inventory writer (writer.py) reads the file, edits it and writes it back; a person may save
 the same file meanwhile. :func:`replace_if_unchanged` compares the file's bytes with what the
 edit was based on just before the rename and says when they differ, so the caller can redo its
-edit on the new content instead of dropping the person's change.
+edit on the new content instead of dropping the person's change. The temporary file, the
+Windows retries and the folder flush are schema/atomic_file.py's, as for every atomic replace.
 
 What is left: a rename cannot be made conditional on every OS. On POSIX the file that was checked
 is held open across the rename and read again at once and ``SETTLE_S`` (10 ms) later, so a write
@@ -20,30 +21,16 @@ lost one append in about 1 run of 15.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["SETTLE_S", "append_bytes", "fsync_dir", "replace_if_unchanged", "replace_retrying", "write_temp"]
+from schema.atomic_file import REPLACE_TRIES, replace_pause
+
+__all__ = ["SETTLE_S", "append_bytes", "replace_if_unchanged"]
 
 SETTLE_S = 0.01  # the replaced file is read again this long after the rename: see the module's doc
-
-
-def write_temp(parent: Path, name: str, suffix: str, data: bytes) -> str:
-    """``data`` in a new private file next to ``name`` (flushed to disk); its path."""
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{name}.", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 def replace_if_unchanged(tmp: str, dst: Path, expected: bytes | None, *,
@@ -57,7 +44,7 @@ def replace_if_unchanged(tmp: str, dst: Path, expected: bytes | None, *,
     write, which ``dst`` (now ``tmp``'s bytes) lacks.
     The bytes themselves are compared (the caller keeps them anyway): no digest collision to argue.
     """
-    for attempt in range(6):
+    for attempt in range(REPLACE_TRIES):
         try:
             held: BinaryIO | None = open(dst, "rb")  # noqa: SIM115 -- held across the rename on POSIX
         except FileNotFoundError:
@@ -77,9 +64,9 @@ def replace_if_unchanged(tmp: str, dst: Path, expected: bytes | None, *,
                 os.replace(tmp, dst)
             except PermissionError:
                 # On Windows a reader holding the file open makes os.replace fail for a moment.
-                if os.name != "nt" or attempt == 5:
+                if os.name != "nt" or attempt == REPLACE_TRIES - 1:
                     raise
-                time.sleep(0.05 * 2**attempt)
+                time.sleep(replace_pause(attempt))
                 continue  # and check again: the holder may have written
             if held is None or held.closed:
                 return True, None
@@ -104,30 +91,6 @@ def append_bytes(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def replace_retrying(src: str, dst: Path) -> None:
-    """``os.replace``, retried for a moment on Windows while a reader holds ``dst`` open."""
-    for attempt in range(6):
-        try:
-            os.replace(src, dst)
-            return
-        except PermissionError:
-            if os.name != "nt" or attempt == 5:
-                raise
-            time.sleep(0.05 * 2**attempt)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX; Windows cannot open a directory for it)."""
-    if os.name == "nt":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _same_file(path: Path, held: BinaryIO) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from schema.atomic_file import replacing
 from schema.db import DatabaseError, data_dir, normalize_url, redact, sqlite_path
 from schema.timeutil import utc_stamp
 
@@ -171,19 +172,16 @@ def backup_database(url: str, dest_dir: Path | None = None, *, keep: int = 7, la
         raise DatabaseError(f"cannot create the backup folder {dest}: {exc.strerror or exc}; "
                             "choose another folder or fix its permissions") from None
     target = _new_path(dest, label, ext)
-    partial = target.with_name(f".{target.name}.partial")
     try:
-        if db_file is not None:
-            _backup_sqlite(db_file, partial)
-        else:
-            _backup_postgres(url, partial)
-        os.replace(partial, target)
+        with replacing(target, suffix=".partial") as partial:  # private (0600): a backup holds the secrets too
+            if db_file is not None:
+                _backup_sqlite(db_file, partial)
+            else:
+                _backup_postgres(url, partial)
     except sqlite3.Error as exc:
         raise DatabaseError(f"backup of {db_file} failed: {exc}; check the file and free disk space") from None
     except OSError as exc:
         raise DatabaseError(f"cannot write the backup {target}: {exc.strerror or exc}; "
                             "free disk space or choose another folder") from None
-    finally:
-        partial.unlink(missing_ok=True)
     prune_backups(dest, keep, label, ext)
     return target

@@ -11,7 +11,6 @@ from collector.events import (
     EventDeduper,
     EventDraft,
     HostSnapshot,
-    fmt_duration,
     remember_failures,
     sample_events,
     state_events,
@@ -94,12 +93,6 @@ def test_state_events_through_the_state_machine():
     seq = [s0, s1, s2, s3, s4]
     out = [kinds(state_events("h", a, b, NOW)) for a, b in zip(seq, seq[1:])]
     assert out == [[], [], [("host_down", None)], [("host_up", None)]]
-
-
-@pytest.mark.parametrize("seconds,text", [(0, "0 s"), (59.4, "59 s"), (60, "1 min"), (200, "3 min 20 s"),
-                                          (3600, "1 h"), (7500, "2 h 5 min"), (90000, "1 d 1 h")])
-def test_fmt_duration(seconds, text):
-    assert fmt_duration(seconds) == text
 
 
 # --- sample events ------------------------------------------------------------------------------

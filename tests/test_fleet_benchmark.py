@@ -28,6 +28,6 @@ def test_300_hosts_for_a_minute_on_2_workers_miss_no_probe(tmp_path):
     assert result["stop"]["exit_code"] == 0, result["stop"]
     log = (keep / "hub.log").read_text(errors="replace")
     alive = [p["name"] for p in result["hub"]["processes"] if p["alive_at_end"]]
-    assert sorted(alive) == ["collector.cli_web", "collector.worker", "collector.worker", "serve"], \
+    assert sorted(alive) == ["collector.cli.web", "collector.worker", "collector.worker", "serve"], \
         f"supervisor, two workers and the web: {result['hub']['processes']}\n{log[-3000:]}"
     assert "restarting" not in log and "Traceback" not in log, log[-3000:]

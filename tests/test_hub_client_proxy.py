@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from collector import hub_client
+from collector.cli import hub_client
 from collector.cli import main as cli_main
 from tests.http_receiver import Receiver
 

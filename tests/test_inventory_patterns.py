@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from inventory import (
+    duration_literal,
     expand_path,
-    format_duration,
     parse_duration,
     parse_host_port,
     validate_address,
@@ -75,9 +75,9 @@ def test_parse_duration_refuses(value):
     assert "duration" in str(info.value)
 
 
-def test_format_duration_roundtrip():
+def test_duration_literal_roundtrip():
     for text in ("5s", "500ms", "1m30s", "2h", "1d"):
-        assert format_duration(parse_duration(text)) == text
+        assert duration_literal(parse_duration(text)) == text
 
 
 @pytest.mark.parametrize("host_id", ["gpu-01", "a", "A.b_c-d", "1" * 63])

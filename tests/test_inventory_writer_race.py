@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from inventory import InventoryError, InventoryWriter, load_inventory
-from inventory.writer import InventoryConflict
+from inventory.errors import InventoryConflict
 from webapp import inventory_edits as edits
 
 BASE = """\

@@ -402,7 +402,7 @@ def test_serve_on_a_current_database_does_not_load_alembic(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'f.db'}"
     upgrade(url, log=lambda _m: None)
     code = ("import sys; from schema.revision import at_head; assert at_head(sys.argv[1]); "
-            "import collector.cli_serve, collector.supervisor, collector.housekeeping, collector.hub_options; "
+            "import collector.cli.serve, collector.supervisor, collector.housekeeping, collector.hub_options; "
             "print(sorted(m for m in ('alembic', 'asyncssh', 'fastapi') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parent.parent)

@@ -116,7 +116,7 @@ def test_host_page_system_info_and_state(client):
 def test_host_page_live_tables(client):
     doc = page(client, "/hosts/alpha")
     tiles = {t["data-tile"]: t.select_one(".value").text for t in doc.select("#host-live .tile")}
-    assert tiles["cpu"].endswith(" %") and tiles["mem"].endswith((" MiB", " GiB")) and tiles["disk-io"].endswith(" MB/s")
+    assert tiles["cpu"].endswith(" %") and tiles["mem"].endswith((" MiB", " GiB")) and tiles["disk-io"].endswith("B/s")
     rows = doc.select("#gpus tbody tr")
     assert [r["data-gpu"] for r in rows] == ["0", "1"]
     hot = rows[0].select_one("td.temp")

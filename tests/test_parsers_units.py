@@ -5,6 +5,7 @@ import pytest
 
 from collector.parsers import units
 from collector.parsers.units import CatalogEntry, UnitFileList, UnitList
+from collector.prober import catalog
 from tests.test_parsers import cases, check, fx
 
 PLAIN = fx("units/list_units_plain_debian12.txt")
@@ -93,7 +94,7 @@ def test_catalog_merges_sorts_and_filters():
     listed = units.parse(PLAIN + "foo.socket loaded active listening Foo socket\n"
                                  "bad;name.service loaded active running Evil\n")
     files = units.parse_files(FILES)
-    entries = units.catalog(listed, files)
+    entries = catalog(listed, files)
     names = [e.name for e in entries]
     assert names == sorted(names) and len(names) == len(set(names))
     assert all(n.endswith(".service") and not n.endswith("@.service") for n in names)
@@ -110,16 +111,16 @@ def test_catalog_merges_sorts_and_filters():
 
 
 def test_catalog_of_nothing():
-    assert units.catalog(UnitList(True, (), ()), UnitFileList(True, (), ())) == []
+    assert catalog(UnitList(True, (), ()), UnitFileList(True, (), ())) == []
 
 
 def test_catalog_first_row_wins_on_duplicates():
     listed = units.parse("a.service loaded active running First\na.service loaded failed failed Second\n")
-    (entry,) = units.catalog(listed, units.parse_files(""))
+    (entry,) = catalog(listed, units.parse_files(""))
     assert entry.description == "First"
 
 
 @pytest.mark.parametrize("name", ["-x.service", "a b.service", "x" * 300 + ".service", "é.service"])
 def test_catalog_drops_names_the_probe_would_refuse(name):
     listed = units.parse(f"{name} loaded active running D\n")
-    assert units.catalog(listed, units.parse_files("")) == []
+    assert catalog(listed, units.parse_files("")) == []

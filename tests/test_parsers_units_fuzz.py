@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.parsers import ParseError, units
+from collector.prober import catalog
 from inventory.patterns import validate_unit
 from tests.test_parsers_fuzz import FRAGMENTS, FUZZ, LINE_SOUP, _check
 
@@ -37,7 +38,7 @@ def test_catalog_never_raises_and_only_lists_valid_services(a, b):
         listed, files = units.parse(a), units.parse_files(b)
     except ParseError:
         return
-    entries = units.catalog(listed, files)
+    entries = catalog(listed, files)
     names = [e.name for e in entries]
     assert names == sorted(set(names))
     for name in names:

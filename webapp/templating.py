@@ -8,15 +8,15 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from collector.events import fmt_duration
 from schema.timeutil import iso
+from schema.units_format import MISSING, format_bytes, format_duration, format_rate, format_value
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 HTMX = "vendor/htmx-2.0.11.min.js"
 UPLOT_JS = "vendor/uPlot-1.6.32.min.js"
 UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
-DASH = "–"  # shown where a value is unknown
+DASH = MISSING  # shown where a value is unknown
 
 NAV = (("overview", "/", "Overview"), ("compare", "/compare", "Compare"), ("history", "/history", "History"),
        ("events", "/events", "Events"), ("alerts", "/alerts", "Alerts"), ("servers", "/servers", "Servers"))
@@ -30,22 +30,6 @@ def gib(value: float | None) -> str:
     return DASH if value is None else f"{value / 2**30:.1f} GiB"
 
 
-def size(value: float | None) -> str:
-    """Bytes in the largest binary unit that keeps the number readable."""
-    if value is None:
-        return DASH
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return DASH  # pragma: no cover - the loop always returns
-
-
-def rate(value: float | None) -> str:
-    """Bytes per second as MB/s (decimal, like disk and network vendors)."""
-    return DASH if value is None else f"{value / 1e6:.2f} MB/s"
-
-
 def mib(value: float | None) -> str:
     return DASH if value is None else f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
 
@@ -54,26 +38,13 @@ def temp(value: float | None) -> str:
     return DASH if value is None else f"{value:.0f} °C"
 
 
-def duration(seconds: float | None) -> str:
-    """3 d 4 h, 5 h 12 min, 42 s: the events' wording (collector.events.fmt_duration)."""
-    return DASH if seconds is None else fmt_duration(seconds)
-
-
 def metric(value: Any, unit: str) -> str:
-    """A catalogue metric's value by its unit (collector/metrics/catalogue.py), as the pages show numbers."""
-    if value is None:
-        return DASH
-    shown = {"%": lambda v: pct(v, 1), "bytes": size, "bytes/s": rate, "MiB": mib, "°C": temp, "s": duration,
-             "W": lambda v: f"{v:.0f} W"}.get(unit)
-    if shown is not None:
-        return shown(value)
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+    """A catalogue metric's value by its unit (collector/metrics/catalogue.py)."""
+    return format_value(value, unit)
 
 
 def ago(seconds: float | None) -> str:
-    return "never" if seconds is None else f"{duration(seconds)} ago"
+    return "never" if seconds is None else f"{format_duration(seconds)} ago"
 
 
 def iso_utc(ts: float | None) -> str:
@@ -113,8 +84,9 @@ def _who(request: Request) -> dict[str, Any]:
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_who])
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
-templates.env.filters.update(pct=pct, gib=gib, size=size, rate=rate, mib=mib, temp=temp, duration=duration, metric=metric,
-                             ago=ago, iso=iso_utc, bar=bar, gpu_bars=gpu_bars)
+templates.env.filters.update(pct=pct, gib=gib, size=format_bytes, rate=format_rate, mib=mib, temp=temp,
+                             duration=format_duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
+                             gpu_bars=gpu_bars)
 templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
 
 

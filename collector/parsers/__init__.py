@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["ParseError", "MAX_VALUE", "NAME_MAX", "to_int", "to_ints", "to_float", "clean", "clip"]
+__all__ = ["ParseError", "MAX_VALUE", "NAME_MAX", "to_int", "to_ints", "to_float", "clean", "clip",
+           "split_head_files"]
 
 # The largest number a kernel or tool prints (its counters are 64-bit) and a
 # 64-bit database column holds. A host printing more is misbehaving: such a
@@ -83,3 +84,29 @@ def clean(s: str, limit: int = NAME_MAX) -> str:
 def clip(text: str, n: int = 60) -> str:
     """Short repr of untrusted text for error messages."""
     return repr(text[:n] + ("..." if len(text) > n else ""))
+
+
+# `head -v` prints `==> FILE <==` before each file: the probe reads several small files with one `head`
+# (the <<<proc>>> section, expanded by collector/sections.py, and the os section's identity files).
+HEAD_FILE_RE = re.compile(r"^==> (.+) <==$")
+
+
+def split_head_files(text: str) -> dict[str, str]:
+    """Split ``head -v`` output into {path: content}; text before any header goes under ''."""
+    files: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        m = HEAD_FILE_RE.match(line) if line.startswith("==> ") else None
+        if m:
+            current = m.group(1)
+            files.setdefault(current, [])
+            continue
+        files.setdefault(current, []).append(line)
+    out = {}
+    for path, lines in files.items():
+        # head puts one blank line between files; drop trailing blanks
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if path or lines:
+            out[path] = "\n".join(lines)
+    return out

@@ -4,9 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from collector.sections import split_head_files
-
-from . import NAME_MAX, clean, to_float, to_int
+from . import NAME_MAX, clean, split_head_files, to_float, to_int
 from .uptime import MAX_UPTIME_S
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")

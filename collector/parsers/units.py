@@ -6,9 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from inventory.patterns import validate_unit
-
-# A unit name as systemctl prints it (escapes stay as \xNN text); checked strictly in catalog().
+# A unit name as systemctl prints it (escapes stay as \xNN text); checked strictly in collector.prober.catalog().
 _NAME = re.compile(r"[^\s/]+\.[A-Za-z]+", re.ASCII)
 _WORD = re.compile(r"[a-z][a-z-]*", re.ASCII)  # load/active/sub/file states: "not-found", "auto-restart"
 _BULLETS = ("●", "*")  # list-units without --plain marks failed/not-found units (UTF-8 / C locale)
@@ -116,37 +114,3 @@ def parse_files(text: str) -> UnitFileList:
     """Parse ``list-unit-files --no-legend`` lines: UNIT STATE [PRESET]; never raises."""
     absent, rows, errors = _lines(text, "list-unit-files", _unit_file)
     return UnitFileList(absent, tuple(rows), tuple(errors))
-
-
-def _valid_service(name: str) -> bool:
-    if not name.endswith(".service") or name.endswith("@.service"):
-        return False  # other unit types; templates cannot be monitored, only their instances
-    try:
-        validate_unit(name)
-    except ValueError:
-        return False
-    return True
-
-
-def catalog(units: UnitList, files: UnitFileList) -> list[CatalogEntry]:
-    """Services from both lists merged by name, sorted; invalid names and templates left out."""
-    loaded: dict[str, Unit] = {}
-    for u in units.units:
-        loaded.setdefault(u.name, u)
-    on_disk: dict[str, UnitFile] = {}
-    for f in files.files:
-        on_disk.setdefault(f.name, f)
-    out = []
-    for name in sorted((set(loaded) | set(on_disk))):
-        if not _valid_service(name):
-            continue
-        u, f = loaded.get(name), on_disk.get(name)
-        out.append(CatalogEntry(
-            name,
-            u.load_state if u else None,
-            u.active_state if u else None,
-            u.sub_state if u else None,
-            f.state if f else None,
-            (u.description or None) if u else None,
-        ))
-    return out

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from collector.errors import Failure, HostError
 from inventory import InventoryError
 from inventory.edits import RemoteEditError
-from inventory.writer import HostExists, HostNotFound, InventoryConflict
+from inventory.errors import HostExists, HostNotFound, InventoryConflict
 from webapp import inventory_edits as edits
 from schema import fleet as fleet_state
 from schema import samples as store

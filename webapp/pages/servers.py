@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from collector.errors import HostError
 from inventory import InventoryError
 from inventory.edits import RemoteEditError
-from inventory.writer import HostExists, HostNotFound
+from inventory.errors import HostExists, HostNotFound
 from webapp import inventory_edits as edits
 from webapp.auth import current
 from schema import fleet as fleet_state

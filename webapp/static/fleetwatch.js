@@ -1,7 +1,7 @@
 // Times in the browser's zone, "3 s ago" that keeps counting, and nothing else global.
 (function () {
   "use strict";
-  // the hub's wording (collector/events.py fmt_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"
+  // the hub's wording (schema/units_format.py format_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"
   function duration(s) {
     s = Math.max(0, Math.round(s));
     function two(big, bigUnit, small, smallUnit) { return big + " " + bigUnit + (small ? " " + small + " " + smallUnit : ""); }

@@ -1,6 +1,6 @@
 """The web process of `fleetwatch serve` (SPEC §7): the FastAPI app, reading the fleet from the database.
 
-Started by the supervisor as `python -m collector.cli_web ...` with $FLEETWATCH_DB. It holds no SSH
+Started by the supervisor as `python -m collector.cli.web ...` with $FLEETWATCH_DB. It holds no SSH
 connection: it reads what the collector workers write (`schema.fleet`), watches the inventory file
 for its own view of the hosts, rules and notifiers, and reaches a host's owner over the control
 channel for live requests (`collector.control.RemoteControl`). It stops when its standard input
@@ -21,7 +21,7 @@ log = logging.getLogger("collector.web")
 async def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.cli_serve import STOP_GRACE_S
+    from collector.cli.serve import STOP_GRACE_S
     from collector.control import RemoteControl
     from collector.process_status import ProcessIdentity, StatusReporter
     from collector.supervisor import when_stdin_closes
@@ -86,9 +86,9 @@ async def _serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    from collector.cli_serve import setup_logging
+    from collector.cli.serve import setup_logging
 
-    p = argparse.ArgumentParser(prog="python -m collector.cli_web", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m collector.cli.web", description=__doc__.splitlines()[0])
     p.add_argument("--member", required=True)
     p.add_argument("--inventory", required=True)
     p.add_argument("--listen", required=True, help="HOST:PORT")

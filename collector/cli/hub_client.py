@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from collector.cli_common import EXIT_FAILED, EXIT_USAGE
+from collector.cli.common import EXIT_FAILED, EXIT_USAGE
 
 DEFAULT_HUB = "http://127.0.0.1:8080"
 TOKEN_HINT = "set FLEETWATCH_TOKEN to an admin token (create one on the hub: fleetwatch token create NAME --role admin)"

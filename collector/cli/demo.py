@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from collector.cli_common import EXIT_FAILED, EXIT_OK
-from collector.cli_common import err as _err
-from collector.cli_serve import DEFAULT_LISTEN, _duration, _is_loopback, _listen, _serve, setup_logging
-from collector.cli_serve import bind_problem as _bind_problem
-from collector.cli_serve import hostport as _hostport
+from collector.cli.common import EXIT_FAILED, EXIT_OK
+from collector.cli.common import err as _err
+from collector.cli.serve import DEFAULT_LISTEN, _duration, _is_loopback, _listen, _serve, setup_logging
+from collector.cli.serve import bind_problem as _bind_problem
+from collector.cli.serve import hostport as _hostport
 
 DEMO_USER = "demo"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from collector.cli_common import EXIT_OK
-from collector.cli_common import EXIT_USAGE as EXIT_ERROR
-from collector.cli_common import err as _err
+from collector.cli.common import EXIT_OK
+from collector.cli.common import EXIT_USAGE as EXIT_ERROR
+from collector.cli.common import err as _err
 DB_HELP = "database URL or SQLite file (default: $FLEETWATCH_DB, else fleetwatch.db in the data folder)"
 
 

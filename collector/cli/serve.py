@@ -12,8 +12,8 @@ import socket
 import sys
 from pathlib import Path
 
-from collector.cli_common import EXIT_FAILED, EXIT_USAGE, print_report
-from collector.cli_common import err as _err
+from collector.cli.common import EXIT_FAILED, EXIT_USAGE, print_report
+from collector.cli.common import err as _err
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 STOP_GRACE_S = 5.0
@@ -98,7 +98,7 @@ def _children(args: argparse.Namespace, member: str, workers: int, inventory_pat
             argv += ["--control-bind", control, "--control-host", control]
         children.append(Child(f"worker-{slot}", argv))
     if not getattr(args, "no_web", False):
-        argv = python_module("collector.cli_web", "--member", member, "--inventory", str(inventory_path.resolve()),
+        argv = python_module("collector.cli.web", "--member", member, "--inventory", str(inventory_path.resolve()),
                              "--listen", listen, "--log-level", level)
         if getattr(args, "forwarded_allow_ips", None):
             argv += ["--forwarded-allow-ips", args.forwarded_allow_ips]
@@ -273,7 +273,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def probe_via(hub_url: str, host_id: str, as_json: bool, timeout: float = 60.0) -> int:
     """`probe HOST --via URL`: POST /api/servers/HOST/probe on a running hub and print the snapshot."""
-    from collector import hub_client
+    from collector.cli import hub_client
 
     try:
         base = hub_client.hub_base(hub_url, "--via")

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
-from collector.cli_common import err as _err
+from collector.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_report
+from collector.cli.common import err as _err
 
 
 def _load(path: str | None):
@@ -66,7 +66,7 @@ async def _probe(spec, as_json: bool) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     if args.via:
-        from collector.cli_serve import probe_via
+        from collector.cli.serve import probe_via
 
         return probe_via(args.via, args.host, args.json)
     spec = _spec(args)
@@ -188,12 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     trust.add_argument("--replace", action="store_true", help="replace a different key on record (host reinstalled)")
     trust.add_argument("--inventory", metavar="PATH")
     trust.set_defaults(func=cmd_hosts_trust)
-    from collector import cli_auth, cli_db, cli_demo, cli_proxy, cli_serve
-    cli_db.register(sub)
-    cli_auth.register(sub)
-    cli_serve.register(sub)
-    cli_demo.register(sub)
-    cli_proxy.register(sub)
+    from collector.cli import auth, db, demo, proxy, serve
+    db.register(sub)
+    auth.register(sub)
+    serve.register(sub)
+    demo.register(sub)
+    proxy.register(sub)
     return p
 
 
@@ -224,7 +224,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

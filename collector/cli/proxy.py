@@ -1,7 +1,7 @@
 """`fleetwatch proxy status|start|stop HOST`: the reverse forwards held by a running hub.
 
 The forwards live in the hub process (on its SSH connections), so these commands
-talk to the hub's REST API (collector.hub_client) rather than to the hosts.
+talk to the hub's REST API (collector.cli.hub_client) rather than to the hosts.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import sys
 import time
 from typing import Any
 
-from collector.cli_common import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK
-from collector.cli_common import err as _err
-from collector.events import fmt_duration, fmt_time
-from collector.render_text import human_bytes
+from collector.cli.common import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK
+from collector.cli.common import err as _err
+from collector.events import fmt_time
+from schema.units_format import format_bytes, format_duration
 
 POLL_S = 0.5
 
@@ -30,10 +30,10 @@ def describe(view: dict[str, Any], now: float) -> list[str]:
         return [f"{host}: no reverse forward (proxy.enabled is false in the inventory)"]
     lines = [f"{host}: {st['state']}, {config['remote_listen']} on the host -> {target}"]
     since = st.get("connected_since")
-    up = f"up since {fmt_time(since)} ({fmt_duration(now - since)})" if since else "not up"
+    up = f"up since {fmt_time(since)} ({format_duration(now - since)})" if since else "not up"
     lines.append(f"  {up}; {st.get('retry_count', 0)} retries; {st.get('connections', 0)} connections "
-                 f"({st.get('active', 0)} open); {human_bytes(st.get('bytes_in', 0))} from the host, "
-                 f"{human_bytes(st.get('bytes_out', 0))} to the host")
+                 f"({st.get('active', 0)} open); {format_bytes(st.get('bytes_in', 0))} from the host, "
+                 f"{format_bytes(st.get('bytes_out', 0))} to the host")
     if st.get("last_error"):
         lines.append(f"  last error: {st.get('error_code') or 'ERROR'}: {st['last_error']}")
     return lines
@@ -49,7 +49,7 @@ def _show(views: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def _status(base: str, args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     if args.host:
         views = [hub_client.call(base, "GET", hub_client.server_path(args.host, "proxy"))]
@@ -66,7 +66,7 @@ def _status(base: str, args: argparse.Namespace) -> int:
 
 
 def _start(base: str, args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     path = hub_client.server_path(args.host, "proxy")
     view = hub_client.call(base, "POST", path + "/start")
@@ -91,7 +91,7 @@ def _start(base: str, args: argparse.Namespace) -> int:
 
 
 def _stop(base: str, args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     view = hub_client.call(base, "POST", hub_client.server_path(args.host, "proxy") + "/stop")
     _show([view], args.json)
@@ -101,7 +101,7 @@ def _stop(base: str, args: argparse.Namespace) -> int:
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
-    from collector import hub_client
+    from collector.cli import hub_client
 
     action = {"status": _status, "start": _start, "stop": _stop}[args.proxy_command]
     try:

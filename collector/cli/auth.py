@@ -11,9 +11,9 @@ import getpass
 import sys
 import time
 
-from collector.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from collector.cli_common import err as _err
-from collector.cli_db import DB_HELP
+from collector.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from collector.cli.common import err as _err
+from collector.cli.db import DB_HELP
 from schema.auth_models import ROLES
 
 
