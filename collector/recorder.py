@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import Session
 
 from collector.events import EventDraft
+from collector.hub_metrics import DB_WRITE_BUCKETS, Histogram
 from schema import db_health
 from schema import samples as store
 
@@ -116,6 +117,7 @@ class BatchWriter:
         self.rows_skipped = 0  # rows the database refused (a value it cannot store), see refused_value
         self.last_error: str | None = None
         self.dropped = 0
+        self.write_seconds = Histogram(DB_WRITE_BUCKETS)  # flushes that wrote, for /metrics
         self.health = db_health.tracker(engine)
 
     @property
@@ -162,6 +164,7 @@ class BatchWriter:
             batch, self._batch = self._batch, store.Batch()
             if not batch.size:
                 return 0
+            started = time.perf_counter()
             try:
                 n = await self.run_db(batch.write)
             except Exception as exc:  # keep the rows; the next tick tries again
@@ -178,6 +181,7 @@ class BatchWriter:
                 self._batch = batch
                 return 0
             self.health.ok()
+            self.write_seconds.observe(time.perf_counter() - started)
             self.flushes += 1
             self.rows_written += n
             self.last_error = None
