@@ -33,6 +33,7 @@ from collector.alert_engine import AlertEngine
 from collector.housekeeping import Housekeeping, job
 from collector.host_report import HostReport
 from collector.host_state import HostStatus
+from collector.hub_metrics import HubMetrics
 from collector.hub_options import HubOptions
 from collector.notifiers import Dispatcher
 from collector.poll_schedule import PollSchedule
@@ -84,6 +85,7 @@ class Hub:
         self.writer = BatchWriter(engine, clock=clock)
         self.deduper = ev.EventDeduper()
         self.poller = Poller(self.writer, self.deduper, clock=clock)
+        self.metrics = HubMetrics()  # the hub's own, in status_doc()["metrics"] (webapp.prometheus_hub)
         self.polls = PollSchedule(job(self.poll_host))
         self.proxies = ProxyManager(self.pool, on_event=self._proxy_event, clock=clock, listen=self.options.listen)
         self.dispatcher = Dispatcher(on_attempt=self._on_attempt, clock=clock)
@@ -231,7 +233,18 @@ class Hub:
         """The scheduled job for one host."""
         if host_id not in self.pool:
             return None
-        return await self.poller.poll(self.pool.get(host_id))
+        return await self._poll(self.pool.get(host_id))
+
+    async def _poll(self, conn, **wants) -> HostReport | None:
+        """One probe through the poller, counted in `metrics` (its time, its outcome, its failure class)."""
+        report = await self.poller.poll(conn, **wants)
+        rt = self.poller.runtime(conn.spec.id)
+        if report is None:
+            failure = rt.last_failure.failure.value if rt.last_failure is not None else None
+            self.metrics.probe(rt.last_poll_seconds, "failed", failure)
+        else:
+            self.metrics.probe(rt.last_poll_seconds, "degraded" if report.errors else "ok")
+        return report
 
     # ------------------------------------------------------------------ on request
     async def probe_now(self, host_id: str) -> HostReport:
@@ -239,7 +252,7 @@ class Hub:
         if host_id not in self.pool:
             raise KeyError(host_id)
         conn = self.pool.get(host_id)
-        report = await self.poller.poll(conn, want_ps=True, want_os=True)
+        report = await self._poll(conn, want_ps=True, want_os=True)
         if report is None:
             failure = self.poller.runtime(host_id).last_failure
             assert failure is not None  # poll() returns None only after recording a failure
@@ -297,16 +310,20 @@ class Hub:
     def status_doc(self) -> dict[str, Any]:
         """What this process's row in hub_processes says (schema.fleet reads it for the web)."""
         alerting = self.alerts.health()
+        notifiers = alerting.pop("notifiers")
         return {
             **self.health(),
             "hosts": sorted(self.specs),
             "pending_alerts": self.alerts.pending(),
-            "notifiers": alerting.pop("notifiers"),
+            "notifiers": notifiers,
             "alerts": alerting,
             "proxies": {h: p.status.to_dict() for h, p in self.proxies.proxies.items()},
             **(self.housekeeping.status() if self.housekeeping is not None else {}),
             "rows_written": self.writer.rows_written,
             "samples_dropped": self.writer.dropped,
+            "metrics": self.metrics.snapshot(ssh_connections_open=self.pool.open_count(),
+                                             db_write=self.writer.write_seconds,
+                                             db_pending_rows=self.writer.pending, notifiers=notifiers),
         }
 
     def health(self) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class Poller:
         readings = (rt.prev_reading, reading) if rt.prev_reading is not None else (reading,)
         try:
             report = build_report(spec.id, readings, all_disks=spec.disks == "all")
-            rt.prev_reading = reading.kept()
+            rt.prev_reading = reading.kept(rt.prev_reading)
             report = self._succeeded(rt, report, reading)
         except Exception as exc:  # output no parser foresaw must not stop this host's monitoring
             log.exception("host %s: could not interpret the probe output", spec.id)

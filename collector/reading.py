@@ -42,6 +42,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 
 # What the previous reading is kept for: rates over the interval, and os / ps, which are asked now and then.
 KEPT = frozenset({"uptime", "stat", "diskstats", "net", "os", "ps"})
+CARRIED = ("os", "ps")  # asked now and then: kept from poll to poll until asked again
 
 # Always printed by the probe; the others only when asked for.
 ALWAYS = ("epoch", "uptime", "stat", "loadavg", "meminfo", "diskstats", "net", "rc", "df")
@@ -68,10 +69,19 @@ class Reading:
     def get(self, section: str) -> Any:
         return self.parsed.get(section)
 
-    def kept(self) -> Reading:
+    def kept(self, before: Reading | None = None) -> Reading:
         """What the next poll needs of this reading (rates, and the os and ps sections asked now and then);
-        the rest (df, GPUs, services, ...) is left out: at 1,000 hosts a worker keeps 1,000 of these."""
-        return Reading(self.received_at, MappingProxyType({k: v for k, v in self.parsed.items() if k in KEPT}),
+        the rest (df, GPUs, services, ...) is left out: at 1,000 hosts a worker keeps 1,000 of these.
+
+        os and ps not asked this time are carried over from `before` (the reading kept last time): os is asked
+        once per connection, and the report's CPU count and host clock (under dash) come from it at every poll.
+        """
+        parsed = {k: v for k, v in self.parsed.items() if k in KEPT}
+        if before is not None:
+            for name in CARRIED:
+                if name not in self.asked and name not in parsed and before.get(name) is not None:
+                    parsed[name] = before.get(name)
+        return Reading(self.received_at, MappingProxyType(parsed),
                        MappingProxyType({k: v for k, v in self.errors.items() if k in KEPT}), self.exit_status,
                        self.raw_bytes, self.truncated, self.asked)
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from collector.events import EventDraft
 from collector.host_report import HostReport
+from collector.hub_metrics import DB_WRITE_BUCKETS, Histogram
 from collector.metrics.catalogue import CATALOGUE
 from schema import db_health
 from schema import samples as store
@@ -92,6 +93,7 @@ class BatchWriter:
         self.rows_skipped = 0  # rows the database refused (a value it cannot store), see refused_value
         self.last_error: str | None = None
         self.dropped = 0
+        self.write_seconds = Histogram(DB_WRITE_BUCKETS)  # flushes that wrote, for /metrics
         self.health = db_health.tracker(engine)
 
     @property
@@ -138,6 +140,7 @@ class BatchWriter:
             batch, self._batch = self._batch, store.Batch()
             if not batch.size:
                 return 0
+            started = time.perf_counter()
             try:
                 n = await self.run_db(batch.write)
             except Exception as exc:  # keep the rows; the next tick tries again
@@ -154,6 +157,7 @@ class BatchWriter:
                 self._batch = batch
                 return 0
             self.health.ok()
+            self.write_seconds.observe(time.perf_counter() - started)
             self.flushes += 1
             self.rows_written += n
             self.last_error = None

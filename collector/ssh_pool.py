@@ -331,6 +331,10 @@ class SSHPool:
     def ids(self) -> list[str]:
         return list(self._conns)
 
+    def open_count(self) -> int:
+        """How many of the connections are open now."""
+        return sum(1 for conn in self._conns.values() if conn.connected)
+
     async def sync(self, specs: list[HostSpec]) -> tuple[list[str], list[str], list[str]]:
         """Apply an inventory: returns (added, removed, reconnected) host ids.
 

@@ -159,6 +159,13 @@ def collectors(session: Session, now: float) -> list[ProcessNow]:
     return [p for p in processes(session) if p.role in ("worker", "hub") and p.alive(now)]
 
 
+def metric_sources(session: Session, now: float) -> list[ProcessNow]:
+    """The live collectors whose status carries the hub's own metrics ("metrics", `collector.hub_metrics`),
+    by process id: what /metrics turns into the fleetwatch_* families (`webapp.prometheus_hub`)."""
+    return sorted((p for p in collectors(session, now) if isinstance(p.status.get("metrics"), dict)),
+                  key=lambda p: p.id)
+
+
 def owner_of(session: Session, host_id: str, now: float) -> ProcessNow | None:
     """The live collector that says it polls this host."""
     for proc in collectors(session, now):

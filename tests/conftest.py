@@ -92,3 +92,27 @@ def web_hub(tmp_path_factory):
     web = start_web_hub(tmp_path_factory.mktemp("web"))
     yield web
     stop_web_hub(web)
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    """Start real Prometheus servers (tests/prometheus_server.py), stopped by PID after the test:
+    `prometheus(["127.0.0.1:PORT"], bearer_token=..., metrics_path=..., scrape_interval=...)`.
+
+    Fails (never skips) when /usr/bin/prometheus is missing: the message names the apt package.
+    """
+    from tests.prometheus_server import PrometheusMissing, start_prometheus
+
+    started = []
+
+    def start(targets, **options):
+        try:
+            server = start_prometheus(tmp_path, targets, **options)
+        except PrometheusMissing as exc:
+            pytest.fail(str(exc), pytrace=False)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

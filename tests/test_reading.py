@@ -97,3 +97,17 @@ def test_backoff_grows_to_the_cap_with_jitter_in_range() -> None:
     assert lows == [h / 2 for h in highs]
     high.reset()
     assert high.next_delay() == 1
+
+
+def test_os_asked_once_stays_for_later_polls() -> None:
+    """The os section comes once per connection; the CPU count (and, under dash, the host clock) it gives must
+    stay in every later report, not only the one right after connecting."""
+    r1 = parse_output(FIRST, 0, 1.0, asked=frozenset({"os"}))
+    r2 = parse_output(NEXT, 0, 6.0)
+    r3 = parse_output(NEXT, 0, 11.0)
+    kept = r1.kept()
+    kept = r2.kept(kept)
+    report = build_report("vm", (kept, r3))
+    assert report.cpu_count == r1.get("os").cpu_count and report.host_epoch is not None
+    asked_again = parse_output(NEXT, 0, 16.0, asked=frozenset({"os"}))  # asked and failed: not carried
+    assert asked_again.kept(kept).get("os") is None

@@ -12,7 +12,7 @@ from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
 from webapp.fleet_source import FleetSource
 from webapp.gate import WebGate
-from webapp.api import alerts, events, health, history, proxy, servers, timeseries
+from webapp.api import alerts, events, health, history, metrics, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
 from webapp.pages import overview
 from webapp.pages import api_docs, login, servers as servers_page
@@ -37,10 +37,11 @@ def hub_source(hub, *, manage_hub: bool = True, stop_hub: bool | None = None) ->
                        on_start=hub.start if manage_hub else None, on_stop=hub.stop if stop else None)
 
 
-def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None) -> FastAPI:
+def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
+               metrics_public: bool = False) -> FastAPI:
     """An app serving `fleet`: a FleetSource, or a `collector.hub.Hub` in this process (with `manage_hub` the
     app starts and stops it, with `stop_hub` only stops it). The web process of `serve` never imports the
-    Hub (nor asyncssh): it holds no SSH connection."""
+    Hub (nor asyncssh): it holds no SSH connection. `metrics_public`: /metrics answers without a token."""
     if not isinstance(fleet, FleetSource):
         fleet = hub_source(fleet, manage_hub=manage_hub, stop_hub=stop_hub)
     source = fleet
@@ -64,6 +65,7 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None) 
         source.engine = web_engine(source.db_url)
     app.state.fleet = source
     app.state.engine = source.engine
+    app.state.metrics_public = metrics_public
     errors.install(app)
     app.add_middleware(WebGate)
 
@@ -73,7 +75,7 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None) 
 
     app.include_router(api_docs.router)  # /docs: Swagger UI from our own static files, no CDN (air-gapped hubs)
 
-    for module in (servers, proxy, timeseries, history, events, alerts, health):
+    for module in (servers, proxy, timeseries, history, events, alerts, health, metrics):
         app.include_router(module.router)
     for module in (login, overview, hosts, compare, history_page, events_page, alerts_page, servers_page):
         app.include_router(module.router)

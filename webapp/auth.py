@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from schema import auth
 from schema.auth import Principal
+from webapp.gate import public_metrics
 
 SESSION_COOKIE = "fleetwatch_session"
 SESSION_TTL_S = 12 * 3600
@@ -75,7 +76,7 @@ def lookup_principal(request: Request, engine: Engine) -> Principal | None:
 
 async def guard(request: Request) -> None:
     """The check in front of every route (see the module docstring); no database work of its own."""
-    if request.url.path in OPEN_PATHS:
+    if request.url.path in OPEN_PATHS or public_metrics(request.scope):
         return
     who = current(request)
     if who is None:  # the gate found nobody: it answered already; this is the fallback

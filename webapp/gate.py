@@ -39,6 +39,7 @@ MAX_IN_FLIGHT = 64  # 4 per web thread: a queue of at most ~4 handler times, the
 PASS_PATHS = frozenset({"/healthz"})
 PASS_PREFIXES = ("/static/",)
 ANONYMOUS_PATHS = frozenset({"/login"})  # the body is still capped
+METRICS_PATH = "/metrics"  # Prometheus's: a token like the API, or open with `serve --metrics-public`
 
 
 class BodyTooLarge(HTTPException):
@@ -46,8 +47,13 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, detail=f"request body over {limit // 1024} KiB: send less (one host or rule at a time)")
 
 
+def public_metrics(scope: Scope) -> bool:
+    """/metrics opened to anyone who reaches the web (`serve --metrics-public`)."""
+    return scope["path"] == METRICS_PATH and getattr(scope["app"].state, "metrics_public", False)
+
+
 def _is_api(path: str) -> bool:
-    return path.startswith(("/api/", "/openapi"))
+    return path.startswith(("/api/", "/openapi")) or path == METRICS_PATH
 
 
 def _plain(scope: Scope, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -92,7 +98,7 @@ class WebGate:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in PASS_PATHS or path.startswith(PASS_PREFIXES):
+        if path in PASS_PATHS or path.startswith(PASS_PREFIXES) or public_metrics(scope):
             await self.app(scope, capped(receive, self.max_body), send)
             return
         if self.in_flight >= self.max_in_flight:

@@ -102,6 +102,8 @@ def _children(args: argparse.Namespace, member: str, workers: int, inventory_pat
                              "--listen", listen, "--log-level", level)
         if getattr(args, "forwarded_allow_ips", None):
             argv += ["--forwarded-allow-ips", args.forwarded_allow_ips]
+        if getattr(args, "metrics_public", False):
+            argv.append("--metrics-public")
         for folder in getattr(args, "key_dir", None) or ():
             argv += ["--key-dir", str(Path(folder).expanduser().resolve())]
         children.append(Child("web", argv))
@@ -313,6 +315,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="this serve's name among the members sharing one database (default: the machine's name)")
     serve.add_argument("--no-web", action="store_true", help="run collector workers only, no web UI or API")
     serve.add_argument("--web-only", action="store_true", help="run the web UI and API only, no collectors")
+    serve.add_argument("--metrics-public", action="store_true",
+                       help="serve Prometheus's /metrics without a token (default: an API token, as the API)")
     serve.add_argument("--control-host", metavar="ADDRESS",
                        help="where the web processes of other members reach this member's workers (default: "
                             "127.0.0.1, enough on one machine); the channel is authenticated, not encrypted")

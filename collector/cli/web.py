@@ -69,7 +69,7 @@ async def _serve(args: argparse.Namespace) -> int:
                          on_start=start, on_stop=stop)
     host, _, port = args.listen.rpartition(":")
     forwarded = args.forwarded_allow_ips
-    config = uvicorn.Config(create_app(source), host=host.strip("[]"), port=int(port),
+    config = uvicorn.Config(create_app(source, metrics_public=args.metrics_public), host=host.strip("[]"), port=int(port),
                             log_level=args.log_level.lower(), access_log=False, lifespan="on",
                             proxy_headers=bool(forwarded), forwarded_allow_ips=forwarded or None,
                             timeout_graceful_shutdown=STOP_GRACE_S)
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key-dir", action="append", default=[])
     p.add_argument("--log-level", default="info")
     p.add_argument("--restarts", type=int, default=0)
+    p.add_argument("--metrics-public", action="store_true")
     args = p.parse_args(argv)
     setup_logging(args.log_level)
     # uvicorn handles SIGINT/SIGTERM (and SIGBREAK) and raises them again once stopped: end with 0 then

@@ -1,0 +1,114 @@
+"""Prometheus `/metrics`: the catalogue's families over the fleet, read by prometheus-client's own parser and
+scraped end to end by a real Prometheus server (Debian's package) from a real `fleetwatch serve`."""
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+
+from collector.metrics.catalogue import CATALOGUE
+from webapp.api.metrics import _Families
+from webapp.prometheus_hosts import host_families, label_name
+
+REPORT = {
+    "cpu_pct": 12.5, "cpu_count": 8, "load1": 0.5, "mem_used_bytes": 2**30, "mem_total_bytes": 2**33,
+    "mem_used_pct": 12.5, "uptime_s": 3600.0, "net_rx_bps": None,
+    "disks": [{"mount": "/", "used_bytes": 10, "total_bytes": 100, "used_pct": 10.0, "avail_bytes": 90}],
+    "gpus": [{"index": 0, "uuid": "GPU-abc", "util_pct": 37.0, "mem_used_mb": 2.0, "mem_total_mb": 4.0,
+              "mem_used_pct": 50.0, "temperature_c": 85.0, "power_w": None}],
+    "services": [{"name": "nginx.service", "active_state": "failed"}],
+    "net_interfaces": [{"name": "eth0", "rx_bps": 1000.0, "tx_bps": 10.0}],
+}
+
+
+def _parse(families) -> dict[str, list]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    text = generate_latest(registry).decode()
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+
+def test_host_families_from_the_catalogue():
+    fams = _parse(host_families([("gpu-01", "up", REPORT, {"env": "prod", "rack-row": "3"}),
+                                 ("down-01", "down", REPORT, {"env": "dev"})]))
+    up = {s.labels["host"]: s.value for s in fams["fleetwatch_host_up"]}
+    assert up == {"gpu-01": 1.0, "down-01": 0.0}
+    cpu = fams["fleetwatch_cpu_busy_percent"]
+    assert [(s.labels, s.value) for s in cpu] == [({"host": "gpu-01", "env": "prod", "rack_row": "3"}, 12.5)]
+    assert fams["fleetwatch_cpus"][0].value == 8
+    assert "fleetwatch_network_receive_bytes_per_second" not in fams or not fams[
+        "fleetwatch_network_receive_bytes_per_second"]  # None is absent, never 0
+    disk = fams["fleetwatch_filesystem_used_percent"][0]
+    assert disk.labels["mount"] == "/" and disk.value == 10.0
+    gpu = fams["fleetwatch_gpu_memory_used_bytes"][0]
+    assert (gpu.labels["gpu"], gpu.labels["uuid"], gpu.value) == ("0", "GPU-abc", 2.0 * 2**20)  # MiB -> bytes
+    assert not fams.get("fleetwatch_gpu_power_watts")
+    states = {s.labels["state"]: s.value for s in fams["fleetwatch_service_state"]}
+    assert states["failed"] == 1.0 and states["active"] == 0.0 and sum(states.values()) == 1.0
+    nic = fams["fleetwatch_network_interface_receive_bytes_per_second"][0]
+    assert nic.labels["interface"] == "eth0" and nic.value == 1000.0
+
+
+def test_every_exported_name_follows_prometheus_conventions():
+    names = [m.prom_name for m in CATALOGUE if m.prom]
+    assert len(names) == len(set(names))
+    for m in CATALOGUE:
+        if not m.prom:
+            continue
+        assert m.prom_name.startswith("fleetwatch_")
+        if m.unit in ("bytes", "MiB"):
+            assert m.prom_name.endswith("_bytes"), m.name
+        if m.unit == "bytes/s":
+            assert m.prom_name.endswith("_bytes_per_second"), m.name
+        if m.unit == "%":
+            assert m.prom_name.endswith("_percent"), m.name
+        if m.unit == "s":
+            assert m.prom_name.endswith("_seconds"), m.name
+
+
+@pytest.mark.parametrize("key, name", [("env", "env"), ("rack-row", "rack_row"), ("host", "label_host"),
+                                       ("mount", "label_mount"), ("9lives", "label_9lives"),
+                                       ("__x", "label_x"), ("a.b", "a_b")])
+def test_inventory_label_keys_become_label_names(key, name):
+    assert label_name(key) == name
+
+
+# --------------------------------------------------------------------------- through a real serve
+def _get(url: str, token: str | None) -> tuple[int, str]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_metrics_needs_a_token_and_parses(web_hub):
+    status, body = _get(web_hub.url + "/metrics", None)
+    assert status == 401 and "token" in body
+    status, body = _get(web_hub.url + "/metrics", web_hub.hub.token)
+    assert status == 200
+    fams = {f.name: f for f in text_string_to_metric_families(body)}
+    up = {s.labels["host"]: s.value for s in fams["fleetwatch_host_up"].samples}
+    assert up == {"alpha": 1.0, "beta": 1.0, "ghost": 0.0}
+    assert {s.labels["host"] for s in fams["fleetwatch_cpu_busy_percent"].samples} <= {"alpha", "beta"}
+    assert any(s.labels.get("rack") == "a1" for s in fams["fleetwatch_host_up"].samples)
+    assert fams["fleetwatch_probes"].type == "counter"  # the hub's own, per collector process
+    assert any(s.value >= 1 for s in fams["fleetwatch_probes"].samples if s.labels.get("result") == "ok")
+
+
+def test_prometheus_scrapes_the_hub(web_hub, prometheus):
+    target = web_hub.url.split("://", 1)[1]
+    server = prometheus([target], bearer_token=web_hub.hub.token, scrape_interval="1s")
+    series = server.wait_for_samples("fleetwatch_host_up", lambda rows: len(rows) == 3, timeout=60)
+    assert {labels["host"]: value for labels, value in series} == {"alpha": 1.0, "beta": 1.0, "ghost": 0.0}
+    # after two scrapes the CPU count is there, and right (the test hosts are this machine)
+    server.wait_for_samples("count_over_time(fleetwatch_host_up[1m])", lambda rows: rows and min(
+        v for _, v in rows) >= 2, timeout=60)
+    cpus = dict((labels["host"], value) for labels, value in server.query("fleetwatch_cpus"))
+    assert cpus == {"alpha": float(os.cpu_count()), "beta": float(os.cpu_count())}

@@ -1,0 +1,52 @@
+"""`/metrics`: the fleet and the hub in Prometheus's text format (prometheus-client).
+
+Read with an API token like the rest of the API (`authorization: credentials:`
+in Prometheus's scrape config), or open to anyone who can reach the web with
+`serve --metrics-public`. One scrape reads every host's newest report (decoded
+only when it changed since the last look, shared with the pages) and the
+status rows of the hub's processes; measured at 2,000 hosts in
+docs/benchmarks.md ("Prometheus /metrics").
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client.core import Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from schema import fleet as fleet_state
+from webapp.deps import FleetDep, SessionDep
+from webapp.prometheus_hosts import host_families
+from webapp.prometheus_hub import hub_families
+
+router = APIRouter(tags=["metrics"])
+PATH = "/metrics"
+
+
+class _Families(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+def exposition(fleet, session) -> bytes:
+    """The text a scrape gets: host families (inventory hosts only) and the hub's own."""
+    now = time.time()
+    specs = fleet.specs
+    hosts = fleet_state.hosts_now(session, specs, cache=fleet.docs)
+    rows = ((h.id, h.state, h.report, specs[h.id].labels) for h in hosts.values())
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families([*host_families(rows), *hub_families(fleet_state.metric_sources(session, now), now)]))
+    return generate_latest(registry)
+
+
+@router.get(PATH, response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(request: Request, fleet: FleetDep, session: SessionDep) -> Response:
+    """Every host's newest values and the hub's own metrics, for Prometheus."""
+    return Response(exposition(fleet, session), media_type=CONTENT_TYPE_LATEST)
