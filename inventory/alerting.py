@@ -245,7 +245,8 @@ class AlertRule:
 
 @dataclass(frozen=True)
 class NotifierConfig:
-    """One valid entry of ``notifiers:``.  ``repr()`` hides the URL, secret and header values."""
+    """One valid entry of ``notifiers:``, as collector.notifiers delivers with it.  ``repr()`` hides the URL,
+    secret and header values."""
 
     name: str
     type: str
