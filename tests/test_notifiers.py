@@ -19,6 +19,7 @@ import time
 import urllib.parse
 
 import pytest
+from pydantic import SecretStr
 
 from collector.backoff import Backoff
 from tests.http_receiver import Receiver
@@ -124,10 +125,11 @@ def test_dingtalk_signature_query_kept_and_secret_not_in_body():
     assert doc["msgtype"] == "markdown" and doc["markdown"]["title"].startswith("[FIRING] critical: gpu_hot")
     assert "**Host:** gpu-01" in doc["markdown"]["text"] and "85 (threshold 80)" in doc["markdown"]["text"]
     # a stale signature pasted into the URL is replaced; without a secret the URL is unchanged
-    stale = NotifierConfig(name="d", type="dingtalk", url=spec.url + "&timestamp=1&sign=old", secret=secret)
+    url = spec.url.get_secret_value()
+    stale = NotifierConfig(name="d", type="dingtalk", url=url + "&timestamp=1&sign=old", secret=secret)
     assert build_request(stale, note(), now_ms=5)[0].count("sign=") == 1
-    plain = NotifierConfig(name="d", type="dingtalk", url=spec.url)
-    assert build_request(plain, note(), now_ms=5)[0] == spec.url
+    plain = NotifierConfig(name="d", type="dingtalk", url=url)
+    assert build_request(plain, note(), now_ms=5)[0] == url
 
 
 def test_wecom_format_and_size_limit():
@@ -152,9 +154,13 @@ def test_markdown_injection_is_neutralised():
 
 def test_unknown_type_is_refused():
     with pytest.raises(ValueError):
-        build_request(NotifierConfig(name="x", type="pager", url="https://x.example/"), note(), now_ms=1)
+        NotifierConfig(name="x", type="pager", url="https://x.example/")
+    # one built without validation is refused all the same
+    pager = NotifierConfig.model_construct(name="x", type="pager", url=SecretStr("https://x.example/"))
     with pytest.raises(ValueError):
-        Dispatcher().configure({"x": NotifierConfig(name="x", type="pager", url="https://x.example/")})
+        build_request(pager, note(), now_ms=1)
+    with pytest.raises(ValueError):
+        Dispatcher().configure({"x": pager})
 
 
 # ------------------------------------------------------------------ Dispatcher end to end

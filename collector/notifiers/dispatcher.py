@@ -226,7 +226,7 @@ class Dispatcher:
         """One attempt: (ok, status code, error text, Retry-After seconds)."""
         import httpx
 
-        url = spec.url
+        url = spec.url.get_secret_value()  # for scrub(): what must not show in an error
         timeout = float(spec.timeout_s)
         try:
             url, headers, body = build_request(spec, n, now_ms=int(self._clock() * 1000))

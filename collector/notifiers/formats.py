@@ -149,16 +149,18 @@ def _robot_doc(kind: str, n: Notification) -> dict[str, Any]:
 
 def build_request(spec: NotifierConfig, n: Notification, *, now_ms: int) -> tuple[str, dict[str, str], bytes]:
     """(url, headers, body) of one delivery; pure (DingTalk's signing time is `now_ms`)."""
-    kind, url = spec.type, spec.url
+    kind = spec.type
     if kind not in TYPES:
         raise ValueError(f"unknown notifier type {kind!r} (expected one of {', '.join(TYPES)})")
+    url = spec.url.get_secret_value()
     if kind == "webhook":
         doc = webhook_payload(n)
     elif kind == "slack":
         doc = _slack_doc(n)
     else:
         doc = _robot_doc(kind, n)
-        if kind == "dingtalk" and spec.secret:
-            url = _sign_dingtalk(url, spec.secret, now_ms)
-    headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT, **dict(spec.headers)}
+        if kind == "dingtalk" and spec.secret is not None:
+            url = _sign_dingtalk(url, spec.secret.get_secret_value(), now_ms)
+    headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT,
+               **{name: value.get_secret_value() for name, value in spec.headers.items()}}
     return url, headers, json.dumps(doc, ensure_ascii=False, allow_nan=False).encode()
