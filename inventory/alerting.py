@@ -6,6 +6,12 @@
 that is wrong.  It never raises: a bad rule or notifier is left out and
 reported, every other rule keeps working, and the hosts still load.
 
+The models and their checks are in :mod:`inventory.alert_models` and
+:mod:`inventory.notifier_config` (pydantic); this module maps their validation
+errors to the YAML paths and lines, reports keys the inventory does not know,
+and makes the decisions that need more than one entry (duplicate names,
+``notify`` references).
+
 Decisions, for the people who code against this module:
 
 * **Rules and notifiers are independent.**  A rule whose ``notify`` names an
@@ -16,7 +22,9 @@ Decisions, for the people who code against this module:
   duration, ...) leaves the whole rule out: a typo such as ``fro: 5m`` must not
   turn into a rule that fires on the first sample.
 * **Duplicate names:** the first rule with a name wins; later ones are reported
-  and left out.
+  and left out (also when the first one is itself invalid).
+* **A rule with neither metric nor event** is reported as such; its other keys
+  are checked too, except ``op``, ``threshold`` and ``for``.
 * **Globs** (``hosts:`` on the host id, ``items:`` on the mount point or GPU
   index, or on an event's subject such as a systemd unit) are
   case-sensitive :func:`fnmatch.fnmatchcase` patterns on every platform;
@@ -28,24 +36,38 @@ Decisions, for the people who code against this module:
   ``true`` -> ``"true"``).
 * **No secrets in messages.**  Problems never show a notifier's URL beyond
   ``scheme://host/...`` (a Slack or WeCom URL *is* the credential), its
-  ``secret`` or its header values.  ``repr()`` of a :class:`NotifierConfig`
-  hides them too.
+  ``secret`` or its header values.  They are :class:`~pydantic.SecretStr` in
+  a :class:`NotifierConfig`, so its ``repr()`` and ``str()`` hide them too; code
+  that sends calls ``.get_secret_value()``, code that shows uses ``shown_url``.
 """
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from .durations import parse_duration, say_duration
+from pydantic import ValidationError
+
+from .alert_models import (
+    EVENTS,
+    METRICS,
+    NAME_HINT,
+    OPS,
+    RULE_ENTRY,
+    RULE_KEYS,
+    SEVERITIES,
+    AlertRule,
+    EventRule,
+    MetricRule,
+    _known_metrics,
+    describe,
+    describe_duration,
+    format_value,
+    unknown,
+)
 from .errors import Problem
-from .patterns import _shown, validate_label_key, validate_label_value
+from .notifier_config import NOTIFIER_KEYS, NOTIFIER_TYPES, NotifierConfig, shown_url
 
 __all__ = [
     "SEVERITIES",
@@ -56,6 +78,8 @@ __all__ = [
     "RULE_KEYS",
     "NOTIFIER_KEYS",
     "AlertRule",
+    "MetricRule",
+    "EventRule",
     "NotifierConfig",
     "Alerting",
     "parse_alerting",
@@ -63,205 +87,6 @@ __all__ = [
     "format_value",
     "shown_url",
 ]
-
-SEVERITIES = ("info", "warning", "critical")
-OPS = (">", ">=", "<", "<=", "==", "!=")
-NOTIFIER_TYPES = ("webhook", "slack", "dingtalk", "wecom")
-
-# metric name -> (scope, unit); scope "host" | "disk" (item = mount point) | "gpu" (item = str(GPU index))
-METRICS: dict[str, tuple[str, str]] = {
-    "cpu_pct": ("host", "%"),
-    "mem_used_pct": ("host", "%"),
-    "mem_used_bytes": ("host", "bytes"),
-    "mem_available_bytes": ("host", "bytes"),
-    "swap_used_pct": ("host", "%"),
-    "load1": ("host", ""),
-    "load5": ("host", ""),
-    "load15": ("host", ""),
-    "disk_read_bps": ("host", "bytes/s"),
-    "disk_write_bps": ("host", "bytes/s"),
-    "net_rx_bps": ("host", "bytes/s"),
-    "net_tx_bps": ("host", "bytes/s"),
-    "gpu_count": ("host", ""),
-    "disk_used_pct": ("disk", "%"),
-    "disk_avail_bytes": ("disk", "bytes"),
-    "gpu_util_pct": ("gpu", "%"),
-    "gpu_temperature_c": ("gpu", "°C"),
-    "gpu_mem_used_pct": ("gpu", "%"),
-    "gpu_power_w": ("gpu", "W"),
-}
-
-# event rule type -> the event type that resolves it (None: one-shot, fires and resolves at once)
-EVENTS: dict[str, str | None] = {
-    "host_down": "host_up",
-    "service_failed": "service_recovered",
-    "proxy_down": "proxy_up",
-    "auth_failed": None,
-    "host_key_mismatch": None,
-    "host_rebooted": None,
-    "gpu_hot": None,
-}
-
-RULE_KEYS = ("name", "metric", "event", "op", "threshold", "for", "hosts", "labels", "items", "severity", "notify")
-NOTIFIER_KEYS = ("type", "url", "secret", "timeout", "max_attempts", "headers")
-
-_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_NAME_HINT = "letters, digits and _.- (at most 64)"
-_HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
-_DURATION_USE = "use 30s, 5m, 1h"
-_MAX_TIMEOUT_S = 300.0
-_MAX_URL = 2048
-
-
-# --------------------------------------------------------------------------- formatting helpers
-describe_duration = say_duration  # the wording of event messages
-
-
-def format_value(value: float, unit: str) -> str:
-    """A metric value with its unit: "85 °C", "93.5 %", "1.5 GiB", "12 MiB/s", "0.42"."""
-    if unit in ("bytes", "bytes/s"):
-        scaled, prefix = float(value), ""
-        for prefix in ("", "Ki", "Mi", "Gi", "Ti", "Pi"):
-            if abs(scaled) < 1024 or prefix == "Pi":
-                break
-            scaled /= 1024
-        suffix = "B" if unit == "bytes" else "B/s"
-        return f"{round(scaled, 1):g} {prefix}{suffix}"
-    text = f"{round(float(value), 2):g}"
-    return f"{text} {unit}" if unit else text
-
-
-def shown_url(url: str) -> str:
-    """What may be shown of a notifier URL: ``https://hooks.slack.com/…`` (never path, query or userinfo)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-    except ValueError:
-        return "(unparsable URL)"
-    scheme = parts.scheme.lower() if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,15}", parts.scheme or "") else "?"
-    return f"{scheme}://{host}/…"
-
-
-def _glob_ok(pattern: str, value: str | None) -> bool:
-    if value is None:
-        return pattern == "*"
-    return fnmatch.fnmatchcase(value, pattern)
-
-
-_OP_FUNCS: dict[str, Callable[[float, float], bool]] = {
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-# --------------------------------------------------------------------------- models
-@dataclass(frozen=True)
-class AlertRule:
-    """One valid rule of ``alerts:``: a metric condition, or an event to fire on."""
-
-    name: str
-    metric: str | None = None
-    event: str | None = None
-    op: str | None = None
-    threshold: float | None = None
-    for_s: float = 0.0
-    hosts: str = "*"
-    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
-    items: str = "*"
-    severity: str = "warning"
-    notify: tuple[str, ...] = ()
-    line: int | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if (self.metric is None) == (self.event is None):
-            raise ValueError("an alert rule has exactly one of metric and event")
-        if self.metric is not None:
-            if self.metric not in METRICS:
-                raise ValueError(f"unknown metric {self.metric!r}")
-            if self.op not in OPS or self.threshold is None:
-                raise ValueError("a metric rule needs op and threshold")
-        elif self.event not in EVENTS:
-            raise ValueError(f"unknown event {self.event!r}")
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"unknown severity {self.severity!r}")
-        if self.threshold is not None:
-            object.__setattr__(self, "threshold", float(self.threshold))
-        object.__setattr__(self, "for_s", float(self.for_s))
-        object.__setattr__(self, "labels", dict(self.labels))
-        object.__setattr__(self, "notify", tuple(self.notify))
-
-    def selects(self, host_id: str, labels: Mapping[str, str]) -> bool:
-        """True when the host id matches ``hosts`` and the host has every label of the rule."""
-        if not fnmatch.fnmatchcase(host_id, self.hosts):
-            return False
-        return all(labels.get(k) == v for k, v in self.labels.items())
-
-    def selects_item(self, item: str | None) -> bool:
-        """True when ``item`` (mount point, GPU index, event subject; None: none) matches ``items``."""
-        return _glob_ok(self.items, item)
-
-    def test(self, value: float) -> bool:
-        """``value OP threshold`` (False for an event rule and for NaN)."""
-        if self.op is None or self.threshold is None:
-            return False
-        return _OP_FUNCS[self.op](float(value), self.threshold)
-
-    @property
-    def scope(self) -> str:
-        """"host", "disk" or "gpu" for metric rules, "event" for event rules."""
-        return METRICS[self.metric][0] if self.metric is not None else "event"
-
-    @property
-    def unit(self) -> str:
-        return METRICS[self.metric][1] if self.metric is not None else ""
-
-    @property
-    def resolves_on(self) -> str | None:
-        """The event type that resolves an event rule's alerts (None: one-shot or metric rule)."""
-        return EVENTS.get(self.event) if self.event is not None else None
-
-    @property
-    def one_shot(self) -> bool:
-        """An event rule whose alerts fire and resolve at once (host_rebooted, auth_failed, ...)."""
-        return self.event is not None and EVENTS.get(self.event) is None
-
-    @property
-    def signature(self) -> tuple[Any, ...]:
-        """What the rule *means* for its existing alerts: a change here starts them afresh."""
-        return (self.metric, self.op, self.threshold, self.event, self.items)
-
-    def describe(self) -> str:
-        """"gpu_temperature_c > 80 °C for 5 min", "cpu_pct > 80 %", "on host_down"."""
-        if self.event is not None:
-            return f"on {self.event}"
-        assert self.threshold is not None
-        text = f"{self.metric} {self.op} {format_value(self.threshold, self.unit)}"
-        return text + (f" for {describe_duration(self.for_s)}" if self.for_s > 0 else "")
-
-
-@dataclass(frozen=True)
-class NotifierConfig:
-    """One valid entry of ``notifiers:``.  ``repr()`` hides the URL, secret and header values."""
-
-    name: str
-    type: str
-    url: str = field(repr=False)
-    secret: str | None = field(default=None, repr=False)
-    timeout_s: float = 10.0
-    max_attempts: int = 8
-    headers: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", dict(self.headers))
-
-    @property
-    def shown_url(self) -> str:
-        """``https://hooks.slack.com/…``: what logs and the UI may show of the URL."""
-        return shown_url(self.url)
 
 
 @dataclass(frozen=True)
@@ -279,7 +104,7 @@ class Alerting:
         return None
 
 
-# --------------------------------------------------------------------------- parsing
+# --------------------------------------------------------------------------- problems
 class _Report:
     """Collects problems; knows the file and the lines."""
 
@@ -305,335 +130,119 @@ def _format_path(path: tuple) -> str:
     return out
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the string {_shown(value)}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+# what to say when a required key is missing, by key
+_MISSING = {
+    "name": f"required, but missing: every rule needs a unique name ({NAME_HINT})",
+    "op": f"required with metric: op must be one of {' '.join(OPS)}",
+    "threshold": "required with metric: the number to compare with",
+    "type": f"required, but missing: one of {', '.join(NOTIFIER_TYPES)}",
+    "url": "required, but missing: the http:// or https:// URL to post to",
+}
 
 
-def _unknown(what: str, value: Any, known: list[str] | tuple[str, ...], known_word: str = "known") -> str:
-    close = difflib.get_close_matches(str(value), list(known), n=1) if isinstance(value, str) else []
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    shown = _shown(value) if isinstance(value, str) else _describe(value)
-    return f"unknown {what} {shown}{hint}; {known_word}: {', '.join(known) or '(none)'}"
+def _errors(exc: ValidationError, *, tagged: bool = False) -> Iterator[tuple[tuple, str]]:
+    """(path inside the entry, message) of each error of a model; ``tagged``: errors of the rule
+    union, whose locations start with the tag of the model that was chosen."""
+    for err in exc.errors(include_url=False):
+        kind, loc = err["type"], tuple(p for p in err["loc"] if p != "[key]")
+        loc = loc[1:] if tagged else loc
+        if kind == "rule_kind":  # at the rule itself
+            yield (), (f"a rule needs either metric (one of {', '.join(_known_metrics())}) "
+                       f"or event (one of {', '.join(EVENTS)})")
+        elif kind == "alerting":
+            yield loc, err["ctx"]["message"]
+        elif kind == "missing":
+            yield loc, _MISSING.get(str(loc[-1]), "required, but missing")
+        elif kind == "header_value":
+            yield loc, f"the value of header {loc[-1]!r} must be a string on one line (no control characters)"
+        elif kind == "value_error":
+            yield loc, str(err["ctx"]["error"])
+        else:  # every check words its own errors; never show the input (it may be a secret)
+            yield loc, err["msg"]
 
 
-def _unknown_keys(rep: _Report, path: tuple, entry: dict, allowed: tuple[str, ...]) -> bool:
-    bad = False
+def _fields(rep: _Report, path: tuple, entry: dict, allowed: tuple[str, ...]) -> tuple[dict, bool]:
+    """The entry's keys that the inventory may use, less those left empty (an empty value means the
+    default); False when there were others (reported: the entry is left out)."""
+    ok = True
     for key in entry:
         if key not in allowed:
-            bad = True
-            rep.add(path + (key,), _unknown("key", key if isinstance(key, str) else str(key), allowed,
-                                            "allowed keys are"))
-    return bad
+            ok = False
+            rep.add(path + (key,), unknown("key", key if isinstance(key, str) else str(key), allowed,
+                                           "allowed keys are"))
+    return {k: v for k, v in entry.items() if k in allowed and v is not None}, ok
 
 
-def _duration(value: Any) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError:
-        shown = _shown(value) if isinstance(value, str) else _describe(value)
-        raise ValueError(f"bad duration {shown}: {_DURATION_USE}") from None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _glob(value: Any, what: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{what} must be a glob pattern string like \"prod-*\" or \"*\", got {_describe(value)}")
-    text = str(value)
-    if not text or len(text) > 256 or any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise ValueError(f"{what} must be a non-empty glob pattern without control characters "
-                         f"(at most 256 characters), got {_shown(text)}")
-    return text
-
-
+# --------------------------------------------------------------------------- parsing
 def _parse_notifier(rep: _Report, name: Any, entry: Any) -> NotifierConfig | None:
     base = ("notifiers", name)
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        rep.add(base, f"invalid notifier name {_shown(name)}: allowed are {_NAME_HINT}")
-        return None
     if not isinstance(entry, dict):
         rep.add(base, "a notifier must be a mapping like {type: webhook, url: \"https://...\"}, "
-                      f"got {_describe(entry)}")
+                      f"got {describe(entry)}")
         return None
-    ok = not _unknown_keys(rep, base, entry, NOTIFIER_KEYS)
-    entry = {k: v for k, v in entry.items() if v is not None}
-
-    kind = entry.get("type")
-    if kind is None:
-        rep.add(base + ("type",), f"required, but missing: one of {', '.join(NOTIFIER_TYPES)}")
-        ok = False
-    elif not isinstance(kind, str) or kind.strip().lower() not in NOTIFIER_TYPES:
-        rep.add(base + ("type",), _unknown("notifier type", kind, NOTIFIER_TYPES, "allowed"))
-        ok = False
-    else:
-        kind = kind.strip().lower()
-
-    url = entry.get("url")
-    if url is None:
-        rep.add(base + ("url",), "required, but missing: the http:// or https:// URL to post to")
-        ok = False
-    elif not isinstance(url, str):
-        rep.add(base + ("url",), f"url must be a string like \"https://hooks.example.com/...\", got {_describe(url)}")
-        ok = False
-    else:
-        url = url.strip()
-        problem = _url_problem(url)
-        if problem:
-            rep.add(base + ("url",), problem)
-            ok = False
-
-    secret = entry.get("secret")
-    if secret is not None:
-        if kind != "dingtalk":
-            rep.add(base + ("secret",), "secret applies only to type dingtalk (its signing secret); slack and wecom "
-                                        "carry their key in the url, a webhook can send headers")
-            ok = False
-        elif not isinstance(secret, str) or not secret.strip() or any(ord(c) < 32 for c in secret):
-            rep.add(base + ("secret",), "secret must be a non-empty string on one line (the SEC... signing secret "
-                                        "of the DingTalk robot)")
-            ok = False
-        else:
-            secret = secret.strip()
-
-    timeout_s = 10.0
-    if entry.get("timeout") is not None:
-        try:
-            timeout_s = _duration(entry["timeout"])
-            if not 0 < timeout_s <= _MAX_TIMEOUT_S:
-                raise ValueError(f"timeout must be more than 0 and at most {_MAX_TIMEOUT_S:g}s, "
-                                 f"got {_shown(entry['timeout'])}")
-        except ValueError as exc:
-            rep.add(base + ("timeout",), str(exc))
-            ok = False
-
-    max_attempts = 8
-    if "max_attempts" in entry:
-        value = entry["max_attempts"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
-            rep.add(base + ("max_attempts",), f"max_attempts must be a whole number from 1 to 20, got {_shown(value)}")
-            ok = False
-        else:
-            max_attempts = value
-
-    headers: dict[str, str] = {}
-    raw_headers = entry.get("headers")
-    if raw_headers is not None:
-        if kind != "webhook":
-            rep.add(base + ("headers",), "headers apply only to type webhook")
-            ok = False
-        elif not isinstance(raw_headers, dict):
-            rep.add(base + ("headers",), f"headers must be a mapping like {{Authorization: \"Bearer ...\"}}, "
-                                         f"got {_describe(raw_headers)}")
-            ok = False
-        else:
-            for key, value in raw_headers.items():
-                if not isinstance(key, str) or not _HEADER_NAME_RE.fullmatch(key):
-                    rep.add(base + ("headers", key), f"invalid header name {_shown(key)}: allowed are letters, "
-                                                     "digits and !#$%&'*+.^_`|~-")
-                    ok = False
-                elif isinstance(value, bool) or not isinstance(value, (str, int, float)) or \
-                        any(ord(c) < 32 or ord(c) == 127 for c in str(value)):
-                    # the value is never shown: it is often a token
-                    rep.add(base + ("headers", key), f"the value of header {key!r} must be a string on one line "
-                                                     "(no control characters)")
-                    ok = False
-                else:
-                    headers[key] = str(value)
-    if not ok:
-        return None
-    return NotifierConfig(name, kind, url, secret, timeout_s, max_attempts, headers)
-
-
-def _url_problem(url: str) -> str | None:
-    if not url:
-        return "url must not be empty: give the http:// or https:// URL to post to"
-    if len(url) > _MAX_URL:
-        return f"url is {len(url)} characters long; at most {_MAX_URL} are allowed"
-    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
-        return f"url must not contain spaces or control characters ({shown_url(url)})"
+    fields, ok = _fields(rep, base, entry, NOTIFIER_KEYS)
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return "url cannot be parsed: expected http://HOST/... or https://HOST/..."
-    if parts.scheme.lower() not in ("http", "https"):
-        scheme = parts.scheme.lower() if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,15}", parts.scheme) else ""
-        got = f"a {scheme!r} URL" if scheme else "no scheme"
-        return f"url must start with http:// or https://, got {got}"
-    if not host:
-        return f"url has no host: expected {parts.scheme.lower()}://HOST/..."
-    return None
+        config = NotifierConfig.model_validate({**fields, "name": name})
+    except ValidationError as exc:
+        for path, message in _errors(exc):
+            rep.add(base + (() if path == ("name",) else path), message)  # the name is the entry's key
+        return None
+    return config if ok else None
+
+
+def _notify(rep: _Report, base: tuple, raw: Any, notifiers: Mapping[str, NotifierConfig],
+            invalid_notifiers: set[str], fallback: int | None) -> tuple[str, ...]:
+    """The valid notifiers a rule names; the others are reported, and the rule loads without them."""
+    refs = [raw] if isinstance(raw, str) else raw
+    if refs is not None and not isinstance(refs, list):
+        rep.add(base + ("notify",), f"notify must be a list of notifier names like [ops], got {describe(raw)}",
+                fallback)
+        refs = []
+    notify: list[str] = []
+    for j, ref in enumerate(refs or ()):
+        path = base + (("notify", j) if isinstance(raw, list) else ("notify",))
+        if isinstance(ref, str) and ref in notifiers:
+            if ref not in notify:
+                notify.append(ref)
+        elif isinstance(ref, str) and ref in invalid_notifiers:
+            rep.add(path, f"notifier {ref!r} is invalid (see the problems of notifiers.{ref}); "
+                          "the rule is loaded without it", fallback)
+        else:
+            rep.add(path, unknown("notifier", ref, sorted({*notifiers, *invalid_notifiers}), "defined")
+                    + "; the rule is loaded without it", fallback)
+    return tuple(notify)
 
 
 def _parse_rule(rep: _Report, index: int, entry: Any, notifiers: Mapping[str, NotifierConfig],
                 invalid_notifiers: set[str], names: dict[str, int | None]) -> AlertRule | None:
     base = ("alerts", index)
     rule_line = rep.line(base)
-
-    def add(key: str | tuple, message: str) -> None:
-        rep.add(base + ((key,) if isinstance(key, str) else key), message, rule_line)
-
     if not isinstance(entry, dict):
-        add((), f"each rule must be a mapping with a name and a metric or an event, got {_describe(entry)}")
+        rep.add(base, f"each rule must be a mapping with a name and a metric or an event, got {describe(entry)}",
+                rule_line)
         return None
-    ok = not _unknown_keys(rep, base, entry, RULE_KEYS)
-    entry = {k: v for k, v in entry.items() if v is not None}  # `severity:` left empty: the default
-
-    name = entry.get("name")
-    if name is None:
-        add("name", f"required, but missing: every rule needs a unique name ({_NAME_HINT})")
-        ok = False
-    elif not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        add("name", f"invalid rule name {_shown(name)}: allowed are {_NAME_HINT}")
-        ok = False
-    elif name in names:
-        first = names[name]
-        where = f" on line {first}" if first is not None else ""
-        add("name", f"duplicate rule name {name!r}: first defined{where}; this rule is ignored")
-        ok = False
-    else:
-        names[name] = rep.line(base + ("name",)) or rule_line
-
-    metric, event = entry.get("metric"), entry.get("event")
-    if metric is None and event is None:
-        add((), f"a rule needs either metric (one of {', '.join(METRICS)}) or event (one of {', '.join(EVENTS)})")
-        ok = False
-    elif metric is not None and event is not None:
-        add("event", "a rule has either metric or event, not both")
-        ok = False
-    elif metric is not None and metric not in METRICS:
-        add("metric", _unknown("metric", metric, list(METRICS)))
-        ok = False
-    elif event is not None and event not in EVENTS:
-        add("event", _unknown("event", event, list(EVENTS)))
-        ok = False
-    scope = METRICS[metric][0] if metric in METRICS else ("event" if event in EVENTS else None)
-
-    op, threshold = entry.get("op"), None
-    if metric is not None:
-        if op is None:
-            add("op", f"required with metric: op must be one of {' '.join(OPS)}")
-            ok = False
-        elif op not in OPS:
-            hint = ' (quote it: op: ">")' if not isinstance(op, str) or not op.strip() else ""
-            add("op", f"op must be one of {' '.join(OPS)}, got {_describe(op)}{hint}")
-            ok = False
-        if "threshold" not in entry or entry["threshold"] is None:
-            add("threshold", "required with metric: the number to compare with")
-            ok = False
-        else:
-            threshold = _number(entry["threshold"])
-            if threshold is None:
-                unit = f" ({metric} is in {METRICS[metric][1]})" if metric in METRICS and METRICS[metric][1] else ""
-                add("threshold", f"threshold must be a number like 80 or 0.5, without a unit{unit}; "
-                                 f"got {_describe(entry['threshold'])}")
-                ok = False
-    elif event is not None:
-        for key in ("op", "threshold", "for"):
-            if key in entry:
-                add(key, f"{key} applies only to metric rules; an event rule fires (at once) when its event happens")
-                ok = False
-
-    for_s = 0.0
-    if metric is not None and entry.get("for") is not None:
-        try:
-            for_s = _duration(entry["for"])
-        except ValueError as exc:
-            add("for", str(exc))
-            ok = False
-
-    hosts = "*"
-    if "hosts" in entry:
-        try:
-            hosts = _glob(entry["hosts"], "hosts")
-        except ValueError as exc:
-            add("hosts", str(exc))
-            ok = False
-
-    items = "*"
-    if "items" in entry:
-        if scope == "host":
-            add("items", f"items applies only to per-disk and per-GPU metrics and to event subjects; "
-                         f"{metric} is one value per host")
-            ok = False
-        else:
-            try:
-                items = _glob(entry["items"], "items")
-            except ValueError as exc:
-                add("items", str(exc))
-                ok = False
-
-    labels: dict[str, str] = {}
-    raw_labels = entry.get("labels")
-    if raw_labels is not None:
-        if not isinstance(raw_labels, dict):
-            add("labels", f"labels must be a mapping like {{env: prod}}, got {_describe(raw_labels)}")
-            ok = False
-        else:
-            for key, value in raw_labels.items():
-                try:
-                    labels[validate_label_key(key)] = validate_label_value(value)
-                except ValueError as exc:
-                    add(("labels", key), str(exc))
-                    ok = False
-
-    severity = entry.get("severity", "warning")
-    if not isinstance(severity, str) or severity.strip().lower() not in SEVERITIES:
-        add("severity", _unknown("severity", severity, SEVERITIES, "allowed"))
-        ok = False
-    else:
-        severity = severity.strip().lower()
-
-    notify: list[str] = []
-    raw_notify = entry.get("notify")
-    if isinstance(raw_notify, str):
-        raw_notify = [raw_notify]
-    if raw_notify is not None and not isinstance(raw_notify, list):
-        add("notify", f"notify must be a list of notifier names like [ops], got {_describe(raw_notify)}")
-        raw_notify = []
-    for j, ref in enumerate(raw_notify or []):
-        path = ("notify", j) if isinstance(entry.get("notify"), list) else "notify"
-        if ref in notifiers:
-            if ref not in notify:
-                notify.append(ref)
-        elif isinstance(ref, str) and ref in invalid_notifiers:
-            add(path, f"notifier {ref!r} is invalid (see the problems of notifiers.{ref}); "
-                      "the rule is loaded without it")
-        else:
-            add(path, _unknown("notifier", ref, sorted({*notifiers, *invalid_notifiers}), "defined")
-                + "; the rule is loaded without it")
-
-    if not ok:
+    fields, ok = _fields(rep, base, entry, RULE_KEYS)
+    raw_notify = fields.pop("notify", None)
+    rule: AlertRule | None = None
+    errors: list[tuple[tuple, str]] = []
+    try:
+        rule = RULE_ENTRY.validate_python({**fields, "line": rule_line})
+    except ValidationError as exc:
+        errors = list(_errors(exc, tagged=True))
+    name = fields.get("name")
+    if isinstance(name, str) and not any(path == ("name",) for path, _ in errors):  # a valid name
+        if name in names:
+            first = names[name]
+            where = f" on line {first}" if first is not None else ""
+            errors.insert(0, (("name",), f"duplicate rule name {name!r}: first defined{where}; this rule is ignored"))
+        else:  # taken even if the rule is invalid: a later one of the same name is not silently used instead
+            names[name] = rep.line(base + ("name",)) or rule_line
+    for path, message in errors:
+        rep.add(base + path, message, rule_line)
+    notify = _notify(rep, base, raw_notify, notifiers, invalid_notifiers, rule_line)
+    if rule is None or errors or not ok:
         return None
-    return AlertRule(name=name, metric=metric, event=event, op=op if metric else None, threshold=threshold,
-                     for_s=for_s, hosts=hosts, labels=labels, items=items, severity=severity,
-                     notify=tuple(notify), line=rule_line)
+    return rule.model_copy(update={"notify": notify})
 
 
 def parse_alerting(alerts: Any, notifiers: Any, *, source: str = "<string>",
@@ -662,7 +271,7 @@ def parse_alerting(alerts: Any, notifiers: Any, *, source: str = "<string>",
             invalid.add(key)
     if notifiers is not None and not isinstance(notifiers, dict):
         rep.add(("notifiers",), f"notifiers must be a mapping of name to settings like "
-                                f"ops: {{type: webhook, url: \"https://...\"}}, got {_describe(notifiers)}")
+                                f"ops: {{type: webhook, url: \"https://...\"}}, got {describe(notifiers)}")
     for name, entry in (notifiers.items() if isinstance(notifiers, dict) else ()):
         config = _parse_notifier(rep, name, entry)
         if ("notifiers", name) in broken:
@@ -674,7 +283,7 @@ def parse_alerting(alerts: Any, notifiers: Any, *, source: str = "<string>",
 
     rules: list[AlertRule] = []
     if alerts is not None and not isinstance(alerts, list):
-        rep.add(("alerts",), f"alerts must be a list of rules (each a mapping with a name), got {_describe(alerts)}")
+        rep.add(("alerts",), f"alerts must be a list of rules (each a mapping with a name), got {describe(alerts)}")
     names: dict[str, int | None] = {}
     for index, entry in enumerate(alerts if isinstance(alerts, list) else ()):
         rule = _parse_rule(rep, index, entry, valid, invalid, names)

@@ -107,8 +107,9 @@ def test_valid_rules_and_notifiers():
     assert alerting.rule("gpu-hot") is gpu and alerting.rule("nope") is None
 
     ops, chat = alerting.notifiers["ops"], alerting.notifiers["chat"]
-    assert ops == NotifierConfig("ops", "webhook", "https://hooks.example.com/fleet",
+    assert ops == NotifierConfig(name="ops", type="webhook", url="https://hooks.example.com/fleet",
                                  headers={"Authorization": "Bearer t0p-s3cret"})
+    assert ops.headers["Authorization"].get_secret_value() == "Bearer t0p-s3cret"  # a SecretStr
     assert (ops.timeout_s, ops.max_attempts, ops.secret) == (10.0, 8, None)
     assert chat.type == "slack" and chat.shown_url == "https://hooks.slack.com/…"
     assert "s3cret" not in repr(chat) and "s3cret" not in repr(ops) and "s3cret" not in repr(alerting)
@@ -152,8 +153,8 @@ notifiers:
     alerting = alerting_of("alerts: []\n", notifiers)
     assert alerting.problems == ()
     hook, ding, wx = alerting.notifiers.values()
-    assert (hook.timeout_s, hook.max_attempts, hook.headers) == (2.5, 1, {"X-Token": "5"})
-    assert (ding.type, ding.secret) == ("dingtalk", "SECabc")
+    assert (hook.timeout_s, hook.max_attempts, hook.headers["X-Token"].get_secret_value()) == (2.5, 1, "5")
+    assert (ding.type, ding.secret.get_secret_value()) == ("dingtalk", "SECabc")
     assert wx.type == "wecom"
 
 
@@ -338,6 +339,28 @@ def test_parse_alerting_directly():
     alerting = parse_alerting([{"name": "x", "metric": "gpu"}], {}, source="f.yaml", line_of=lines.get)
     assert [(p.file, p.line, p.field) for p in alerting.problems] == [
         ("f.yaml", 3, "alerts[0].op"), ("f.yaml", 3, "alerts[0].threshold"), ("f.yaml", 4, "alerts[0].metric")]
+
+
+def test_values_of_any_shape_are_problems_not_exceptions():
+    """A list or a mapping where a name is expected (metric, event, notify) once raised TypeError."""
+    alerting = parse_alerting([{"name": "a", "metric": ["cpu_pct"]}, {"name": "b", "event": {"x": 1}},
+                               {"name": "c", "event": "host_down", "notify": [["ops"]]}], {})
+    assert [(p.field, p.message.split(";")[0]) for p in alerting.problems] == [
+        ("alerts[0].metric", "unknown metric a list"), ("alerts[0].op", "required with metric: op must be one of "
+                                                                        "> >= < <= == !="),
+        ("alerts[0].threshold", "required with metric: the number to compare with"),
+        ("alerts[1].event", "unknown event a mapping"), ("alerts[2].notify[0]", "unknown notifier a list")]
+    assert [r.name for r in alerting.rules] == ["c"]
+
+
+def test_notifier_secrets_are_secret_str():
+    notifier = parse_alerting([], {"d": {"type": "dingtalk", "url": "https://h.example/r?access_token=TOKSECRET",
+                                         "secret": "SECSECRET"}}).notifiers["d"]
+    assert notifier.url.get_secret_value().endswith("TOKSECRET") and notifier.secret.get_secret_value() == "SECSECRET"
+    assert "SECRET" not in repr(notifier) + str(notifier) and notifier.shown_url == "https://h.example/…"
+    with pytest.raises(ValueError) as caught:
+        NotifierConfig(name="w", type="slack", url="https://h.example/PATHSECRET", secret="SECSECRET")
+    assert "SECRET" not in str(caught.value) and "only to type dingtalk" in str(caught.value)
 
 
 def test_check_inventory_lists_alerting_problems_with_the_host_problems(tmp_path):

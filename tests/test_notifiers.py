@@ -1,4 +1,4 @@
-"""Alert notifiers (collector/notifiers.py) against real local HTTP receivers on 127.0.0.1.
+"""Alert notifiers (collector/notifiers/) against real local HTTP receivers on 127.0.0.1.
 
 `build_request` is checked as a pure function (payload shapes, DingTalk's signature computed
 independently here per DingTalk's robot docs); the Dispatcher is checked end to end through
@@ -19,11 +19,12 @@ import time
 import urllib.parse
 
 import pytest
+from pydantic import SecretStr
 
 from collector.backoff import Backoff
 from tests.http_receiver import Receiver
-from collector.notifiers import (Attempt, Dispatcher, Notification, NotifierSpec, build_request,
-                                 webhook_payload)
+from collector.notifiers import Attempt, Dispatcher, Notification, build_request, webhook_payload
+from inventory.alerting import NotifierConfig
 
 OK_BODY = {"webhook": b"", "slack": b"ok", "dingtalk": b'{"errcode":0,"errmsg":"ok"}',
            "wecom": b'{"errcode":0,"errmsg":"ok"}'}
@@ -83,7 +84,7 @@ async def dispatchers():
 # ------------------------------------------------------------------ build_request (pure)
 
 def test_webhook_payload_has_every_field_and_iso_times():
-    spec = NotifierSpec(name="hook", type="webhook", url="https://x.example/h?t=1", headers={"X-Token": "abc"})
+    spec = NotifierConfig(name="hook", type="webhook", url="https://x.example/h?t=1", headers={"X-Token": "abc"})
     url, headers, body = build_request(spec, note(), now_ms=1)
     assert url == "https://x.example/h?t=1"
     assert headers["Content-Type"] == "application/json; charset=utf-8" and headers["X-Token"] == "abc"
@@ -99,7 +100,7 @@ def test_webhook_payload_has_every_field_and_iso_times():
 
 
 def test_slack_format_and_escaping():
-    spec = NotifierSpec(name="s", type="slack", url="https://hooks.slack.example/services/T/B/X")
+    spec = NotifierConfig(name="s", type="slack", url="https://hooks.slack.example/services/T/B/X")
     _, _, body = build_request(spec, note("resolved", item="<!channel> & <http://evil|x>"), now_ms=1)
     doc = json.loads(body)
     assert doc["text"].startswith("[RESOLVED] critical: gpu_hot on gpu-01")
@@ -113,7 +114,7 @@ def test_slack_format_and_escaping():
 
 def test_dingtalk_signature_query_kept_and_secret_not_in_body():
     secret = "SEC0123456789abcdef"
-    spec = NotifierSpec(name="d", type="dingtalk", url="https://oapi.dingtalk.com/robot/send?access_token=tok123",
+    spec = NotifierConfig(name="d", type="dingtalk", url="https://oapi.dingtalk.com/robot/send?access_token=tok123",
                         secret=secret)
     url, _, body = build_request(spec, note(), now_ms=1700000000123)
     base, query = url.split("?", 1)
@@ -124,14 +125,15 @@ def test_dingtalk_signature_query_kept_and_secret_not_in_body():
     assert doc["msgtype"] == "markdown" and doc["markdown"]["title"].startswith("[FIRING] critical: gpu_hot")
     assert "**Host:** gpu-01" in doc["markdown"]["text"] and "85 (threshold 80)" in doc["markdown"]["text"]
     # a stale signature pasted into the URL is replaced; without a secret the URL is unchanged
-    stale = NotifierSpec(name="d", type="dingtalk", url=spec.url + "&timestamp=1&sign=old", secret=secret)
+    url = spec.url.get_secret_value()
+    stale = NotifierConfig(name="d", type="dingtalk", url=url + "&timestamp=1&sign=old", secret=secret)
     assert build_request(stale, note(), now_ms=5)[0].count("sign=") == 1
-    plain = NotifierSpec(name="d", type="dingtalk", url=spec.url)
-    assert build_request(plain, note(), now_ms=5)[0] == spec.url
+    plain = NotifierConfig(name="d", type="dingtalk", url=url)
+    assert build_request(plain, note(), now_ms=5)[0] == url
 
 
 def test_wecom_format_and_size_limit():
-    spec = NotifierSpec(name="w", type="wecom", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
+    spec = NotifierConfig(name="w", type="wecom", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
     _, _, body = build_request(spec, note(), now_ms=1)
     doc = json.loads(body)
     assert doc["msgtype"] == "markdown" and set(doc["markdown"]) == {"content"}
@@ -143,7 +145,7 @@ def test_wecom_format_and_size_limit():
 def test_markdown_injection_is_neutralised():
     evil = note(item="[x](http://evil.example) <@all> <font color=red>", summary="line1\n# heading\n![i](http://e/i.png)")
     for kind in ("dingtalk", "wecom"):
-        _, _, body = build_request(NotifierSpec(name=kind, type=kind, url="https://x.example/"), evil, now_ms=1)
+        _, _, body = build_request(NotifierConfig(name=kind, type=kind, url="https://x.example/"), evil, now_ms=1)
         md = json.loads(body)["markdown"]
         text = md.get("text") or md["content"]  # DingTalk's title is plain text, not rendered
         assert "](http://e" not in text and "<@all>" not in text and "<font color=red>" not in text
@@ -152,9 +154,13 @@ def test_markdown_injection_is_neutralised():
 
 def test_unknown_type_is_refused():
     with pytest.raises(ValueError):
-        build_request(NotifierSpec(name="x", type="pager", url="https://x.example/"), note(), now_ms=1)
+        NotifierConfig(name="x", type="pager", url="https://x.example/")
+    # one built without validation is refused all the same
+    pager = NotifierConfig.model_construct(name="x", type="pager", url=SecretStr("https://x.example/"))
     with pytest.raises(ValueError):
-        Dispatcher().configure({"x": NotifierSpec(name="x", type="pager", url="https://x.example/")})
+        build_request(pager, note(), now_ms=1)
+    with pytest.raises(ValueError):
+        Dispatcher().configure({"x": pager})
 
 
 # ------------------------------------------------------------------ Dispatcher end to end
@@ -163,7 +169,7 @@ def test_unknown_type_is_refused():
 async def test_each_type_delivers_firing_then_resolved(kind, receivers, dispatchers):
     rx = await receivers(default=(200, OK_BODY[kind]))
     secret = "SECsecret-for-test" if kind == "dingtalk" else None
-    spec = NotifierSpec(name=kind, type=kind, url=rx.url("/send?access_token=tok"), secret=secret)
+    spec = NotifierConfig(name=kind, type=kind, url=rx.url("/send?access_token=tok"), secret=secret)
     attempts: list[Attempt] = []
     d = dispatchers(on_attempt=attempts.append)
     d.configure({kind: spec})
@@ -204,7 +210,7 @@ async def test_three_500s_then_200_is_delivered_on_fourth_try(receivers, dispatc
         raise RuntimeError("a broken callback must not stop delivery")
 
     d = dispatchers(on_attempt=record, backoff_factory=FAST)
-    d.configure({"hook": NotifierSpec(name="hook", type="webhook", url=rx.url())})
+    d.configure({"hook": NotifierConfig(name="hook", type="webhook", url=rx.url())})
     d.submit("hook", note())
     assert await d.drain(5)
     assert len(rx.requests) == 4
@@ -221,7 +227,7 @@ async def test_a_4xx_fails_at_once_and_frees_the_queue_but_429_is_retried(receiv
     rx = await receivers(script=[(404, b"no_service"), (429, b"slow down"), (200, b"ok")])
     attempts: list[Attempt] = []
     d = dispatchers(on_attempt=attempts.append, backoff_factory=FAST)
-    d.configure({"slack": NotifierSpec(name="slack", type="slack", url=rx.url("/services/T/B/x"))})
+    d.configure({"slack": NotifierConfig(name="slack", type="slack", url=rx.url("/services/T/B/x"))})
     d.submit("slack", note("firing"))
     d.submit("slack", note("resolved"))
     assert await d.drain(5)
@@ -236,7 +242,7 @@ async def test_dingtalk_errcode_counts_as_failure(receivers, dispatchers):
     rx = await receivers(default=(200, b'{"errcode": 310000, "errmsg": "sign not match"}'))
     attempts: list[Attempt] = []
     d = dispatchers(on_attempt=attempts.append, backoff_factory=FAST)
-    d.configure({"ding": NotifierSpec(name="ding", type="dingtalk", url=rx.url("/robot/send?access_token=t"),
+    d.configure({"ding": NotifierConfig(name="ding", type="dingtalk", url=rx.url("/robot/send?access_token=t"),
                                       secret="SECx", max_attempts=2)})
     d.submit("ding", note())
     assert await d.drain(5)
@@ -251,8 +257,8 @@ async def test_hanging_receiver_holds_only_its_own_notifier(receivers, dispatche
     good = await receivers(default=(200, b"ok"))
     attempts: list[Attempt] = []
     d = dispatchers(on_attempt=attempts.append, backoff_factory=FAST)
-    d.configure({"hung": NotifierSpec(name="hung", type="webhook", url=hung.url(), timeout_s=0.5, max_attempts=2),
-                 "good": NotifierSpec(name="good", type="slack", url=good.url())})
+    d.configure({"hung": NotifierConfig(name="hung", type="webhook", url=hung.url(), timeout_s=0.5, max_attempts=2),
+                 "good": NotifierConfig(name="good", type="slack", url=good.url())})
     lags: list[float] = []
 
     async def ticker() -> None:
@@ -284,7 +290,7 @@ async def test_unknown_notifier_and_full_queue_are_refused(receivers, dispatcher
     hung = await receivers(script=["hang"])
     d = dispatchers(queue_size=2)
     assert d.submit("nobody", note()) is False
-    d.configure({"h": NotifierSpec(name="h", type="webhook", url=hung.url(), timeout_s=5)})
+    d.configure({"h": NotifierConfig(name="h", type="webhook", url=hung.url(), timeout_s=5)})
     assert d.submit("h", note())
     await until(lambda: hung.requests)  # the worker holds the first one
     assert d.submit("h", note()) and d.submit("h", note())
@@ -297,7 +303,7 @@ async def test_unknown_notifier_and_full_queue_are_refused(receivers, dispatcher
 
 def test_submit_and_configure_without_a_running_loop():
     d = Dispatcher(queue_size=1)
-    d.configure({"h": NotifierSpec(name="h", type="webhook", url="http://127.0.0.1:9/")})
+    d.configure({"h": NotifierConfig(name="h", type="webhook", url="http://127.0.0.1:9/")})
     assert d.submit("h", note()) is True and d.submit("h", note()) is False
 
 
@@ -305,11 +311,11 @@ async def test_configure_replace_keeps_queue_and_remove_stops_worker(receivers, 
     hung = await receivers(script=["hang"])
     good = await receivers(default=(200, b""))
     d = dispatchers(backoff_factory=FAST)
-    d.configure({"a": NotifierSpec(name="a", type="webhook", url=hung.url(), timeout_s=0.3, max_attempts=5)})
+    d.configure({"a": NotifierConfig(name="a", type="webhook", url=hung.url(), timeout_s=0.3, max_attempts=5)})
     for i in range(3):
         d.submit("a", note(alert_id=i))
     await until(lambda: hung.requests)
-    d.configure({"a": NotifierSpec(name="a", type="webhook", url=good.url(), timeout_s=0.3, max_attempts=5)})
+    d.configure({"a": NotifierConfig(name="a", type="webhook", url=good.url(), timeout_s=0.3, max_attempts=5)})
     assert await d.drain(5)
     # the in-flight one retried against the new URL; all three arrived, in order
     assert [r.json()["alert"]["alert_id"] for r in good.requests] == [0, 1, 2]
@@ -322,7 +328,7 @@ async def test_configure_replace_keeps_queue_and_remove_stops_worker(receivers, 
 async def test_stop_cancels_workers_and_refuses_more(receivers, dispatchers):
     hung = await receivers(script=["hang"])
     d = dispatchers()
-    d.configure({"h": NotifierSpec(name="h", type="webhook", url=hung.url(), timeout_s=30)})
+    d.configure({"h": NotifierConfig(name="h", type="webhook", url=hung.url(), timeout_s=30)})
     d.submit("h", note())
     await until(lambda: hung.requests)
     t0 = time.monotonic()
@@ -342,10 +348,10 @@ async def test_errors_and_logs_never_show_the_url_secret(receivers, dispatchers,
     d = dispatchers(on_attempt=attempts.append, backoff_factory=FAST)
     path = f"/hooks/{token}?key={key}"
     d.configure({
-        "refused": NotifierSpec(name="refused", type="webhook", url=f"http://127.0.0.1:{port}{path}", max_attempts=2),
-        "echo": NotifierSpec(name="echo", type="wecom", url=echo.url(path), max_attempts=2),
-        "hang": NotifierSpec(name="hang", type="slack", url=hang.url(path), timeout_s=0.3, max_attempts=1),
-        "fine": NotifierSpec(name="fine", type="webhook", url=(await receivers()).url(path)),
+        "refused": NotifierConfig(name="refused", type="webhook", url=f"http://127.0.0.1:{port}{path}", max_attempts=2),
+        "echo": NotifierConfig(name="echo", type="wecom", url=echo.url(path), max_attempts=2),
+        "hang": NotifierConfig(name="hang", type="slack", url=hang.url(path), timeout_s=0.3, max_attempts=1),
+        "fine": NotifierConfig(name="fine", type="webhook", url=(await receivers()).url(path)),
     })
     with caplog.at_level(logging.DEBUG):
         for name in ("refused", "echo", "hang", "fine"):

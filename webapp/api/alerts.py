@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from typing import Annotated
 
@@ -27,12 +26,6 @@ MAX_SILENCE_S = 90 * 86400
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def redacted_url(url: str) -> str:
-    """Webhook URLs carry their secret in the path or query: show scheme and host only."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}/…"
-
-
 def rules_view(fleet, session) -> dict[str, Any]:
     """Rules, notifiers (secret-free, with the collectors' delivery stats) and the problems of the
     inventory's alerting part."""
@@ -45,7 +38,7 @@ def rules_view(fleet, session) -> dict[str, Any]:
               "op": r.op, "threshold": r.threshold, "for_s": r.for_s, "hosts": r.hosts, "labels": dict(r.labels),
               "items": r.items, "severity": r.severity, "notify": list(r.notify), "line": r.line,
               "description": r.describe()} for r in alerting.rules]
-    notifiers = [{"name": n.name, "type": n.type, "url": redacted_url(n.url), "signed": bool(n.secret),
+    notifiers = [{"name": n.name, "type": n.type, "url": n.shown_url, "signed": n.secret is not None,
                   "timeout_s": n.timeout_s, "max_attempts": n.max_attempts, "stats": stats.get(n.name, {})}
                  for n in alerting.notifiers.values()]
     return {"rules": rules, "notifiers": notifiers, "problems": [p.to_dict() for p in alerting.problems]}
