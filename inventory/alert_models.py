@@ -27,6 +27,8 @@ from pydantic_core import PydanticCustomError
 
 from .durations import parse_duration, say_duration
 from .fields import LabelValue
+from collector.metrics.catalogue import CATALOGUE
+
 from .patterns import _shown, validate_label_key
 
 Severity = Literal["info", "warning", "critical"]
@@ -34,28 +36,10 @@ Op = Literal[">", ">=", "<", "<=", "==", "!="]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 OPS: tuple[str, ...] = get_args(Op)
 
-# metric name -> (scope, unit); scope "host" | "disk" (item = mount point) | "gpu" (item = str(GPU index))
+# metric name -> (scope, unit): the alertable metrics of the catalogue (collector/metrics/catalogue.py);
+# scope "host" | "disk" (item = mount point) | "gpu" (item = str(GPU index)) | "interface" | "service"
 METRICS: dict[str, tuple[str, str]] = {
-    "cpu_pct": ("host", "%"),
-    "mem_used_pct": ("host", "%"),
-    "mem_used_bytes": ("host", "bytes"),
-    "mem_available_bytes": ("host", "bytes"),
-    "swap_used_pct": ("host", "%"),
-    "load1": ("host", ""),
-    "load5": ("host", ""),
-    "load15": ("host", ""),
-    "disk_read_bps": ("host", "bytes/s"),
-    "disk_write_bps": ("host", "bytes/s"),
-    "net_rx_bps": ("host", "bytes/s"),
-    "net_tx_bps": ("host", "bytes/s"),
-    "gpu_count": ("host", ""),
-    "disk_used_pct": ("disk", "%"),
-    "disk_avail_bytes": ("disk", "bytes"),
-    "gpu_util_pct": ("gpu", "%"),
-    "gpu_temperature_c": ("gpu", "°C"),
-    "gpu_mem_used_pct": ("gpu", "%"),
-    "gpu_power_w": ("gpu", "W"),
-}
+    name: (m.scope, "" if m.unit in ("load", "count") else m.unit) for name, m in CATALOGUE.alertable().items()}
 
 # event rule type -> the event type that resolves it (None: one-shot, fires and resolves at once)
 EVENTS: dict[str, str | None] = {
