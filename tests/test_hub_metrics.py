@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.errors import Failure, HostError
+from collector.host_report import HostReport
 from collector.hub_metrics import DB_WRITE_BUCKETS, FAILURE_CLASSES, PROBE_BUCKETS, Counter, Histogram, HubMetrics
 from schema.fleet import SILENT_AFTER_S, ProcessNow
 from webapp.prometheus_hub import hub_families
@@ -105,8 +106,8 @@ async def test_the_hub_counts_each_probe_by_result_and_failure_class(tmp_path):
 
     hub = Hub(tmp_path / "hosts.yaml", make_engine(f"sqlite:///{tmp_path / 'h.db'}"))
     try:
-        hub.poller = _Poller([(0.04, {"host": "h", "errors": {}}, None),
-                              (0.3, {"host": "h", "errors": {"gpu": "nvidia-smi failed"}}, None),
+        hub.poller = _Poller([(0.04, HostReport("h", "up", 0.0, {}), None),
+                              (0.3, HostReport("h", "degraded", 0.0, {"gpu": "nvidia-smi failed"}), None),
                               (7.0, None, HostError(Failure.TIMEOUT, "slow")),
                               (0.001, None, HostError(Failure.AUTH_FAILED, "key refused"))])
         conn = SimpleNamespace(spec=SimpleNamespace(id="h"))
@@ -126,15 +127,16 @@ async def test_the_hub_counts_each_probe_by_result_and_failure_class(tmp_path):
 async def test_the_hub_reports_its_dispatchers_deliveries(tmp_path):
     """notifications_total is the dispatcher's own count: delivered, or failed for good (a 404 is final)."""
     from collector.hub import Hub
-    from collector.notifiers import Notification, NotifierSpec
+    from collector.notifiers import Notification
+    from inventory.alerting import NotifierConfig
     from schema.db import make_engine
     from tests.http_receiver import Receiver
 
     good, bad = await Receiver(default=(200, b"")).start(), await Receiver(default=(404, b"no")).start()
     hub = Hub(tmp_path / "hosts.yaml", make_engine(f"sqlite:///{tmp_path / 'h.db'}"))
     try:
-        hub.dispatcher.configure({"ok-hook": NotifierSpec(name="ok-hook", type="webhook", url=good.url()),
-                                  "bad-hook": NotifierSpec(name="bad-hook", type="webhook", url=bad.url())})
+        hub.dispatcher.configure({"ok-hook": NotifierConfig(name="ok-hook", type="webhook", url=good.url()),
+                                  "bad-hook": NotifierConfig(name="bad-hook", type="webhook", url=bad.url())})
         note = Notification(alert_id=None, rule="r", host_id="h", item=None, state="firing", severity="warning",
                             summary="s", value=1.0, threshold=0.5, metric="cpu_pct", event=None,
                             started_at=time.time(), at=time.time())
