@@ -22,6 +22,7 @@ from collector.parsers import (
     systemd,
     uptime,
 )
+from collector.parsers.registry import registered
 from collector.sections import split_sections
 
 PARSERS: dict[str, Callable[[str], Any]] = {
@@ -40,8 +41,14 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "df": df.parse,
 }
 
+# Sections added later register themselves (collector/parsers/registry.py): parsed at every probe, not an
+# error when missing.
+REGISTERED = registered()
+PARSERS.update({s.name: s.parse for s in REGISTERED})
+OPTIONAL = tuple(s.name for s in REGISTERED)
+
 # What the previous reading is kept for: rates over the interval, and os / ps, which are asked now and then.
-KEPT = frozenset({"uptime", "stat", "diskstats", "net", "os", "ps"})
+KEPT = frozenset({"uptime", "stat", "diskstats", "net", "os", "ps", *(s.name for s in REGISTERED if s.keep)})
 CARRIED = ("os", "ps")  # asked now and then: kept from poll to poll until asked again
 
 # Always printed by the probe; the others only when asked for.
@@ -111,10 +118,12 @@ def parse_output(output: bytes, exit_status: int | None, received_at: float, *,
     sections = split_sections(text)
     parsed: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name in (*ALWAYS, *sorted(asked)):
+    for name in (*ALWAYS, *OPTIONAL, *sorted(asked)):
         if name in parsed or name in errors:
             continue
         body = sections.get(name)
+        if body is None and name in OPTIONAL:
+            continue
         if body is None:
             errors[name] = "section missing from probe output" + (" (output truncated)" if truncated else "")
             continue

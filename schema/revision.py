@@ -1,13 +1,18 @@
 """Is the database at the newest schema? Answered without Alembic, so that a `serve` whose database is
 current (every start but the first after an upgrade) never loads it: 13 MB of modules in a process that
-lives as long as the hub. schema/migrate.py does the migrating; a test holds HEAD_REVISION to its head."""
+lives as long as the hub. schema/migrate.py does the migrating; a test holds HEAD_REVISION to its head.
+The head is the highest numbered file in schema/migrations/versions (NNNN_what.py), so a migration made by
+`python3 -m schema.migrations.new` needs no edit here."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import text
 
 from schema.db import make_engine
 
-HEAD_REVISION = "0005"
+VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
+HEAD_REVISION = max(p.name[:4] for p in VERSIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
 VERSION_TABLE = "alembic_version"
 
 
