@@ -335,9 +335,13 @@ def test_observations_by_hand_skip_missing_and_non_finite():
                         mem_used_bytes=5, mem_total_bytes=0, swap_total_bytes=100, swap_free_bytes=25,
                         disks=(Disk("/", None, None, None, None, None, None), Disk("/x", None, None, None, None, None, 5)),
                         gpus=(Gpu(3, None, None, None, None, None, 1, None, 90, math.nan, None, None),))
-    assert sorted((o.metric, o.item, o.value) for o in observations(report)) == [
-        ("disk_used_pct", "/x", 5.0), ("gpu_count", None, 1.0), ("gpu_temperature_c", "3", 90.0),
-        ("load15", None, 2.0), ("mem_used_bytes", None, 5.0), ("swap_used_pct", None, 75.0)]
+    seen = {(o.metric, o.item): o.value for o in observations(report)}
+    assert {("disk_used_pct", "/x"): 5.0, ("gpu_count", None): 1.0, ("gpu_temperature_c", "3"): 90.0,
+            ("load15", None): 2.0, ("mem_used_bytes", None): 5.0, ("swap_used_pct", None): 75.0}.items() <= seen.items()
+    # missing (None), NaN and infinite values are not observed; nor a percentage of a total of 0
+    for gone in (("cpu_pct", None), ("load1", None), ("load5", None), ("mem_used_pct", None), ("disk_used_pct", "/"),
+                 ("gpu_util_pct", "3"), ("gpu_power_w", "3"), ("gpu_mem_used_pct", "3")):
+        assert gone not in seen, gone
     assert [(o.metric, o.item, o.value) for o in observations(HostReport("h", "up", T0, {}))] == [
         ("gpu_count", None, 0.0)]  # nothing else: no value is not 0
 

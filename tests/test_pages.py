@@ -11,6 +11,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+from collector.metrics.catalogue import CATALOGUE
 from tests.webhub import HOT_GPU_C
 
 HTML = {"Accept": "text/html"}
@@ -138,7 +139,9 @@ def test_host_without_gpus_says_so(client):
 def test_host_page_charts_name_series_that_answer(client):
     doc = page(client, "/hosts/alpha")
     charts = {c["id"]: json.loads(c["data-chart"]) for c in doc.select(".chart[data-chart]")}
-    assert set(charts) == {"chart-cpu", "chart-mem", "chart-disk-io", "chart-net", "chart-gpu-util"}
+    # the catalogue's charts (collector/metrics/catalogue.py), and one line per card for a host with GPUs
+    assert set(charts) == {f"chart-{c.id}" for c in CATALOGUE.charts} | {"chart-gpu-util"}
+    assert {"chart-cpu", "chart-mem", "chart-disk-io", "chart-net"} <= set(charts)
     ranges = [a["data-range"] for a in doc.select(".ranges a")]
     assert ranges == ["1h", "6h", "24h", "7d", "30d"]
     for chart in charts.values():

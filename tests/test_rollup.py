@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from collector.rollup import apply_retention, hours_to_fill, rollup_hours
+from collector.rollup_partial import DISK_LAST
 from schema.models import DiskSample, Event, GpuSample, Sample, SampleHourly, ServiceSample
 
 H = 1795255200  # 2026-11-21T10:00:00Z, an hour start
@@ -63,7 +64,8 @@ def test_complete_row_with_gpus_and_disks(session):
     assert (row["gpu_util_pct_avg"], row["gpu_mem_used_pct_max"]) == (40.0, 25.0)
     assert row["disk_used_pct_last"] == 60.0 + n - 1
     disks = json.loads(row["disks"])
-    assert disks == [
+    assert all(set(d) == {"mount", *DISK_LAST.values()} for d in disks)  # each disk metric rolled up as "last"
+    assert [{k: d[k] for k in ("mount", "used_bytes", "total_bytes", "used_pct")} for d in disks] == [
         {"mount": "/", "used_bytes": 100 + n - 1, "total_bytes": 1000, "used_pct": 10.0 + n - 1},
         {"mount": "/data", "used_bytes": 5_000_000_000_000 + n - 1, "total_bytes": 8_000_000_000_000,
          "used_pct": 60.0 + n - 1},
