@@ -50,6 +50,11 @@ def _disk_used_pct_max(r: Any) -> float | None:
     return max(pcts) if pcts else None
 
 
+def _swap_used(r: Any) -> int | None:
+    total, free = r.swap_total_bytes, r.swap_free_bytes
+    return total - free if total is not None and free is not None and free <= total else None
+
+
 def _swap_used_pct(r: Any) -> float | None:
     total, free = r.swap_total_bytes, r.swap_free_bytes
     return (total - free) / total * 100.0 if total and free is not None else None
@@ -81,10 +86,13 @@ METRICS: tuple[Metric, ...] = (
       column="bigint", prom="memory_total_bytes"),
     M("mem_available_bytes", "host", "bytes", "gauge", "Memory available without swapping (MemAvailable)",
       "Memory available", column="bigint", alert=True, prom="memory_available_bytes"),
-    M("swap_total_bytes", "host", "bytes", "gauge", "Swap space (SwapTotal)", "Swap total", column="bigint"),
+    M("swap_used_bytes", "host", "bytes", "gauge", "Swap in use: SwapTotal - SwapFree", "Swap used",
+      read=_swap_used, column="bigint", rollup=("avg", "max"), alert=True, prom="swap_used_bytes"),
+    M("swap_total_bytes", "host", "bytes", "gauge", "Swap space (SwapTotal)", "Swap total", short="of",
+      column="bigint", prom="swap_total_bytes"),
     M("swap_free_bytes", "host", "bytes", "gauge", "Swap space unused (SwapFree)", "Swap free", column="bigint"),
-    M("swap_used_pct", "host", "%", "gauge", "Swap used, of swap space", "Swap used %", read=_swap_used_pct,
-      alert=True),
+    M("swap_used_pct", "host", "%", "gauge", "Swap used, of swap space", "Swap used %", short="used",
+      read=_swap_used_pct, alert=True),
     M("gpu_util_pct", "host", "%", "gauge", "GPU utilisation, mean over the host's GPUs", "GPU",
       read=_gpu_util_mean, column="float", rollup=("avg", "max"), history=("avg", "max")),
     M("gpu_mem_used_pct", "host", "%", "gauge", "GPU memory used, all GPUs", "GPU memory",
@@ -162,6 +170,7 @@ TILES: tuple[Tile, ...] = (
     Tile("disk-io", "Disk read / write", ("disk_read_bps", "disk_write_bps")),
     Tile("net", "Network in / out", ("net_rx_bps", "net_tx_bps")),
     Tile("uptime", "Uptime", ("uptime_s",)),
+    Tile("swap", "Swap used", ("swap_used_bytes", "swap_total_bytes", "swap_used_pct")),
 )
 
 CHARTS: tuple[Chart, ...] = (
@@ -169,6 +178,7 @@ CHARTS: tuple[Chart, ...] = (
     Chart("mem", "Memory used", ("mem_used_pct",), max=100),
     Chart("disk-io", "Disk I/O", ("disk_read_bps", "disk_write_bps")),
     Chart("net", "Network", ("net_rx_bps", "net_tx_bps")),
+    Chart("swap", "Swap used", ("swap_used_bytes",)),
 )
 
 CATALOGUE = Catalogue(METRICS, TILES, CHARTS)
