@@ -20,10 +20,16 @@ from __future__ import annotations
 from typing import Any
 
 from collector.metrics.model import Catalogue, Chart, Metric, Tile
+from collector.parsers import stat
 
 
 def _pct(part: Any, whole: Any) -> float | None:
     return round(100.0 * part / whole, 2) if part is not None and whole else None
+
+
+def _cpu_share(r: Any, field: str) -> float | None:
+    prev, cur = r.previous.get("stat"), r.section("stat")
+    return None if prev is None or cur is None else stat.share(prev, cur, field)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -69,6 +75,12 @@ METRICS: tuple[Metric, ...] = (
     # ------------------------------------------------------------------ host: CPU and load
     M("cpu_pct", "host", "%", "rate", "CPU busy: time neither idle nor iowait, steal included", "CPU",
       column="float", rollup=("avg", "max"), history=("avg", "max"), alert=True, prom="cpu_busy_percent"),
+    M("cpu_iowait_pct", "host", "%", "rate", "CPU time idle while waiting for I/O (not in CPU busy)", "CPU iowait",
+      short="iowait", read=lambda r: _cpu_share(r, "iowait"), column="float", rollup=("avg", "max"), alert=True,
+      prom="cpu_iowait_percent"),
+    M("cpu_steal_pct", "host", "%", "rate", "CPU time the hypervisor gave to others (in CPU busy)", "CPU steal",
+      short="steal", read=lambda r: _cpu_share(r, "steal"), column="float", rollup=("avg", "max"), alert=True,
+      prom="cpu_steal_percent"),
     M("cpu_count", "host", "count", "gauge", "Logical CPUs online", "Cores", short="cores", prom="cpus"),
     M("load1", "host", "load", "gauge", "Load average over 1 minute", "Load 1 min", column="float", alert=True,
       prom="load1"),
@@ -164,7 +176,7 @@ METRICS: tuple[Metric, ...] = (
 )
 
 TILES: tuple[Tile, ...] = (
-    Tile("cpu", "CPU busy", ("cpu_pct", "cpu_count")),
+    Tile("cpu", "CPU busy", ("cpu_pct", "cpu_count", "cpu_iowait_pct", "cpu_steal_pct")),
     Tile("mem", "Memory used", ("mem_used_bytes", "mem_total_bytes", "mem_used_pct")),
     Tile("load", "Load 1 / 5 / 15 min", ("load1", "load5", "load15")),
     Tile("disk-io", "Disk read / write", ("disk_read_bps", "disk_write_bps")),
@@ -174,7 +186,7 @@ TILES: tuple[Tile, ...] = (
 )
 
 CHARTS: tuple[Chart, ...] = (
-    Chart("cpu", "CPU busy", ("cpu_pct",), max=100),
+    Chart("cpu", "CPU busy, iowait and steal", ("cpu_pct", "cpu_iowait_pct", "cpu_steal_pct"), max=100),
     Chart("mem", "Memory used", ("mem_used_pct",), max=100),
     Chart("disk-io", "Disk I/O", ("disk_read_bps", "disk_write_bps")),
     Chart("net", "Network", ("net_rx_bps", "net_tx_bps")),

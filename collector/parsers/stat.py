@@ -63,3 +63,18 @@ def parse(text: str) -> CpuStat:
     return CpuStat(
         *agg[:4], *opt, btime=btime, cpu_count=cpus or None  # type: ignore[misc]
     )
+
+
+def share(prev: CpuStat, cur: CpuStat, field: str) -> float | None:
+    """The share (0-100, 2 decimals) of CPU time spent in `field` ("iowait", "steal") between two readings.
+
+    None when this kernel does not count it, a counter went back (a reboot) or no tick passed. CPU busy
+    (collector/rates.py) is the complement of idle and iowait: iowait is not in it, steal is.
+    """
+    before, after = getattr(prev, field), getattr(cur, field)
+    if before is None or after is None or after < before:
+        return None
+    ticks = cur.total - prev.total
+    if ticks <= 0:
+        return None
+    return round(min(100.0, 100.0 * (after - before) / ticks), 2)
