@@ -21,7 +21,7 @@
 #
 # Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
 # meminfo, diskstats and net/dev: the hub splits it on head's
-# "==> FILE <==" lines), [os], [nvidia], [systemd], [ps], rc, df.
+# "==> FILE <==" lines), pressure, [os], [nvidia], [systemd], [ps], rc, df.
 # The `rc` section lists "name exit-status" for every command run behind
 # `timeout` (124 = timed out, 127 = not found); df runs last and its status
 # is the exit status of the whole probe.
@@ -85,6 +85,19 @@ fw_counters() {
     printf '<<<uptime>>>\n%s\n<<<stat>>>\n%s\n<<<loadavg>>>\n%s\n<<<proc>>>\n' \
         "$fw_u" "$fw_s" "$fw_a"
     head -v -n 400 /proc/meminfo /proc/diskstats /proc/net/dev 2>&1
+}
+
+fw_pressure() {
+    # Pressure stall information (kernel 4.20+), one "RESOURCE LINE" per line of
+    # /proc/pressure/{cpu,memory,io}, read with the read builtin (no process).
+    # Older kernels, or psi=0, print an empty section: the hub shows no value.
+    printf '<<<pressure>>>\n'
+    for fw_f in cpu memory io; do
+        [ -r "/proc/pressure/$fw_f" ] || continue
+        while IFS= read -r fw_l; do
+            printf '%s %s\n' "$fw_f" "$fw_l"
+        done < "/proc/pressure/$fw_f" 2>/dev/null
+    done
 }
 
 fw_os() {
@@ -190,6 +203,7 @@ fw_main() {
     fi
     fw_epoch
     fw_counters
+    fw_pressure
     [ -n "$fw_want_os" ] && fw_os
     [ -n "$fw_want_gpu" ] && fw_nvidia
     [ $# -gt 0 ] && fw_systemd "$@"

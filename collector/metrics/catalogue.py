@@ -32,6 +32,13 @@ def _cpu_share(r: Any, field: str) -> float | None:
     return None if prev is None or cur is None else stat.share(prev, cur, field)
 
 
+def _psi(key: str):
+    def read(r: Any) -> float | None:
+        record = r.section("pressure")
+        return None if record is None else getattr(record, key)
+    return read
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -120,6 +127,16 @@ METRICS: tuple[Metric, ...] = (
       column="float", rollup=("avg", "max"), alert=True, prom="network_transmit_bytes_per_second"),
     M("uptime_s", "host", "s", "gauge", "Time since the host booted", "Uptime", column="float",
       prom="uptime_seconds"),
+    # ------------------------------------------------------------------ host: pressure stall information
+    *(M(f"psi_{key}", "host", "%", "gauge", f"{what}: share of the last 10 s (/proc/pressure, kernel 4.20+)",
+        label, short=short, read=_psi(key), column="float", rollup=("avg", "max"), alert=True,
+        prom=f"pressure_{key}_percent")
+      for key, what, label, short in (
+          ("cpu_some_avg10", "Some tasks waited for a CPU", "CPU pressure", "CPU some"),
+          ("memory_some_avg10", "Some tasks stalled on memory", "Memory pressure", "memory some"),
+          ("memory_full_avg10", "All non-idle tasks stalled on memory", "Memory pressure (full)", "memory full"),
+          ("io_some_avg10", "Some tasks stalled on I/O", "I/O pressure", "I/O some"),
+          ("io_full_avg10", "All non-idle tasks stalled on I/O", "I/O pressure (full)", "I/O full"))),
     # ------------------------------------------------------------------ host: GPU and disk summaries
     M("gpu_count", "host", "count", "gauge", "GPUs nvidia-smi lists", "GPUs", column="int", alert=True, prom="gpus"),
     M("gpu_temp_max_c", "host", "°C", "gauge", "Hottest GPU temperature", "Hottest GPU", read=_gpu_temp_max,
@@ -182,6 +199,8 @@ TILES: tuple[Tile, ...] = (
     Tile("disk-io", "Disk read / write", ("disk_read_bps", "disk_write_bps")),
     Tile("net", "Network in / out", ("net_rx_bps", "net_tx_bps")),
     Tile("uptime", "Uptime", ("uptime_s",)),
+    Tile("pressure", "Pressure stall, 10 s", ("psi_cpu_some_avg10", "psi_memory_some_avg10",
+                                               "psi_memory_full_avg10", "psi_io_some_avg10", "psi_io_full_avg10")),
     Tile("swap", "Swap used", ("swap_used_bytes", "swap_total_bytes", "swap_used_pct")),
 )
 
@@ -191,6 +210,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart("disk-io", "Disk I/O", ("disk_read_bps", "disk_write_bps")),
     Chart("net", "Network", ("net_rx_bps", "net_tx_bps")),
     Chart("swap", "Swap used", ("swap_used_bytes",)),
+    Chart("pressure", "Pressure stall (some, 10 s)", ("psi_cpu_some_avg10", "psi_memory_some_avg10",
+                                                      "psi_io_some_avg10"), max=100),
 )
 
 CATALOGUE = Catalogue(METRICS, TILES, CHARTS)
