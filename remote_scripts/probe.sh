@@ -21,7 +21,8 @@
 #
 # Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
 # meminfo, diskstats and net/dev: the hub splits it on head's
-# "==> FILE <==" lines), pressure, [os], [nvidia], [systemd], [ps], rc, df.
+# "==> FILE <==" lines), pressure, [os], [nvidia], [systemd], [ps], inodes,
+# rc, df.
 # The `rc` section lists "name exit-status" for every command run behind
 # `timeout` (124 = timed out, 127 = not found); df runs last and its status
 # is the exit status of the whole probe.
@@ -43,6 +44,7 @@ export PATH
 # Per-command time limits in seconds; their sum stays below the hub's
 # default probe timeout of 10 s.
 FW_T_DF=3
+FW_T_INODES=2  # a mount that hangs df hangs this one first: keep its share short
 FW_T_GPU=5
 FW_T_SYSTEMD=3
 FW_T_PS=3
@@ -133,6 +135,24 @@ fw_df() {
     exec df "$@" 2>&1
 }
 
+# fw_inodes MODE MOUNTS: inode use of the filesystems fw_df lists (df -i, one
+# more process); a df without -i leaves its error text and no values.
+fw_inodes() {
+    printf '<<<inodes>>>\n'
+    if [ "$1" = all ]; then
+        fw_run inodes "$FW_T_INODES" df -Pil
+    elif [ -n "$2" ]; then
+        fw_ifs=$IFS
+        IFS='
+'
+        set -f
+        # shellcheck disable=SC2086 # splitting on newlines is the point
+        fw_run inodes "$FW_T_INODES" df -Pi -- $2
+        set +f
+        IFS=$fw_ifs
+    fi
+}
+
 fw_nvidia() {
     printf '<<<nvidia>>>\n'
     if command -v nvidia-smi >/dev/null 2>&1; then
@@ -208,6 +228,7 @@ fw_main() {
     [ -n "$fw_want_gpu" ] && fw_nvidia
     [ $# -gt 0 ] && fw_systemd "$@"
     [ -n "$fw_want_ps" ] && fw_ps
+    fw_inodes "$fw_df_mode" "$fw_mounts"
     printf '<<<rc>>>\n%s' "$fw_rc"
     fw_df "$fw_df_mode" "$fw_mounts"
 }

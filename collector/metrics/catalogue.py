@@ -39,6 +39,11 @@ def _psi(key: str):
     return read
 
 
+def _inodes_used_pct(r: Any, mount: str) -> float | None:
+    record = r.section("inodes")
+    return None if record is None else record.used_pct(mount)
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -156,6 +161,10 @@ METRICS: tuple[Metric, ...] = (
     M("disk_used_pct", "disk", "%", "gauge", "Filesystem space used, as df's Use%", "Used %", key="used_pct",
       column="float", rollup=("last",), hourly=(("last", "used_pct"),), alert=True,
       prom="filesystem_used_percent", table=True),
+    M("disk_inodes_used_pct", "disk", "%", "gauge", "Inodes used, as df -i's IUse% (None where allocated on demand)",
+      "Inodes used %", key="inode_used_pct", read=lambda r, d: _inodes_used_pct(r, d.mount), column="float",
+      rollup=("last",), hourly=(("last", "inode_used_pct"),), alert=True, prom="filesystem_inodes_used_percent",
+      table=True),
     # ------------------------------------------------------------------ per GPU (nvidia-smi)
     M("gpu_util_pct", "gpu", "%", "gauge", "GPU utilisation of the card", "Util", key="util_pct",
       column="float", rollup=("avg", "max"), hourly=(("avg", "util_avg"), ("max", "util_max")), alert=True,
