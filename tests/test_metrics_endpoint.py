@@ -8,12 +8,9 @@ import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import CollectorRegistry
-from prometheus_client.exposition import generate_latest
 
 from collector.metrics.catalogue import CATALOGUE
-from webapp.api.metrics import _Families
-from webapp.prometheus_hosts import host_families, label_name
+from webapp.prometheus_hosts import host_text, label_name
 
 REPORT = {
     "cpu_pct": 12.5, "cpu_count": 8, "load1": 0.5, "mem_used_bytes": 2**30, "mem_total_bytes": 2**33,
@@ -26,16 +23,14 @@ REPORT = {
 }
 
 
-def _parse(families) -> dict[str, list]:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
-    text = generate_latest(registry).decode()
+def _parse(text: str) -> dict[str, list]:
+    """prometheus-client's own parser: the text must be valid exposition format."""
     return {f.name: f.samples for f in text_string_to_metric_families(text)}
 
 
 def test_host_families_from_the_catalogue():
-    fams = _parse(host_families([("gpu-01", "up", REPORT, {"env": "prod", "rack-row": "3"}),
-                                 ("down-01", "down", REPORT, {"env": "dev"})]))
+    fams = _parse(host_text([("gpu-01", "up", REPORT, {"env": "prod", "rack-row": "3"}),
+                             ("down-01", "down", REPORT, {"env": "dev"})]))
     up = {s.labels["host"]: s.value for s in fams["fleetwatch_host_up"]}
     assert up == {"gpu-01": 1.0, "down-01": 0.0}
     cpu = fams["fleetwatch_cpu_busy_percent"]
@@ -69,6 +64,16 @@ def test_every_exported_name_follows_prometheus_conventions():
             assert m.prom_name.endswith("_percent"), m.name
         if m.unit == "s":
             assert m.prom_name.endswith("_seconds"), m.name
+
+
+def test_label_values_are_escaped_and_every_family_is_described():
+    text = host_text([('we"ird\\host\nx', "up", {"cpu_pct": 1.0, "disks": [{"mount": '/a "b"', "used_pct": 2.0}]},
+                       {"note": 'say "hi"'})])
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    (sample,) = fams["fleetwatch_cpu_busy_percent"].samples
+    assert sample.labels == {"host": 'we"ird\\host\nx', "note": 'say "hi"'}
+    assert fams["fleetwatch_filesystem_used_percent"].samples[0].labels["mount"] == '/a "b"'
+    assert all(f.type == "gauge" and f.documentation for f in fams.values())
 
 
 @pytest.mark.parametrize("key, name", [("env", "env"), ("rack-row", "rack_row"), ("host", "label_host"),

@@ -5,7 +5,8 @@ Each catalogue metric with a Prometheus name becomes one gauge family
 labels, and for per-item metrics `mount` (filesystems), `gpu` and `uuid`
 (GPUs), `interface` or `unit` (systemd units). A systemd state is exported as
 node_exporter does: one series per state, 1 for the unit's current one.
-`fleetwatch_host_up` is 1 for a host the hub reaches (up or degraded), else 0;
+The text is written directly in Prometheus's text format (`host_text`; see
+its docstring for why). `fleetwatch_host_up` is 1 for a host the hub reaches (up or degraded), else 0;
 a host it does not reach has no other series (nothing absent is shown as 0),
 and neither has a value its host did not report.
 
@@ -22,8 +23,6 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 from collector.metrics.catalogue import CATALOGUE
 from collector.metrics.model import Metric as CatalogueMetric
@@ -50,67 +49,81 @@ def label_name(key: str) -> str:
     return name
 
 
-def _number(value: Any, scale: float) -> float | None:
+def _escape(value: str) -> str:
+    """A label value in the text format: backslash, double quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _value(value: Any, scale: float) -> str | None:
+    """The sample's value as text (Go's float syntax reads Python's repr), None for no value."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    value = float(value) * scale
-    return value if math.isfinite(value) else None
+    if scale != 1:
+        value = value * scale
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None
+    return str(value)
+
+
+def _header(name: str, help_text: str) -> str:
+    return f"# HELP {name} {help_text.replace(chr(92), chr(92) * 2)}\n# TYPE {name} gauge\n"
 
 
 def _exported(scope: str) -> list[CatalogueMetric]:
     return [m for m in CATALOGUE.scope(scope) if m.prom]
 
 
-def host_families(hosts: Iterable[tuple[str, str, Mapping[str, Any] | None, Mapping[str, str]]]) -> list[Metric]:
-    """Families for hosts given as (host id, state, newest report in its JSON shape or None, inventory labels)."""
+def _help(m: CatalogueMetric) -> str:
+    unit = "" if m.prom_scale != 1 or m.unit in ("state", "count", "load") else f" ({m.unit})"
+    return m.description + unit
+
+
+def host_text(hosts: Iterable[tuple[str, str, Mapping[str, Any] | None, Mapping[str, str]]]) -> str:
+    """The text-format families for hosts given as (host id, state, newest report in its JSON shape or None,
+    inventory labels).
+
+    Written here rather than through prometheus-client's families: at 2,000 hosts a scrape has some
+    120,000 series, and building a Sample (a dict of labels) for each and formatting it again took 1.1 s
+    of the 300 ms a scrape may take (docs/benchmarks.md, "Prometheus /metrics"); every label set is
+    escaped once per host and per item here. tests/test_metrics_endpoint.py reads it with
+    prometheus-client's own parser.
+    """
     hosts = list(hosts)
     keys = sorted({k for *_, labels in hosts for k in labels})
     names = [label_name(k) for k in keys]
-    base = ["host", *names]
-    up = GaugeMetricFamily("fleetwatch_host_up", "1 when the hub reaches the host (up or degraded), else 0",
-                           labels=base)
-    host_fams = [(m, GaugeMetricFamily(m.prom_name, _help(m), labels=base)) for m in _exported("host")]
-    item_fams = {scope: [(m, _family(m, base, labels)) for m in _exported(scope)]
-                 for scope, (_, labels) in _ITEM_LABELS.items()}
+    up_lines: list[str] = []
+    host_metrics = [(m, m.key, m.prom_scale, [], m.prom_name) for m in _exported("host")]
+    items = [(list_key, labels, [(m, m.key, m.prom_scale, [], m.prom_name) for m in _exported(scope)])
+             for scope, (list_key, labels) in _ITEM_LABELS.items()]
     for host_id, state, report, labels in hosts:
-        own = [host_id, *(str(labels.get(k, "")) for k in keys)]
+        own = ",".join([f'host="{_escape(host_id)}"',
+                        *(f'{n}="{_escape(str(labels.get(k, "")))}"' for n, k in zip(names, keys))])
         reached = state in UP_STATES and report is not None
-        up.add_metric(own, 1.0 if reached else 0.0)
+        up_lines.append(f"fleetwatch_host_up{{{own}}} {1 if reached else 0}\n")
         if not reached:
             continue
-        for m, fam in host_fams:
-            v = _number(report.get(m.key), m.prom_scale)
+        for m, key, scale, lines, name in host_metrics:
+            v = _value(report.get(key), scale)
             if v is not None:
-                fam.add_metric(own, v)
-        for scope, (list_key, labels) in _ITEM_LABELS.items():
-            fams = item_fams[scope]
-            if not fams:
+                lines.append(f"{name}{{{own}}} {v}\n")
+        for list_key, item_labels, metrics in items:
+            if not metrics:
                 continue
             for item in report.get(list_key) or ():
-                item_labels = own + ["" if item.get(key) is None else str(item.get(key)) for _, key in labels]
-                for m, fam in fams:
-                    _add(fam, m, item_labels, item.get(m.key))
-    return [up, *(fam for _, fam in host_fams), *(fam for fams in item_fams.values() for _, fam in fams)]
-
-
-def _help(m: CatalogueMetric) -> str:
-    return f"{m.description} ({m.unit})" if m.prom_scale == 1 and m.unit not in ("state", "count", "load") \
-        else m.description
-
-
-def _family(m: CatalogueMetric, base: list[str], item_labels: tuple[tuple[str, str], ...]) -> GaugeMetricFamily:
-    labels = [*base, *(label for label, _ in item_labels)]
-    if m.kind == "state":
-        labels.append("state")
-    return GaugeMetricFamily(m.prom_name, _help(m), labels=labels)
-
-
-def _add(fam: GaugeMetricFamily, m: CatalogueMetric, labels: list[str], value: Any) -> None:
-    if m.kind == "state":
-        if isinstance(value, str) and value:
-            for state in SERVICE_STATES:
-                fam.add_metric([*labels, state], 1.0 if value == state else 0.0)
-        return
-    v = _number(value, m.prom_scale)
-    if v is not None:
-        fam.add_metric(labels, v)
+                its = own + "".join(f',{label}="{_escape("" if item.get(key) is None else str(item.get(key)))}"'
+                                    for label, key in item_labels)
+                for m, key, scale, lines, name in metrics:
+                    value = item.get(key)
+                    if m.kind == "state":
+                        if isinstance(value, str) and value:
+                            lines.extend(f'{name}{{{its},state="{s}"}} {1 if value == s else 0}\n'
+                                         for s in SERVICE_STATES)
+                        continue
+                    v = _value(value, scale)
+                    if v is not None:
+                        lines.append(f"{name}{{{its}}} {v}\n")
+    out = [_header("fleetwatch_host_up", "1 when the hub reaches the host (up or degraded), else 0"), *up_lines]
+    for m, _key, _scale, lines, name in [*host_metrics, *(x for _, _, metrics in items for x in metrics)]:
+        out.append(_header(name, _help(m)))
+        out.extend(lines)
+    return "".join(out)

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client.core import Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from schema import fleet as fleet_state
 from webapp.deps import FleetDep, SessionDep
-from webapp.prometheus_hosts import host_families
+from webapp.prometheus_hosts import host_text
 from webapp.prometheus_hub import hub_families
 
 router = APIRouter(tags=["metrics"])
@@ -36,17 +36,17 @@ class _Families(Collector):
 
 
 def exposition(fleet, session) -> bytes:
-    """The text a scrape gets: host families (inventory hosts only) and the hub's own."""
+    """The text a scrape gets: the hosts' series (inventory hosts only) and the hub's own families."""
     now = time.time()
     specs = fleet.specs
     hosts = fleet_state.hosts_now(session, specs, cache=fleet.docs)
-    rows = ((h.id, h.state, h.report, specs[h.id].labels) for h in hosts.values())
+    hosts_text = host_text((h.id, h.state, h.report, specs[h.id].labels) for h in hosts.values())
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families([*host_families(rows), *hub_families(fleet_state.metric_sources(session, now), now)]))
-    return generate_latest(registry)
+    registry.register(_Families(hub_families(fleet_state.metric_sources(session, now), now)))
+    return hosts_text.encode() + generate_latest(registry)  # the text format 0.0.4, every Prometheus reads it
 
 
-@router.get(PATH, response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+@router.get(PATH, response_class=Response, responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}}})
 def metrics(request: Request, fleet: FleetDep, session: SessionDep) -> Response:
     """Every host's newest values and the hub's own metrics, for Prometheus."""
-    return Response(exposition(fleet, session), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(fleet, session), media_type=CONTENT_TYPE_PLAIN_0_0_4)
