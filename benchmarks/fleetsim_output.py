@@ -363,7 +363,7 @@ class SimHostState:
                % (int(now) if p.epoch_builtin else "", up, self.idle_s, *self.ticks, *self.load,
                   1 + int(self.load[0] / 2), 180 + p.cpus * 4, self.pid_next),
                self.meminfo(), "\n==> /proc/diskstats <==\n", self.diskstats(),
-               "\n==> /proc/net/dev <==\n", self.netdev()]
+               "\n==> /proc/net/dev <==\n", self.netdev(), "<<<pressure>>>\n", self.pressure()]
         rc = []
         if a.want_os:
             out.append("<<<os>>>\n%d\n%.2f %.2f\n==> /etc/os-release <==\n%s\n\n==> /proc/sys/kernel/hostname <==\n"
@@ -382,6 +382,9 @@ class SimHostState:
         if a.want_ps:
             out.append("<<<ps>>>\n" + self.ps())
             rc.append("ps 0\n")
+        if a.df_all or a.mounts:
+            out.append("<<<inodes>>>\n" + self.inodes(a))
+            rc.append("inodes 0\n")
         out.append("<<<rc>>>\n")
         out += rc
         if a.df_all or a.mounts:
@@ -417,6 +420,29 @@ class SimHostState:
             "%6s:%8d %7d %4d %4d %4d %5d %10d %9d %8d %7d %4d %4d %4d %5d %7d %10d" % (name, *n)
             for name, n in zip(self.p.nics, self.nic)) + "\n"
 
+    def pressure(self) -> str:
+        """/proc/pressure as the probe prints it: stalls grow with the load per core (kernel 4.20+)."""
+        busy = min(1.0, self.load[0] / self.p.cpus)
+        some = (("cpu", 40 * busy ** 3), ("memory", 4 * self.mem_used ** 4), ("io", 6 * busy ** 2))
+        lines = []
+        for name, value in some:
+            lines.append("%s some avg10=%.2f avg60=%.2f avg300=%.2f total=%d\n"
+                         % (name, value, value * 0.9, value * 0.8, int(self.idle_s * value * 1e4)))
+            full = 0.0 if name == "cpu" else value / 3
+            lines.append("%s full avg10=%.2f avg60=%.2f avg300=%.2f total=%d\n"
+                         % (name, full, full * 0.9, full * 0.8, int(self.idle_s * full * 1e4)))
+        return "".join(lines)
+
+    def inodes(self, a: ProbeArgs) -> str:
+        """`df -Pi` of the same filesystems as `df`: one inode per 16 KiB, a third as full as the space."""
+        lines = ["Filesystem      Inodes   IUsed   IFree IUse% Mounted on"]
+        for src, _fstype, mount, size, share in self._df_rows(a):
+            total = size // 16
+            used = int(total * share / 3)
+            pct = -(-used * 100 // total) if total else 0
+            lines.append("%s %d %d %d %d%% %s" % (src, total, used, total - used, pct, mount))
+        return "\n".join(lines) + "\n"
+
     def nvidia(self) -> str:
         p = self.p
         name, mib, limit, idle_w, fan = p.gpu_model
@@ -449,7 +475,7 @@ class SimHostState:
         return "".join("%5d %4.1f %6d %s\n" % (pid, cpu * self.r.uniform(0.95, 1.05), rss, name)
                        for (pid, name, rss), cpu in zip(self.ps_rows, self.ps_cpu))
 
-    def df(self, a: ProbeArgs) -> str:
+    def _df_rows(self, a: ProbeArgs) -> list[tuple]:
         p = self.p
         if a.df_all:
             rows = [(*m, self.fs_used[i]) for i, m in enumerate(p.mounts)]
@@ -461,6 +487,10 @@ class SimHostState:
             for want in a.mounts:
                 i = by_mount.get(want, 0)  # a path inside / is reported as /
                 rows.append((*p.mounts[i], self.fs_used[i]))
+        return rows
+
+    def df(self, a: ProbeArgs) -> str:
+        rows = self._df_rows(a)
         w = max(len(x[0]) for x in rows)
         lines = ["%-*s %-8s %11s %9s %9s %8s %s" % (w, "Filesystem", "Type", "1024-blocks", "Used", "Available",
                                                    "Capacity", "Mounted on")]
