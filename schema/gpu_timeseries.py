@@ -22,6 +22,8 @@ from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from schema.models import GpuSample, SampleHourly
+from collector.metrics.catalogue import CATALOGUE
+from collector.metrics.model import unknown_metric
 from schema.timeseries import STEPS, Point, check_range
 from schema.timeutil import hour_floor, time_bucket
 
@@ -34,19 +36,25 @@ class GpuMetric:
     unit: str
 
 
-GPU_METRICS: dict[str, GpuMetric] = {
-    "util_pct": GpuMetric("GPU utilisation of the card", "%"),
-    "mem_used_pct": GpuMetric("GPU memory used, of the card's memory", "%"),
-    "temperature_c": GpuMetric("GPU temperature", "°C"),
-    "power_w": GpuMetric("GPU power draw (hourly: the hour's average as max too)", "W"),
-}
-# metric -> keys of its avg and max in a samples_hourly.gpus item (mem_used_pct: over mem_total_mb)
-_HOURLY_KEYS = {
-    "util_pct": ("util_avg", "util_max"),
-    "mem_used_pct": ("mem_used_mb_avg", "mem_used_mb_max"),
-    "temperature_c": ("temp_avg", "temp_max"),
-    "power_w": ("power_avg", "power_avg"),
-}
+def _catalogue_metrics() -> tuple[dict[str, GpuMetric], dict[str, tuple[str, str]]]:
+    """The catalogue's GPU metrics rolled up per card (collector/metrics/catalogue.py), by their gpu_samples
+    column, and the card's memory used % (over mem_total_mb); with the keys of each one's hourly avg and max
+    in a samples_hourly.gpus item (no max kept: the hour's average stands for it)."""
+    metrics: dict[str, GpuMetric] = {}
+    hourly: dict[str, tuple[str, str]] = {}
+    for m in CATALOGUE.scope("gpu"):
+        if m.column and "avg" in m.rollup:
+            avg = m.hourly_name("avg")
+            hourly[m.key] = (avg, m.hourly_name("max") if "max" in m.rollup else avg)
+            metrics[m.key] = GpuMetric(m.description + ("" if "max" in m.rollup else
+                                                        " (hourly: the hour's average as max too)"), m.unit)
+        elif m.key == "mem_used_pct":
+            metrics[m.key] = GpuMetric(m.description, m.unit)
+            hourly[m.key] = hourly["mem_used_mb"]  # over the card's mem_total_mb
+    return metrics, hourly
+
+
+GPU_METRICS, _HOURLY_KEYS = _catalogue_metrics()
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ def gpu_timeseries(session: Session, host_id: str, metric: str, start: float, en
 def _check(metric: str, start: float, end: float, resolution: str | None) -> str:
     """Validate the arguments and return the resolution to use (same rules as schema.timeseries)."""
     if metric not in GPU_METRICS:
-        raise ValueError(f"unknown GPU metric {metric!r}; allowed: {', '.join(GPU_METRICS)}")
+        raise ValueError(unknown_metric(metric, GPU_METRICS, "GPU metric"))
     return check_range(start, end, resolution)
 
 

@@ -101,7 +101,8 @@ def test_hourly_matches_the_rollup_of_raw_samples(session):
         session.add(Sample(host_id="g1", ts=H + off))  # a rollup row needs host samples
     session.commit()
     rollup_hours(session, H, H)
-    expect = {"util_pct": (5.5, 11.0), "mem_used_pct": (10.0, 10.0), "temperature_c": (50.0, 50.0),
+    expect = {"util_pct": (5.5, 11.0), "mem_used_mb": (8192.0, 8192.0), "mem_used_pct": (10.0, 10.0),
+              "temperature_c": (50.0, 50.0),
               "power_w": (200.0, 200.0)}
     for metric, (avg, peak) in expect.items():
         result = gpu_timeseries(session, "g1", metric, H, H + 3 * DAY)
@@ -177,7 +178,7 @@ async def test_api_hourly_for_long_ranges(api):  # noqa: F811
 
 @aio
 @pytest.mark.parametrize("params, needle", [
-    ({"metric": "bogus"}, "allowed: util_pct, mem_used_pct"),
+    ({"metric": "bogus"}, "allowed: util_pct, mem_used_mb, mem_used_pct"),
     ({"metric": "cpu_pct"}, "cpu_pct"),
     ({"from": "2026-11-21T10:00:00Z", "to": "2026-11-21T09:00:00Z"}, "before"),
     ({"from": NOW - 30 * DAY, "step": "raw"}, "raw"),
@@ -197,5 +198,5 @@ async def test_api_unknown_host_is_404(api):  # noqa: F811
 @aio
 async def test_api_metrics_catalog_lists_gpu_metrics(api):  # noqa: F811
     body = (await api["client"].get("/api/metrics")).json()
-    assert set(body["gpu_metrics"]) == {"util_pct", "mem_used_pct", "temperature_c", "power_w"}
+    assert set(body["gpu_metrics"]) == {"util_pct", "mem_used_mb", "mem_used_pct", "temperature_c", "power_w"}
     assert body["gpu_metrics"]["power_w"]["unit"] == "W" and "cpu_pct" in body["metrics"]
