@@ -10,6 +10,7 @@ reads any section from there without a field here. They are not serialised.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import operator
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -148,19 +149,38 @@ class HostReport:
             "disk_io": [_record(i) for i in self.disk_io],
             "net_interfaces": [_record(i) for i in self.net_interfaces],
         }
-        for m in CATALOGUE.scope("host"):
-            if m.key not in d:
-                d[m.key] = m.value(self)
-        for scope, key in _ITEMS.items():
-            extra = [m for m in CATALOGUE.scope(scope) if not hasattr(_TYPES[scope], m.key)]
-            if extra:
-                for record, out in zip(self.items(scope), d[key]):
-                    out.update((m.key, m.value(self, record)) for m in extra)
+        for key, reader in _HOST_EXTRA:
+            d[key] = reader(self)
+        for scope, key, extra in _ITEM_EXTRA:
+            for record, out in zip(self.items(scope), d[key]):
+                for k, reader in extra:
+                    out[k] = reader(self, record)
         return d
 
 
 _TYPES = {"disk": Disk, "gpu": Gpu, "service": Service, "interface": Interface}
 
 
+_FIELDS: dict[type, tuple[tuple[str, ...], Any]] = {}
+
+
 def _record(r: Any) -> dict[str, Any]:
-    return {name: getattr(r, name) for name in r.__slots__}
+    """A record as a dict of its fields (one attrgetter per type: this runs for every disk and GPU of every poll)."""
+    fields = _FIELDS.get(type(r))
+    if fields is None:
+        names = tuple(r.__slots__)
+        fields = _FIELDS[type(r)] = (names, operator.attrgetter(*names))
+    values = fields[1](r)
+    return dict(zip(fields[0], values if len(fields[0]) > 1 else (values,)))
+
+
+# catalogue metrics that are not fields of the JSON already: added by to_dict (host: beside the fields; per item)
+_BASE_KEYS = frozenset({"host", "ok", "state", "ts", "host_epoch", "cpu_count", "load1", "load5", "load15",
+                        "mem_total_bytes", "mem_used_bytes", "mem_available_bytes", "swap_total_bytes",
+                        "swap_free_bytes", "uptime_s", "disks", "gpus", "gpu_count", "services", "os",
+                        "top_processes", "probe_bytes", "errors", "cpu_pct", "disk_read_bps", "disk_write_bps",
+                        "net_rx_bps", "net_tx_bps", "interval_s", "disk_io", "net_interfaces"})
+_HOST_EXTRA = tuple((m.key, m.reader) for m in CATALOGUE.scope("host") if m.key not in _BASE_KEYS)
+_ITEM_EXTRA = tuple((scope, key, extra) for scope, key in _ITEMS.items()
+                    if (extra := tuple((m.key, m.reader) for m in CATALOGUE.scope(scope)
+                                       if not hasattr(_TYPES[scope], m.key))))

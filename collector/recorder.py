@@ -50,10 +50,11 @@ class SampleRows:
     services: list[dict[str, Any]] = field(default_factory=list)
 
 
-_HOST = CATALOGUE.stored("host")
-_GPU = CATALOGUE.stored("gpu")
-_DISK = CATALOGUE.stored("disk")
-_SERVICE = CATALOGUE.stored("service")
+# (column, reader) of each stored metric: the readers are called directly, this runs for every poll
+_HOST = tuple((m.key, m.reader) for m in CATALOGUE.stored("host"))
+_GPU = tuple((m.key, m.reader) for m in CATALOGUE.stored("gpu"))
+_DISK = tuple((m.key, m.reader) for m in CATALOGUE.stored("disk"))
+_SERVICE = tuple((m.key, m.reader) for m in CATALOGUE.stored("service"))
 
 
 def rows_from_report(report: HostReport) -> SampleRows:
@@ -61,15 +62,15 @@ def rows_from_report(report: HostReport) -> SampleRows:
     host, ts = report.host, report.ts
     sample = {"host_id": host, "ts": ts, "state": report.state,
               "errors": json.dumps(dict(report.errors), sort_keys=True) if report.errors else None}
-    for m in _HOST:
-        sample[m.key] = m.value(report)
+    for key, read in _HOST:
+        sample[key] = read(report)
     return SampleRows(
         sample=sample,
         gpus=[{"host_id": host, "ts": ts, "gpu_index": g.index, "uuid": g.uuid, "name": g.name,
-               **{m.key: m.value(report, g) for m in _GPU}} for g in report.gpus],
+               **{key: read(report, g) for key, read in _GPU}} for g in report.gpus],
         disks=[{"host_id": host, "ts": ts, "mount": d.mount, "fstype": d.fstype,
-                **{m.key: m.value(report, d) for m in _DISK}} for d in report.disks],
-        services=[{"host_id": host, "ts": ts, "unit": s.name, **{m.key: m.value(report, s) for m in _SERVICE}}
+                **{key: read(report, d) for key, read in _DISK}} for d in report.disks],
+        services=[{"host_id": host, "ts": ts, "unit": s.name, **{key: read(report, s) for key, read in _SERVICE}}
                   for s in report.services],
     )
 

@@ -68,13 +68,14 @@ class Metric:
         if reader is None:
             get = operator.attrgetter(self.key)
             reader = get if self.scope == "host" else (lambda _report, item: get(item))
-        object.__setattr__(self, "_reader", reader)
+        object.__setattr__(self, "reader", reader)
 
     def value(self, report: Any, item: Any = None) -> Any:
-        """This metric's value in `report` (and `item`, for disk, GPU, interface and service metrics)."""
+        """This metric's value in `report` (and `item`, for disk, GPU, interface and service metrics); the hot
+        path calls `reader` (f(report) or f(report, item)) directly."""
         if self.scope == "host":
-            return self._reader(report)  # type: ignore[attr-defined]
-        return self._reader(report, item)  # type: ignore[attr-defined]
+            return self.reader(report)  # type: ignore[attr-defined]
+        return self.reader(report, item)  # type: ignore[attr-defined]
 
     def hourly_name(self, aggregate: str) -> str:
         """Its samples_hourly column (host) or its key in the hour's per-disk / per-GPU JSON."""
