@@ -3,10 +3,10 @@
 Run as root from the repository root:  python3 benchmarks/alert_delivery.py [--hosts N] [--seconds S] [--json]
 
 A real hub (collector.hub.Hub, SQLite) polls N hosts every 5 s; every host is the
-real test sshd (tests/sshd.py) whose fake nvidia-smi reports GPU 0 at 85 °C. One
+real test sshd (tests/support/sshd.py) whose fake nvidia-smi reports GPU 0 at 85 °C. One
 rule, `gpu_temperature_c > 80` with `for: 0s`, fires one alert per host at its
 first poll; at 60 % of the run the GPU cools to 60 °C and every alert resolves.
-Receivers are real HTTP servers on 127.0.0.1 (tests/http_receiver.py).
+Receivers are real HTTP servers on 127.0.0.1 (tests/support/http_receiver.py).
 
 Two runs, one hub each:
   baseline  one notifier, a receiver that answers 200 at once
@@ -51,8 +51,8 @@ async def run_once(mode: str, hosts: int, seconds: float, sshd, tmp: Path) -> di
     from schema.db import make_engine
     from schema.migrate import upgrade
     from schema.models import Sample
-    from tests.http_receiver import Receiver
-    from tests.hubproc import host_entry, write_inventory
+    from tests.support.http_receiver import Receiver
+    from tests.support.hubproc import host_entry, write_inventory
 
     good = await Receiver().start()
     stuck = await Receiver(default="hang").start()
@@ -117,7 +117,7 @@ notifiers:
 
 
 async def bench(args) -> dict:
-    from tests.sshd import start_sshd
+    from tests.support.sshd import start_sshd
 
     sshd = start_sshd()
     try:

@@ -83,7 +83,8 @@ def free_port() -> int:
 
 def make_token(tree: Path, db_url: str, env: dict[str, str]) -> str:
     """An admin API token, made by the hub's own `fleetwatch token create` (run in the hub's tree, so the
-    database gets that tree's schema), as tests/hubproc.py makes one. Kept for API calls; /healthz needs none."""
+    database gets that tree's schema), as tests/support/hubproc.py makes one. Kept for API calls; /healthz
+    needs none."""
     name = f"fleet-bench-{os.getpid()}-{int(time.time())}"
     out = subprocess.run([sys.executable, "-m", "collector.cli", "token", "create", name, "--role", "admin",
                           "--db", db_url], cwd=tree, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -177,9 +178,9 @@ class Run:
 
     def start_web_load(self, clients: int):
         """`clients` logged-in viewers fetching the overview, a host page, /events and /alerts as htmx does
-        (tests/webload.py), for the window's first WEB_LOAD_S."""
-        from tests.hubproc import make_user
-        from tests.webload import Load, login
+        (tests/support/webload.py), for the window's first WEB_LOAD_S."""
+        from tests.support.hubproc import make_user
+        from tests.support.webload import Load, login
 
         make_user(self.args.db, "fleet-bench-viewer", "viewer", "fleet bench password 1")
         cookie = login(self.port, "fleet-bench-viewer", "fleet bench password 1")

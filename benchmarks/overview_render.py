@@ -36,7 +36,7 @@ from schema.fleet import latest_doc  # noqa: E402
 from schema.models import Host  # noqa: E402
 from schema.runtime_models import HostLatest  # noqa: E402
 from schema.migrate import upgrade  # noqa: E402
-from tests.sshd import free_port  # noqa: E402
+from tests.support.sshd import free_port  # noqa: E402
 from webapp.app import create_app  # noqa: E402
 from webapp.auth import SESSION_COOKIE  # noqa: E402
 

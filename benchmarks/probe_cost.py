@@ -26,7 +26,7 @@ from collector.prober import probe_args  # noqa: E402
 from collector.ssh_pool import HostConnection  # noqa: E402
 from inventory import load_inventory_text  # noqa: E402
 from remote_scripts import probe_command  # noqa: E402
-from tests.sshd import start_sshd  # noqa: E402
+from tests.support.sshd import start_sshd  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 

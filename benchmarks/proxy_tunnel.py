@@ -3,7 +3,7 @@
 Run as root from the repository root:  python3 benchmarks/proxy_tunnel.py [--quick] [--json]
 
 Everything runs on this machine over loopback, with the real test sshd
-(tests/sshd.py) playing the host:
+(tests/support/sshd.py) playing the host:
 
   direct           client -> target server
   tunnel           client -> sshd's remote listener -> SSH channel on the hub's
@@ -325,7 +325,7 @@ async def bench(args) -> dict:
     from collector.ssh_pool import HostConnection
     from inventory import load_inventory
     from inventory.models import ProxyConfig
-    from tests.sshd import free_port, start_sshd
+    from tests.support.sshd import free_port, start_sshd
 
     facts = machine_facts()
     started = time.perf_counter()

@@ -4,7 +4,7 @@ Run as root from the repository root:
     python3 benchmarks/web_load.py [--clients 50] [--seconds 60] [--tree PATH] [--json]
 
 A real `fleetwatch serve` (a subprocess) polls two hosts, each a real test sshd
-(tests/sshd.py), every 5 s. After the first samples, CLIENTS threads of this
+(tests/support/sshd.py), every 5 s. After the first samples, CLIENTS threads of this
 process, each on its own keep-alive connection and logged in as a viewer,
 fetch `/`, `/hosts/load-a`, `/events` and `/alerts` as htmx does (HX-Request),
 back to back, for SECONDS; one more client asks `/healthz` once a second on a
@@ -55,10 +55,10 @@ def _samples(db: Path, host: str, since: float, until: float) -> list[float]:
 
 
 def run(clients: int, seconds: float, tree: Path | None) -> dict:
-    from tests import hubproc
-    from tests.hubproc import HubProcess, host_entry, make_user, write_inventory
-    from tests.sshd import start_sshd
-    from tests.webload import Load, health_latencies, login
+    from tests.support import hubproc
+    from tests.support.hubproc import HubProcess, host_entry, make_user, write_inventory
+    from tests.support.sshd import start_sshd
+    from tests.support.webload import Load, health_latencies, login
 
     if tree is not None:
         hubproc.ROOT = tree  # `python -m collector.cli serve` runs from there

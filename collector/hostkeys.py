@@ -67,7 +67,7 @@ def read_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
 
 
 # Every connection used to parse the whole file and keep its own copy: 632 KB a host with 1,000
-# hosts in one file (tests/test_hostkeys.py), so 1,000 hosts took 1.2 GB and 2,000 never finished
+# hosts in one file (tests/unit/test_hostkeys.py), so 1,000 hosts took 1.2 GB and 2,000 never finished
 # connecting. Now one parse per change, and a connection holds a bound `match` of it, which
 # asyncssh calls once, as it connects, for that host's keys.
 KNOWN_HOSTS: ParsedFiles[asyncssh.SSHKnownHosts] = ParsedFiles(read_known_hosts)

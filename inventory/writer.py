@@ -5,7 +5,7 @@ and the file is replaced only if it still holds them (guarded_write.py); if not,
 redone on the new content (up to ``_TRIES`` times), or refused with :class:`InventoryConflict`
 when it no longer applies (the host was deleted by hand, the file is now invalid): a change is
 never dropped without saying so. Before, 23 to 35 of 36 hosts appended by hand vanished while
-the API added 36 (five runs of tests/test_inventory_writer_race.py).
+the API added 36 (five runs of tests/integration/test_inventory_writer_race.py).
 """
 
 from __future__ import annotations

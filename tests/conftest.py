@@ -1,118 +1,38 @@
-"""Shared fixtures: a real OpenSSH sshd on 127.0.0.1 and inventories pointing at it."""
+"""Shared by every room: the rooms' markers, and the one `fleetwatch serve` the page and browser tests share.
+
+The tests live in rooms (README, "Tests, room by room"):
+- tests/unit: pure tests that start no process, server or network (parsers, rates, rules, formatters);
+  they run in seconds: `python3 -m pytest -m unit`.
+- tests/integration: real sshd, PostgreSQL, hubs, shells, HTTP servers, Prometheus (fixtures in its conftest.py).
+- tests/browser: Playwright driving Debian's Chromium.
+Helpers shared by the tests (and the benchmarks) are in tests/support. Each test gets its room's marker here,
+so `-m unit`, `-m integration` and `-m browser` select a room and plain `python3 -m pytest` runs all three.
+"""
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.sshd import SSHDServer, start_sshd
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def sshd() -> Iterator[SSHDServer]:
-    """One real sshd for the whole session (started and stopped by PID)."""
-    server = start_sshd()
-    yield server
-    server.stop()
-    shutil.rmtree(server.root, ignore_errors=True)
+TESTS = Path(__file__).resolve().parent
+ROOMS = ("unit", "integration", "browser")
 
 
-@pytest.fixture
-def inventory_file(sshd: SSHDServer, tmp_path: Path):
-    """Write a one-host inventory for the test sshd; call with host overrides."""
-
-    def make(host_id: str = "test-host", **overrides: object) -> Path:
-        path = tmp_path / "hosts.yaml"
-        path.write_text(sshd.inventory_yaml(host_id, **overrides))
-        return path
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A real, throwaway PostgreSQL server for the session; the URL of its `fleetwatch` database.
-
-    Fails (never skips) when the PostgreSQL binaries are missing: the message names the apt package.
-    """
-    from tests.pg import PostgresMissing, start_postgres
-
-    try:
-        server = start_postgres()
-    except PostgresMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def pg_test_url(pg_url, request):
-    """A database of the test module's own on the session's throwaway PostgreSQL server."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = "fw_" + request.module.__name__.rsplit(".", 1)[-1]
-
-    def admin(sql: str) -> None:
-        with psycopg.connect(make_url(pg_url).set(database="postgres").render_as_string(hide_password=False),
-                             autocommit=True) as conn:
-            conn.execute(sql)
-
-    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{name}"')
-    yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    admin(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request, tmp_path):
-    """A session on a fresh schema: a tmp SQLite file, or the module's PostgreSQL database."""
-    from sqlmodel import Session, SQLModel
-
-    from schema.db import make_engine
-
-    url = str(tmp_path / "t.db") if request.param == "sqlite" else request.getfixturevalue("pg_test_url")
-    engine = make_engine(url)
-    SQLModel.metadata.drop_all(engine)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as s:
-        yield s
-    engine.dispose()
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its room: the first folder of its path under tests/."""
+    for item in items:
+        path = item.path.resolve()
+        parts = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else ()
+        if len(parts) > 1 and parts[0] in ROOMS:
+            item.add_marker(parts[0])
 
 
 @pytest.fixture(scope="session")
 def web_hub(tmp_path_factory):
-    """A real `fleetwatch serve` for the page and browser tests (tests/webhub.py), shared by both."""
-    from tests.webhub import start_web_hub, stop_web_hub
+    """A real `fleetwatch serve` for the page and browser tests (tests/support/webhub.py), shared by both."""
+    from tests.support.webhub import start_web_hub, stop_web_hub
 
     web = start_web_hub(tmp_path_factory.mktemp("web"))
     yield web
     stop_web_hub(web)
-
-
-@pytest.fixture
-def prometheus(tmp_path):
-    """Start real Prometheus servers (tests/prometheus_server.py), stopped by PID after the test:
-    `prometheus(["127.0.0.1:PORT"], bearer_token=..., metrics_path=..., scrape_interval=...)`.
-
-    Fails (never skips) when /usr/bin/prometheus is missing: the message names the apt package.
-    """
-    from tests.prometheus_server import PrometheusMissing, start_prometheus
-
-    started = []
-
-    def start(targets, **options):
-        try:
-            server = start_prometheus(tmp_path, targets, **options)
-        except PrometheusMissing as exc:
-            pytest.fail(str(exc), pytrace=False)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()

@@ -85,7 +85,7 @@ def host_text(hosts: Iterable[tuple[str, str, Mapping[str, Any] | None, Mapping[
     Written here rather than through prometheus-client's families: at 2,000 hosts a scrape has some
     120,000 series, and building a Sample (a dict of labels) for each and formatting it again took 1.1 s
     of the 300 ms a scrape may take (docs/benchmarks.md, "Prometheus /metrics"); every label set is
-    escaped once per host and per item here. tests/test_metrics_endpoint.py reads it with
+    escaped once per host and per item here. tests/integration/test_metrics_endpoint.py reads it with
     prometheus-client's own parser.
     """
     hosts = list(hosts)

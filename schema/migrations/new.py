@@ -4,7 +4,7 @@ A metric added to the catalogue (collector/metrics/catalogue.py) is a new column
 of the models; this compares a fresh database at the newest revision with them
 and writes `schema/migrations/versions/NNNN_<message>.py` with what differs
 (ALTER TABLE ... ADD COLUMN, on SQLite and PostgreSQL alike). Read the file
-before committing it; tests/test_migrations.py fails while models and
+before committing it; tests/integration/test_migrations.py fails while models and
 migrations differ.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print('usage: python3 -m schema.migrations.new "what the migration does"', file=sys.stderr)
         return 2
     path = new_revision(args[0].strip())
-    print(f"wrote {path}: read it, then run the migration tests (tests/test_migrations.py)")
+    print(f"wrote {path}: read it, then run the migration tests (tests/integration/test_migrations.py)")
     return 0
 
 

@@ -1,0 +1,300 @@
+"""HTML pages (SPEC §5 Web UI) from a real hub: structure checked with an HTML parser, not string matching."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import httpx
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from collector.metrics.catalogue import CATALOGUE
+from tests.support.webhub import HOT_GPU_C
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def client(web_hub):
+    headers = {**HTML, "Authorization": f"Bearer {web_hub.hub.token}"}  # an admin token (tests/support/hubproc.py)
+    with httpx.Client(base_url=web_hub.url, timeout=30, headers=headers) as c:
+        yield c
+
+
+def page(client, path: str, status: int = 200, **kw) -> BeautifulSoup:
+    resp = client.get(path, **kw)
+    assert resp.status_code == status, resp.text[:2000]
+    assert resp.headers["content-type"].startswith("text/html")
+    return BeautifulSoup(resp.text, "html.parser")
+
+
+def htmx(client, path: str, target: str) -> BeautifulSoup:
+    return page(client, path, headers={**client.headers, "HX-Request": "true", "HX-Target": target})
+
+
+def cards(doc: BeautifulSoup) -> dict[str, object]:
+    return {c["data-host"]: c for c in doc.select("#fleet article.card")}
+
+
+# --------------------------------------------------------------------------- every page
+@pytest.mark.parametrize("path, current", [("/", "/"), ("/hosts/alpha", "/"), ("/compare", "/compare"),
+                                           ("/history", "/history"), ("/events", "/events"), ("/alerts", "/alerts"),
+                                           ("/servers", "/servers")])
+def test_every_page_has_the_same_navigation(client, path, current):
+    doc = page(client, path)
+    links = [a["href"] for a in doc.select("header nav a")]
+    assert links == ["/", "/compare", "/history", "/events", "/alerts", "/servers", "/docs"]
+    assert [a["href"] for a in doc.select('header nav a[aria-current="page"]')] == [current]
+    scripts = [s["src"] for s in doc.select("script[src]")]
+    assert any(src.endswith("/static/vendor/htmx-2.0.11.min.js") for src in scripts)
+
+
+def test_vendored_assets_are_served_with_their_version_in_the_name(client):
+    for path in ("/static/vendor/htmx-2.0.11.min.js", "/static/vendor/uPlot-1.6.32.min.js",
+                 "/static/vendor/uPlot-1.6.32.min.css", "/static/charts.js", "/static/fleetwatch.js"):
+        resp = client.get(path)
+        assert resp.status_code == 200 and len(resp.content) > 1000, path
+
+
+# --------------------------------------------------------------------------- overview
+def test_overview_totals_and_one_card_per_host(client):
+    doc = page(client, "/")
+    totals = {dd["data-total"]: int(dd.text) for dd in doc.select("#fleet dd[data-total]")}
+    assert totals["hosts"] == 3 and totals["up"] == 2 and totals["down"] + totals["connecting"] == 1
+    assert totals["gpus"] == 2 and totals["failed_services"] == 1
+    found = cards(doc)
+    assert set(found) == {"alpha", "beta", "ghost"}
+    assert found["alpha"]["data-state"] == "up" and "ok" in found["alpha"]["class"]
+    assert found["ghost"]["data-state"] in ("down", "unreachable", "connecting")
+    assert found["alpha"].select_one("h2 a")["href"] == "/hosts/alpha"
+
+
+def test_overview_card_shows_bars_with_units_gpus_and_failed_services(client):
+    alpha = cards(page(client, "/"))["alpha"]
+    for metric in ("cpu", "mem", "disk"):
+        meter = alpha.select_one(f'.meter[data-metric="{metric}"]')
+        assert meter.select_one(".val").text.endswith(" %"), meter
+        assert meter.select_one("b")["style"].startswith("--v:")
+    bars = alpha.select(".gpubars .mini")
+    assert len(bars) == 2 and "hot" in bars[0]["class"] and "hot" not in bars[1]["class"]
+    assert f"{HOT_GPU_C} °C" in bars[0]["title"]
+    assert alpha.select_one(".badge.bad").text.strip() == "1 failed service"
+    seen = alpha.select_one("footer time[data-ago]")
+    assert time.time() - float(seen["data-ago"]) < 30 and seen.text.endswith(" ago")
+
+
+def test_overview_refresh_returns_only_the_fleet_section(client):
+    doc = htmx(client, "/", "fleet")
+    assert doc.find("html") is None and doc.find("nav") is None
+    root = doc.find(True)
+    assert root.name == "section" and root["id"] == "fleet"
+    assert root["hx-trigger"] == "every 5s" and root["hx-get"] == "/"
+    assert set(cards(doc)) == {"alpha", "beta", "ghost"}
+
+
+def test_overview_filters(client):
+    assert set(cards(page(client, "/?q=alp"))) == {"alpha"}
+    assert set(cards(page(client, "/?q=rack=a1"))) == {"alpha"}
+    assert set(cards(page(client, "/?state=problems"))) == {"alpha", "ghost"}  # failed service, unreachable
+    assert set(cards(page(client, "/?state=up"))) == {"alpha", "beta"}
+    assert page(client, "/?q=nothing-like-this").select_one("#fleet .empty").text.startswith("No host matches")
+    order = list(cards(page(client, "/?sort=state")))
+    assert order[0] == "ghost"
+
+
+# --------------------------------------------------------------------------- host page
+def test_host_page_system_info_and_state(client):
+    doc = page(client, "/hosts/alpha")
+    facts = {dd["data-fact"]: dd.text.strip() for dd in doc.select("dd[data-fact]")}
+    assert facts["hostname"] not in ("", "–") and facts["kernel"] not in ("", "–")
+    assert int(facts["cores"]) >= 1 and facts["memory"].endswith(" GiB")
+    assert facts["retries"] == "0" and facts["last-error"] == "none"
+
+
+def test_host_page_live_tables(client):
+    doc = page(client, "/hosts/alpha")
+    tiles = {t["data-tile"]: t.select_one(".value").text for t in doc.select("#host-live .tile")}
+    assert tiles["cpu"].endswith(" %") and tiles["mem"].endswith((" MiB", " GiB")) and tiles["disk-io"].endswith("B/s")
+    rows = doc.select("#gpus tbody tr")
+    assert [r["data-gpu"] for r in rows] == ["0", "1"]
+    hot = rows[0].select_one("td.temp")
+    assert "hot" in hot["class"] and hot.text.strip() == f"{HOT_GPU_C} °C"
+    assert "hot" not in rows[1].select_one("td.temp")["class"]
+    units = {r["data-unit"]: r.select_one(".badge") for r in doc.select("#services tbody tr")}
+    assert set(units) == {"nginx.service", "broken.service"}
+    assert "bad" in units["broken.service"]["class"] and "ok" in units["nginx.service"]["class"]
+    assert doc.select("#disks tbody tr"), "the root filesystem is watched by default"
+
+
+def test_host_without_gpus_says_so(client):
+    assert cards(page(client, "/"))["beta"].select_one(".gpubars") is None
+    doc = page(client, "/hosts/beta")
+    assert doc.select_one("#gpus .empty").text.strip() == "No GPU" and doc.select_one("#gpus table") is None
+    assert "chart-gpu-util" not in [c["id"] for c in doc.select(".chart[data-chart]")]
+
+
+def test_host_page_charts_name_series_that_answer(client):
+    doc = page(client, "/hosts/alpha")
+    charts = {c["id"]: json.loads(c["data-chart"]) for c in doc.select(".chart[data-chart]")}
+    # the catalogue's charts (collector/metrics/catalogue.py), and one line per card for a host with GPUs
+    assert set(charts) == {f"chart-{c.id}" for c in CATALOGUE.charts} | {"chart-gpu-util"}
+    assert {"chart-cpu", "chart-mem", "chart-disk-io", "chart-net"} <= set(charts)
+    ranges = [a["data-range"] for a in doc.select(".ranges a")]
+    assert ranges == ["1h", "6h", "24h", "7d", "30d"]
+    for chart in charts.values():
+        for source in chart["sources"]:
+            resp = client.get(source["url"], headers={"Accept": "application/json"})
+            assert resp.status_code == 200, (source, resp.text)
+            body = resp.json()
+            assert (body["cards"] if source["kind"] == "gpus" else body["points"]), source
+
+
+def test_host_page_live_refresh_and_unknown_host(client):
+    doc = htmx(client, "/hosts/alpha", "host-live")
+    root = doc.find(True)
+    assert root["id"] == "host-live" and doc.find("nav") is None
+    missing = page(client, "/hosts/no-such-host", status=404)
+    assert "not in the inventory" in missing.select_one("[role=alert]").text
+    assert client.get("/api/servers/no-such-host", headers={"Accept": "application/json"}).json()["detail"]
+
+
+def test_unreachable_host_page_shows_the_error(client):
+    doc = page(client, "/hosts/ghost")
+    assert "refused" in doc.select_one('dd[data-fact="last-error"]').text
+    assert int(doc.select_one('dd[data-fact="retries"]').text) >= 1
+
+
+# --------------------------------------------------------------------------- compare
+def test_compare_table_has_average_and_peak_per_host(client):
+    doc = page(client, "/compare?servers=alpha&servers=beta&metric=cpu_pct&range=1h")
+    rows = {r["data-host"]: [td.text.strip() for td in r.select("td")] for r in doc.select("#compare-table tbody tr")}
+    assert set(rows) == {"alpha", "beta"}
+    for cells in rows.values():
+        assert cells[1].endswith(" %") and cells[2].endswith(" %") and int(cells[3]) > 0
+        assert float(cells[2].split()[0]) >= float(cells[1].split()[0])
+    chart = json.loads(doc.select_one("#chart-compare")["data-chart"])
+    assert chart["sources"][0]["kind"] == "compare"
+    assert [o["value"] for o in doc.select('select[name="servers"] option[selected]')] == ["alpha", "beta"]
+
+
+def test_compare_bad_input_is_explained(client):
+    assert "unknown metric" in page(client, "/compare?servers=alpha&metric=nope").select_one("[role=alert]").text
+    many = "&".join(f"servers=h{i}" for i in range(25))
+    assert "at most 20" in page(client, f"/compare?{many}").select_one("[role=alert]").text
+
+
+# --------------------------------------------------------------------------- history
+def _history(client, query: str = "") -> tuple[int, list]:
+    doc = page(client, "/history" + query)
+    table = doc.select_one("#history-table")
+    return int(table["data-total"]), table.select("#history-rows tbody tr")
+
+
+def test_history_filter_narrows_rows_and_pages_hold_20(client):
+    total_all, rows = _history(client)
+    assert len(rows) == 20
+    total_alpha, rows = _history(client, "?servers=alpha")
+    assert 0 < total_alpha < total_all
+    assert {r["data-host"] for r in rows} == {"alpha"}
+    total_day, _ = _history(client, "?servers=alpha&range=24h")
+    assert total_day < total_alpha
+
+
+def test_history_sort_and_paging(client):
+    doc = page(client, "/history?servers=beta&sort=cpu_pct_max&page=2")
+    col = [th.get_text(strip=True) for th in doc.select("#history-rows thead th")].index("CPU max ▲")
+    values = [float(r.select("td")[col].text.split()[0]) for r in doc.select("#history-rows tbody tr")]
+    assert len(values) == 20 and values == sorted(values)
+    assert doc.select_one('.pager a[rel="prev"]') is not None
+
+
+def test_history_csv_link_has_the_filtered_rows(client):
+    doc = page(client, "/history?servers=alpha&range=24h")
+    total = int(doc.select_one("#history-table")["data-total"])
+    href = doc.select_one("#csv-download")["href"]
+    resp = client.get(href)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    assert len(rows) == total and {r["host_id"] for r in rows} == {"alpha"}
+
+
+def test_history_bad_input_is_explained(client):
+    doc = page(client, "/history?sort=nope")
+    assert "unknown sort column" in doc.select_one("[role=alert]").text
+    doc = page(client, "/history?from=31-12-2026")
+    assert "YYYY-MM-DD" in doc.select_one("[role=alert]").text
+
+
+# --------------------------------------------------------------------------- events
+def test_events_newest_first_50_a_page_and_filters(client):
+    doc = page(client, "/events")
+    rows = doc.select("#event-rows tbody tr")
+    assert len(rows) == 50
+    times = [float(r.select_one("time")["data-local"]) for r in rows]
+    assert times == sorted(times, reverse=True)
+    doc = page(client, "/events?type=gpu_hot")
+    assert {r["data-type"] for r in doc.select("#event-rows tbody tr")} == {"gpu_hot"}
+    doc = page(client, "/events?server_id=beta&type=host_down")
+    assert {(r["data-host"], r["data-type"]) for r in doc.select("#event-rows tbody tr")} == {("beta", "host_down")}
+    second = htmx(client, "/events?page=2", "events-table")
+    assert second.find(True)["id"] == "events-table" and second.select("#event-rows tbody tr")
+    assert "ignored" in page(client, "/events?type=bogus").select_one("[role=alert]").text
+
+
+# --------------------------------------------------------------------------- servers
+def _inventory_ids(web_hub) -> list[str]:
+    return [h["id"] for h in yaml.safe_load(web_hub.inventory.read_text())["hosts"]]
+
+
+def test_servers_add_edit_delete_through_forms(client, web_hub):
+    before = web_hub.inventory.read_text()
+    resp = client.post("/servers", data={"id": "form-host", "address": "127.0.0.1", "port": "70000"})
+    assert resp.status_code == 422
+    doc = BeautifulSoup(resp.text, "html.parser")
+    assert "65535" in doc.select_one('[data-error-for="port"]').text
+    assert doc.select_one("#f-port")["aria-invalid"] == "true" and doc.select_one("#f-id")["value"] == "form-host"
+    assert web_hub.inventory.read_text() == before, "a rejected form writes nothing"
+
+    resp = client.post("/servers", data={"id": "form-host", "address": "127.0.0.1", "port": "2222",
+                                         "services_extra": "nginx.service", "labels": "rack=b2"})
+    assert resp.status_code == 303 and resp.headers["location"] == "/servers?added=form-host"
+    host = next(h for h in yaml.safe_load(web_hub.inventory.read_text())["hosts"] if h["id"] == "form-host")
+    assert host == {"id": "form-host", "address": "127.0.0.1", "port": 2222, "services": ["nginx.service"],
+                    "labels": {"rack": "b2"}}
+    assert web_hub.inventory.read_text().startswith("# test fleet"), "comments survive"
+    try:
+        doc = page(client, "/servers?added=form-host")
+        assert "Added form-host" in doc.select_one("[role=status]").text
+        assert "form-host" in [r["data-host"] for r in doc.select("#server-rows tbody tr")]
+
+        resp = client.post("/servers", data={"id": "form-host", "address": "127.0.0.2"})
+        assert resp.status_code == 422
+        assert "form-host" in BeautifulSoup(resp.text, "html.parser").select_one('[data-error-for="id"]').text
+
+        edit = page(client, "/servers/form-host/edit")
+        assert edit.select_one("#f-port")["value"] == "2222"
+        assert [i["value"] for i in edit.select('#watched-services input[checked]')] == ["nginx.service"]
+        resp = client.post("/servers/form-host", data={"address": "127.0.0.1", "port": "", "services": ["nginx.service"],
+                                                       "services_extra": "cron.service", "labels": ""})
+        assert resp.status_code == 303
+        host = next(h for h in yaml.safe_load(web_hub.inventory.read_text())["hosts"] if h["id"] == "form-host")
+        assert host == {"id": "form-host", "address": "127.0.0.1", "services": ["nginx.service", "cron.service"]}
+
+        resp = client.post("/servers/form-host", data={"address": "127.0.0.1", "services_extra": "bad unit;rm"})
+        assert resp.status_code == 422
+        assert BeautifulSoup(resp.text, "html.parser").select_one('[data-error-for="services"]')
+    finally:
+        resp = client.post("/servers/form-host/delete")
+    assert resp.status_code == 303 and "form-host" not in _inventory_ids(web_hub)
+
+
+def test_discover_services_offers_the_hosts_units(client):
+    doc = htmx(client, "/servers/alpha/discover", "watched-services")
+    boxes = {i["value"]: i.has_attr("checked") for i in doc.select('input[type=checkbox][name="services"]')}
+    assert boxes["nginx.service"] and boxes["broken.service"]
+    assert boxes["ssh.service"] is False and boxes["cron.service"] is False
+    doc = htmx(client, "/servers/ghost/discover", "watched-services")
+    assert "cannot reach ghost" in doc.select_one("[role=alert]").text

@@ -1,0 +1,83 @@
+"""The metric catalogue: its rules, and that storage, report JSON, alerts and APIs follow it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.alerts import observations
+from collector.host_report import HostReport
+from collector.metrics.catalogue import CATALOGUE
+from collector.metrics.model import Catalogue, Chart, Metric, Tile, unknown_metric
+from collector.reading import parse_output
+from collector.recorder import rows_from_report
+from collector.report import build_report
+from schema.history import HISTORY_COLUMNS
+from schema.models import DiskSample, GpuSample, Sample, SampleHourly
+from schema.timeseries import METRICS as TIMESERIES
+
+PROBE = Path(__file__).parent.parent / "fixtures" / "probe"
+
+
+def _report() -> HostReport:
+    first = parse_output((PROBE / "debian12_vm.txt").read_bytes(), 0, 1.0, asked=frozenset({"os", "ps"}))
+    second = parse_output((PROBE / "debian12_vm_next.txt").read_bytes(), 0, 6.0)
+    return build_report("vm", (first, second))
+
+
+def test_names_are_unique_in_a_scope_and_among_alertable():
+    x = Metric("x", "host", "%", "gauge", "d", "X", column="float")
+    with pytest.raises(ValueError, match="metric x twice in scope host"):
+        Catalogue((x, x))
+    Catalogue((x, Metric("x", "disk", "%", "gauge", "d", "X")))  # another scope: fine
+    with pytest.raises(ValueError, match="alertable metric y twice"):
+        Catalogue((Metric("y", "host", "%", "gauge", "d", "Y", alert=True),
+                   Metric("y", "gpu", "%", "gauge", "d", "Y", alert=True)))
+
+
+def test_entries_are_checked():
+    with pytest.raises(ValueError, match="scope, kind or unit"):
+        Metric("x", "host", "furlongs", "gauge", "d", "X")
+    with pytest.raises(ValueError, match="only a stored metric rolls up"):
+        Metric("x", "host", "%", "gauge", "d", "X", rollup=("avg",))
+    a = Metric("a", "host", "%", "gauge", "d", "A", column="float")
+    b = Metric("b", "host", "bytes", "gauge", "d", "B", column="bigint")
+    with pytest.raises(ValueError, match="not all host metrics"):
+        Catalogue((a,), tiles=(Tile("t", "T", ("a", "nope")),))
+    with pytest.raises(ValueError, match="one unit"):
+        Catalogue((a, b), charts=(Chart("c", "C", ("a", "b")),))
+
+
+def test_did_you_mean():
+    assert unknown_metric("cpu_pc", ["cpu_pct", "load1"]) == (
+        "unknown metric 'cpu_pc'; did you mean cpu_pct? allowed: cpu_pct, load1")
+    assert unknown_metric("zzz", ["cpu_pct"]) == "unknown metric 'zzz'; allowed: cpu_pct"
+
+
+def test_every_stored_metric_is_a_column_and_every_rollup_a_history_column():
+    for scope, model in (("host", Sample), ("gpu", GpuSample), ("disk", DiskSample)):
+        columns = set(model.__table__.columns.keys())
+        assert {m.key for m in CATALOGUE.stored(scope)} <= columns, scope
+    hourly = set(SampleHourly.__table__.columns.keys())
+    for m in CATALOGUE.rolled_up("host"):
+        for agg in m.rollup:
+            assert m.hourly_name(agg) in hourly and m.hourly_name(agg) in HISTORY_COLUMNS
+    assert set(TIMESERIES) == {m.name for m in CATALOGUE.stored("host")}
+
+
+def test_report_json_and_rows_carry_every_catalogue_metric():
+    report = _report()
+    doc = report.to_dict()
+    for m in CATALOGUE.scope("host"):
+        assert m.key in doc and doc[m.key] == m.value(report), m.name
+    for m in CATALOGUE.scope("disk"):
+        assert all(m.key in d for d in doc["disks"]), m.name
+    rows = rows_from_report(report)
+    assert {m.key for m in CATALOGUE.stored("host")} <= set(rows.sample)
+    assert doc["mem_used_pct"] == rows.sample["mem_used_pct"] == round(
+        100 * report.mem_used_bytes / report.mem_total_bytes, 2)
+
+
+def test_observations_are_the_alertable_metrics_only():
+    names = {o.metric for o in observations(_report())}
+    assert names and names <= set(CATALOGUE.alertable())
