@@ -55,12 +55,17 @@ def _escape(value: str) -> str:
 
 
 def _value(value: Any, scale: float) -> str | None:
-    """The sample's value as text (Go's float syntax reads Python's repr), None for no value."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
+    """The sample's value as text (Go's float syntax reads Python's repr), None for no value. The exact type
+    is tested first: this runs for every series of every scrape."""
+    kind = type(value)
+    if kind is not float and kind is not int:
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        kind = float if isinstance(value, float) else int
     if scale != 1:
         value = value * scale
-    if isinstance(value, float):
+        kind = type(value)
+    if kind is float:
         return repr(value) if math.isfinite(value) else None
     return str(value)
 

@@ -9,8 +9,10 @@ docs/benchmarks.md ("Prometheus /metrics").
 """
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -35,8 +37,28 @@ class _Families(Collector):
         return self._families
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """A scrape at 2,000 hosts decodes their reports (about a million small objects): the cyclic garbage
+    collector then ran a full collection in every other scrape, 110 ms of a 180 ms scrape (measured with
+    benchmarks/metrics_scrape.py). Nothing a scrape builds holds a cycle, so reference counting frees it
+    all; the collector is paused for the scrape and resumed after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def exposition(fleet, session) -> bytes:
     """The text a scrape gets: the hosts' series (inventory hosts only) and the hub's own families."""
+    with _no_cyclic_gc():
+        return _exposition(fleet, session)
+
+
+def _exposition(fleet, session) -> bytes:
     now = time.time()
     specs = fleet.specs
     hosts = fleet_state.hosts_now(session, specs, cache=fleet.docs)
