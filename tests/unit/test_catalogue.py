@@ -81,3 +81,23 @@ def test_report_json_and_rows_carry_every_catalogue_metric():
 def test_observations_are_the_alertable_metrics_only():
     names = {o.metric for o in observations(_report())}
     assert names and names <= set(CATALOGUE.alertable())
+
+
+def test_every_alertable_metric_is_accepted_by_alert_rules_and_others_are_not():
+    from inventory.alerting import parse_alerting
+
+    names = list(CATALOGUE.alertable())
+    rules = [{"name": f"r{i}", "metric": n, "op": ">", "threshold": 1} for i, n in enumerate(names)]
+    alerting = parse_alerting(rules, {})
+    assert not alerting.problems and [r.metric for r in alerting.rules] == names
+    refused = parse_alerting([{"name": "x", "metric": "psi_io_some", "op": ">", "threshold": 1}], {})
+    assert not refused.rules and "did you mean 'psi_io_some_avg10'?" in refused.problems[0].message
+
+
+def test_new_metrics_reach_history_csv_and_prometheus():
+    from schema.history import CSV_COLUMNS
+    for name in ("swap_used_bytes", "cpu_iowait_pct", "cpu_steal_pct", "psi_memory_full_avg10"):
+        m = CATALOGUE.get(name)
+        assert m.hourly_name("avg") in CSV_COLUMNS and m.prom_name and m.alert
+    inodes = CATALOGUE.get("disk_inodes_used_pct", "disk")
+    assert inodes.prom_name and inodes.alert and inodes.table
