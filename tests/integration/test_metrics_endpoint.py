@@ -117,3 +117,19 @@ def test_prometheus_scrapes_the_hub(web_hub, prometheus):
         v for _, v in rows) >= 2, timeout=60)
     cpus = dict((labels["host"], value) for labels, value in server.query("fleetwatch_cpus"))
     assert cpus == {"alpha": float(os.cpu_count()), "beta": float(os.cpu_count())}
+
+
+def test_serve_metrics_public_opens_metrics_only(tmp_path, sshd):
+    """`serve --metrics-public`: Prometheus reads /metrics without a token; the API still wants one."""
+    from tests.support.hubproc import HubProcess, host_entry, write_inventory
+
+    inventory = write_inventory(tmp_path / "hosts.yaml", [host_entry(sshd, "solo", gpu="off")])
+    hub = HubProcess(inventory, tmp_path / "public.db", extra=["--metrics-public", "--workers", "1"]).start()
+    try:
+        status, body = _get(hub.url + "/metrics", None)
+        assert status == 200, body
+        fams = {f.name for f in text_string_to_metric_families(body)}
+        assert "fleetwatch_host_up" in fams and "fleetwatch_probes" in fams
+        assert _get(hub.url + "/api/servers", None)[0] == 401
+    finally:
+        hub.stop()
