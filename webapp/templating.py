@@ -26,14 +26,6 @@ def pct(value: float | None, digits: int = 0) -> str:
     return DASH if value is None else f"{value:.{digits}f} %"
 
 
-def gib(value: float | None) -> str:
-    return DASH if value is None else f"{value / 2**30:.1f} GiB"
-
-
-def mib(value: float | None) -> str:
-    return DASH if value is None else f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
-
-
 def temp(value: float | None) -> str:
     return DASH if value is None else f"{value:.0f} °C"
 
@@ -84,7 +76,7 @@ def _who(request: Request) -> dict[str, Any]:
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_who])
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
-templates.env.filters.update(pct=pct, gib=gib, size=format_bytes, rate=format_rate, mib=mib, temp=temp,
+templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=temp,
                              duration=format_duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
                              gpu_bars=gpu_bars)
 templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
