@@ -18,8 +18,8 @@ from collector.metrics.catalogue import CATALOGUE
 # from the metric catalogue: samples columns rolled up as avg and / or max (host scope) ...
 _HOST = tuple(m for m in CATALOGUE.rolled_up("host") if {"avg", "max"} & set(m.rollup))
 ROLLUP_METRICS = tuple(m.key for m in _HOST)
-_OUT = tuple((m.hourly_name("avg") if "avg" in m.rollup else None, m.hourly_name("max") if "max" in m.rollup else None,
-              m.column in ("bigint", "int")) for m in _HOST)
+_OUT = tuple((m.hourly_name("avg") if "avg" in m.rollup else None, m.hourly_count,
+              m.hourly_name("max") if "max" in m.rollup else None, m.column in ("bigint", "int")) for m in _HOST)
 # ... samples columns whose hourly value is the hour's last one -> its samples_hourly column
 LAST_METRICS = {m.key: m.hourly_name("last") for m in CATALOGUE.rolled_up("host", "last")}
 # gpu_samples column -> (name of its average in the JSON, name of its maximum or None)
@@ -148,9 +148,10 @@ class Partial:
     def row(self) -> dict[str, Any]:
         """The samples_hourly row (columns as in schema.models.SampleHourlyBase)."""
         out: dict[str, Any] = {"host_id": self.host_id, "hour": self.hour, "sample_count": self.count}
-        for (avg, top_name, integer), total, n, top in zip(_OUT, self.sums, self.counts, self.maxes):
+        for (avg, count, top_name, integer), total, n, top in zip(_OUT, self.sums, self.counts, self.maxes):
             if avg:
                 out[avg] = total / n if n else None
+                out[count] = n  # the weight of the average over hours (schema.timeseries)
             if top_name:
                 out[top_name] = int(top) if integer and top is not None else top
         for key, column in LAST_METRICS.items():

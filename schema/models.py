@@ -7,7 +7,8 @@ into ISO 8601. Byte counts are 64-bit (`BigInteger`): PostgreSQL's INTEGER is
 
 The metric columns of the raw tables and of `samples_hourly` come from the
 metric catalogue (collector/metrics/catalogue.py): a stored metric is a
-column under its key, a rolled-up one `<key>_avg` / `_max` / `_last`.
+column under its key, a rolled-up one `<key>_avg` / `_max` / `_last` (and `<key>_n`, the samples
+an average is over).
 
 Child rows (GPU, disk, service) carry `host_id` and `ts` instead of a foreign
 key to `samples`, so time-range queries and retention need no join and a
@@ -55,11 +56,14 @@ def _metric_columns(name: str, scope: str) -> type[SQLModel]:
 
 
 def _hourly_columns() -> type[SQLModel]:
-    """samples_hourly's metric columns: <key>_avg as a float, <key>_max and <key>_last of the metric's type."""
+    """samples_hourly's metric columns: <key>_avg as a float, <key>_max and <key>_last of the metric's type, and
+    beside an average <key>_n, the number of samples it is the mean of (NULL in rows rolled up before it existed)."""
     fields = []
     for m in CATALOGUE.rolled_up("host"):
         for aggregate in m.rollup:
             fields.append((m.hourly_name(aggregate), "float" if aggregate == "avg" else m.column))
+        if m.hourly_count:
+            fields.append((m.hourly_count, "int"))
     return _columns("SampleHourlyMetrics", fields)
 
 

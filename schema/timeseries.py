@@ -33,16 +33,17 @@ class Metric:
     unit: str
     hourly_avg: str | None = None  # samples_hourly column, None: bucket raw samples by hour
     hourly_max: str | None = None
+    hourly_n: str | None = None  # samples_hourly column: how many samples hourly_avg is the mean of
 
 
 def _hourly(m: CatalogueMetric) -> Metric:
-    """Where the hourly values of a stored host metric live: its _avg / _max columns, or its _last for both."""
+    """Where the hourly values of a stored host metric live: its _avg / _max / _n columns, or its _last for both."""
     if "last" in m.rollup and not {"avg", "max"} & set(m.rollup):
         last = m.hourly_name("last")
         return Metric(m.description, m.unit, last, last)
     if not {"avg", "max"} <= set(m.rollup):
         return Metric(m.description + " (no hourly rollup)", m.unit)
-    return Metric(m.description, m.unit, m.hourly_name("avg"), m.hourly_name("max"))
+    return Metric(m.description, m.unit, m.hourly_name("avg"), m.hourly_name("max"), m.hourly_count)
 
 
 # every stored host metric of the catalogue (collector/metrics/catalogue.py)
@@ -166,12 +167,21 @@ def _points(session: Session, host_id: str, metric: str, start: float, end: floa
 
 def _stats(session: Session, hosts: list[str], metric: str, start: float, end: float,
            resolution: str) -> dict[str, tuple[float | None, float | None]]:
-    """{host: (avg, peak)} over the range, from the same data the points come from."""
+    """{host: (avg, peak)} over the range, from the same data the points come from.
+
+    Raw and minute resolutions average the raw values (NULLs left out): the mean of the samples that had the
+    metric. At hourly resolution each hour's average weighs as many samples as it is the mean of (its `<key>_n`
+    column), so the result is that same mean: a GPU that answered in 2 of an hour's 12 samples counts twice,
+    not 12 times. Rows rolled up before `<key>_n` existed (NULL there) weigh their sample_count instead, as
+    before: exact where the metric was in every sample of those hours, else those hours weigh too much.
+    Metrics rolled up as "last" (disk_used_pct_max) weigh by sample_count."""
     if _uses_hourly(metric, resolution):
         info = METRICS[metric]
         avg_col, max_col = getattr(SampleHourly, info.hourly_avg), getattr(SampleHourly, info.hourly_max)
         weight = SampleHourly.sample_count
-        # the mean of hourly means weighted by their sample counts is the mean of the samples
+        if info.hourly_n is not None:
+            weight = func.coalesce(getattr(SampleHourly, info.hourly_n), weight)
+        # the mean of hourly means weighted by how many values each is the mean of is the mean of the values
         weighted = func.sum(avg_col * weight) / func.nullif(func.sum(func.coalesce(weight, 0)), 0)
         query = (select(SampleHourly.host_id, cast(weighted, Float), func.max(max_col))
                  .where(SampleHourly.host_id.in_(hosts), SampleHourly.hour >= hour_floor(start),

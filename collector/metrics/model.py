@@ -82,6 +82,12 @@ class Metric:
         return dict(self.hourly).get(aggregate, f"{self.key}_{aggregate}")
 
     @property
+    def hourly_count(self) -> str | None:
+        """A host metric rolled up as "avg": its samples_hourly column `<key>_n`, how many of the hour's samples
+        had a value (the weight of its hourly average: sample_count also counts samples without one)."""
+        return f"{self.key}_n" if self.scope == "host" and "avg" in self.rollup else None
+
+    @property
     def prom_name(self) -> str | None:
         return None if self.prom is None else f"fleetwatch_{self.prom}"
 

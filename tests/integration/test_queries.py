@@ -222,6 +222,43 @@ def test_compare_hourly_average_is_weighted_by_samples(session):
     assert series.avg == pytest.approx((10 * 100 + 50 * 300) / 400)
 
 
+def _gpu_present_in_2_of_12_then_12_of_12(session, step):
+    """Issue 17: 12 samples per bucket (`step` apart); GPU utilisation in 2 of the first 12 (100 %: the card
+    answered twice) and in all 12 of the next (0 %). The mean of the 14 values is 200 / 14 = 14.29 %."""
+    for bucket, present in ((0, 2), (1, 12)):
+        for i in range(12):
+            value = (100.0 if bucket == 0 else 0.0) if i < present else None
+            session.add(Sample(host_id="g", ts=H + bucket * step + i * step / 12, gpu_util_pct=value, cpu_pct=1.0))
+    session.commit()
+
+
+def test_compare_hourly_average_weights_by_the_samples_that_had_the_metric(session):
+    from collector.rollup import rollup_hours
+    _gpu_present_in_2_of_12_then_12_of_12(session, HOUR)
+    rollup_hours(session, H, H + HOUR)
+    [series] = compare(session, ["g"], "gpu_util_pct", H, H + 3 * 86400)
+    assert series.resolution == "hour" and series.peak == 100.0
+    assert series.avg == pytest.approx(200 / 14) and round(series.avg, 2) == 14.29  # weighted by sample_count: 50.0
+
+
+@pytest.mark.parametrize("resolution, span", [("raw", 6 * HOUR), ("minute", 48 * HOUR)])
+def test_compare_raw_and_minute_average_is_the_mean_of_the_values(session, resolution, span):
+    _gpu_present_in_2_of_12_then_12_of_12(session, 60)
+    [series] = compare(session, ["g"], "gpu_util_pct", H, H + span)
+    assert series.resolution == resolution and series.peak == 100.0
+    assert series.avg == pytest.approx(200 / 14)
+
+
+def test_compare_hourly_rows_without_counts_fall_back_to_sample_count(session):
+    """Rows rolled up before the counts existed (NULL) weigh by sample_count, as before; rows with them by those."""
+    session.add(SampleHourly(host_id="a", hour=H, sample_count=100, cpu_pct_avg=10.0, cpu_pct_max=20.0))
+    session.add(SampleHourly(host_id="a", hour=H + HOUR, sample_count=300, cpu_pct_avg=50.0, cpu_pct_max=90.0,
+                             cpu_pct_n=100))
+    session.commit()
+    [series] = compare(session, ["a"], "cpu_pct", H, H + 3 * 86400)
+    assert series.avg == pytest.approx((10 * 100 + 50 * 100) / 200)
+
+
 # ------------------------------------------------------------------------------- events
 @pytest.fixture
 def events(session):

@@ -114,6 +114,8 @@ def test_crash_mid_hour_then_complete(session):
     [row] = hourly_rows(session)
     assert row["sample_count"] == 12 and row["cpu_pct_max"] == 120.0
     assert row["cpu_pct_avg"] == pytest.approx(65.0)
+    # how many samples each average is over: the later samples carry no memory figure
+    assert (row["cpu_pct_n"], row["mem_used_pct_n"], row["mem_used_pct_avg"]) == (12, 6, pytest.approx(52.5))
     assert row["disk_used_pct_last"] == 71.0
     assert json.loads(row["disks"])[0]["used_pct"] == 42.0
     assert json.loads(row["gpus"])[0]["util_max"] == 90.0 and json.loads(row["gpus"])[0]["samples"] == 12
