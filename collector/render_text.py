@@ -41,7 +41,7 @@ def render(report: dict[str, Any]) -> str:
     out = [f"{report['host']}  [{report['state']}]  {os_.get('hostname') or NA} · {os_.get('pretty_name') or NA}"
            f" · {os_.get('kernel') or NA} {os_.get('arch') or ''}"]
     width = max(len(t.title) for t in CATALOGUE.tiles) + 2
-    for tile in CATALOGUE.tiles:
+    for tile in filter(lambda t: t.shown(report), CATALOGUE.tiles):
         value, more = tile_text(report, tile)
         out.append(f"{tile.title:<{width}}{value}" + (f" · {more}" if more else ""))
     if report.get("disks"):

@@ -40,6 +40,8 @@ class HostCard:
     disk_mount: str | None
     gpus: tuple[GpuBar, ...]
     gpu_count: int
+    gpu_unanswered: int | None  # cards without a utilisation (left out of the mean): the bars show them hatched
+    gpu_mem_fullest_pct: float | None  # the fullest card's memory
     failed_services: tuple[str, ...]
     labels: dict[str, str]
 
@@ -91,7 +93,8 @@ def host_card(spec, status) -> HostCard:
         last_error=status.last_error, cpu_pct=report.get("cpu_pct"), mem_pct=_mem_pct(report),
         disk_pct=disk_pct, disk_mount=disk_mount,
         gpus=tuple(_gpu_bar(i, g) for i, g in enumerate(gpus[:MAX_GPU_BARS])),
-        gpu_count=len(gpus),
+        gpu_count=len(gpus), gpu_unanswered=report.get("gpu_unanswered"),
+        gpu_mem_fullest_pct=report.get("gpu_mem_fullest_pct"),
         failed_services=tuple(s["name"] for s in report.get("services") or () if s.get("active_state") == "failed"),
         labels=dict(spec.labels),
     )

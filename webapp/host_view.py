@@ -52,7 +52,7 @@ def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> d
 def tiles(live: dict[str, Any]) -> list[dict[str, Any]]:
     """The host page's tiles (the catalogue's): id, title, the first metric's value and the others' under it."""
     out = []
-    for tile in CATALOGUE.tiles:
+    for tile in filter(lambda t: t.shown(live), CATALOGUE.tiles):
         first, *rest = CATALOGUE.members(tile)
         out.append({"id": tile.id, "title": tile.title, "value": live.get(first.key), "unit": first.unit,
                     "more": [(m.short, live.get(m.key), m.unit) for m in rest]})

@@ -62,7 +62,10 @@ def gpu_bars(gpus) -> Markup:
     parts = []
     for g in gpus:
         hot = " hot" if g.hot else ""
-        title = escape(f"GPU {g.index}: {pct(g.util_pct)}, {temp(g.temperature_c)}")
+        if g.util_pct is None:  # not answering: hatched, not an idle card's empty bar
+            hot += " na"
+        util = pct(g.util_pct) if g.util_pct is not None else "utilisation not reported"
+        title = escape(f"GPU {g.index}: {util}, {temp(g.temperature_c)}")
         parts.append(f'<span class="mini{hot}" style="--v:{clamp_pct(g.util_pct):.0f}%" title="{title}"></span>')
     return Markup("".join(parts))
 

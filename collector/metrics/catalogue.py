@@ -52,10 +52,19 @@ def _gpu_util_mean(r: Any) -> float | None:
     return _mean([g.util_pct for g in r.gpus if g.util_pct is not None])
 
 
+def _gpu_unanswered(r: Any) -> int | None:
+    return sum(g.util_pct is None for g in r.gpus) if r.gpus else None
+
+
 def _gpu_mem_used_pct(r: Any) -> float | None:
     used = [g.mem_used_mb for g in r.gpus if g.mem_used_mb is not None]
     total = [g.mem_total_mb for g in r.gpus if g.mem_total_mb is not None]
     return _pct(sum(used), sum(total)) if used and len(used) == len(total) else None
+
+
+def _gpu_mem_fullest(r: Any) -> float | None:
+    pcts = [p for g in r.gpus if (p := _pct(g.mem_used_mb, g.mem_total_mb)) is not None]
+    return max(pcts) if pcts else None
 
 
 def _gpu_temp_max(r: Any) -> float | None:
@@ -117,9 +126,11 @@ METRICS: tuple[Metric, ...] = (
     M("swap_free_bytes", "host", "bytes", "gauge", "Swap space unused (SwapFree)", "Swap free", column="bigint"),
     M("swap_used_pct", "host", "%", "gauge", "Swap used, of swap space", "Swap used %", short="used",
       read=_swap_used_pct, alert=True),
-    M("gpu_util_pct", "host", "%", "gauge", "GPU utilisation, mean over the host's GPUs", "GPU",
+    M("gpu_util_pct", "host", "%", "gauge",
+      "GPU utilisation, mean over the host's GPUs that report it (gpu_unanswered: the others)", "GPU",
       read=_gpu_util_mean, column="float", rollup=("avg", "max"), history=("avg", "max")),
-    M("gpu_mem_used_pct", "host", "%", "gauge", "GPU memory used, all GPUs", "GPU memory",
+    M("gpu_mem_used_pct", "host", "%", "gauge",
+      "GPU memory used, of all GPUs' memory together (gpu_mem_fullest_pct: the fullest card)", "GPU memory",
       read=_gpu_mem_used_pct, column="float", rollup=("avg", "max"), history=()),
     # ------------------------------------------------------------------ host: I/O
     M("disk_read_bps", "host", "bytes/s", "rate", "Bytes read from whole disks per second", "Disk read", short="read",
@@ -144,8 +155,16 @@ METRICS: tuple[Metric, ...] = (
           ("io_full_avg10", "All non-idle tasks stalled on I/O", "I/O pressure (full)", "I/O full"))),
     # ------------------------------------------------------------------ host: GPU and disk summaries
     M("gpu_count", "host", "count", "gauge", "GPUs nvidia-smi lists", "GPUs", column="int", alert=True, prom="gpus"),
-    M("gpu_temp_max_c", "host", "°C", "gauge", "Hottest GPU temperature", "Hottest GPU", read=_gpu_temp_max,
-      column="float"),
+    M("gpu_temp_max_c", "host", "°C", "gauge", "Hottest GPU temperature", "Hottest GPU", short="hottest",
+      read=_gpu_temp_max, column="float"),
+    M("gpu_mem_fullest_pct", "host", "%", "gauge",
+      "GPU memory used on the fullest card, of its memory (of the cards that report memory)", "Fullest GPU memory",
+      short="fullest memory", read=_gpu_mem_fullest, column="float", rollup=("avg", "max"), history=("max",),
+      alert=True, prom="gpu_memory_used_fullest_percent"),
+    M("gpu_unanswered", "host", "count", "gauge",
+      "GPUs nvidia-smi lists without a utilisation ([N/A], [Not Supported]: MIG mode, old cards), not in the mean",
+      "GPUs not answering", short="not answering", read=_gpu_unanswered, column="int", rollup=("avg", "max"),
+      history=("max",), alert=True, prom="gpus_unanswered"),
     M("disk_used_pct_max", "host", "%", "gauge", "Fullest watched filesystem (hourly: the hour's last value)",
       "Disk used", read=_disk_used_pct_max, column="float", rollup=("last",),
       hourly=(("last", "disk_used_pct_last"),)),
@@ -211,6 +230,8 @@ TILES: tuple[Tile, ...] = (
     Tile("pressure", "Pressure stall, 10 s", ("psi_cpu_some_avg10", "psi_memory_some_avg10",
                                                "psi_memory_full_avg10", "psi_io_some_avg10", "psi_io_full_avg10")),
     Tile("swap", "Swap used", ("swap_used_bytes", "swap_total_bytes", "swap_used_pct")),
+    Tile("gpus", "GPUs: mean util", ("gpu_util_pct", "gpu_mem_fullest_pct", "gpu_temp_max_c", "gpu_unanswered"),
+         shown_if="gpu_count"),
 )
 
 CHARTS: tuple[Chart, ...] = (

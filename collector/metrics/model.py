@@ -99,6 +99,11 @@ class Tile:
     id: str
     title: str
     metrics: tuple[str, ...]
+    shown_if: str | None = None  # a host metric: the tile shows only where its value is not None or 0 (gpu_count)
+
+    def shown(self, values: Any) -> bool:
+        """Whether the tile belongs on a host whose values (the report's JSON shape) are `values`."""
+        return self.shown_if is None or bool(values.get(self.shown_if))
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ class Catalogue:
             by_scope[m.scope][m.name] = m
             alertable.update([m.name] if m.alert else [])
         for tile in self.tiles:
-            if any(name not in by_scope["host"] for name in tile.metrics):
+            if any(name not in by_scope["host"] for name in (*tile.metrics, *filter(None, [tile.shown_if]))):
                 raise ValueError(f"tile {tile.id}: {tile.metrics} are not all host metrics")
         for chart in self.charts:
             units = {by_scope["host"][n].unit if n in by_scope["host"] and by_scope["host"][n].column else None

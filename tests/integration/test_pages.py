@@ -118,6 +118,10 @@ def test_host_page_live_tables(client):
     doc = page(client, "/hosts/alpha")
     tiles = {t["data-tile"]: t.select_one(".value").text for t in doc.select("#host-live .tile")}
     assert tiles["cpu"].endswith(" %") and tiles["mem"].endswith((" MiB", " GiB")) and tiles["disk-io"].endswith("B/s")
+    # the GPU summary (tests/fakebin/nvidia-smi: 37 % and 0 %, 20480 of 81920 MiB on card 0, card 0 hot)
+    gpus = doc.select_one('#host-live .tile[data-tile="gpus"]')
+    assert gpus.select_one(".value").text == "18.5 %"
+    assert gpus.select(".label")[1].text == f"fullest memory 25.0 % · hottest {HOT_GPU_C} °C · not answering 0"
     rows = doc.select("#gpus tbody tr")
     assert [r["data-gpu"] for r in rows] == ["0", "1"]
     hot = rows[0].select_one("td.temp")
@@ -133,6 +137,7 @@ def test_host_without_gpus_says_so(client):
     assert cards(page(client, "/"))["beta"].select_one(".gpubars") is None
     doc = page(client, "/hosts/beta")
     assert doc.select_one("#gpus .empty").text.strip() == "No GPU" and doc.select_one("#gpus table") is None
+    assert doc.select_one('.tile[data-tile="gpus"]') is None and doc.select_one('.tile[data-tile="cpu"]')
     assert "chart-gpu-util" not in [c["id"] for c in doc.select(".chart[data-chart]")]
 
 

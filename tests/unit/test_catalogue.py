@@ -44,6 +44,8 @@ def test_entries_are_checked():
     b = Metric("b", "host", "bytes", "gauge", "d", "B", column="bigint")
     with pytest.raises(ValueError, match="not all host metrics"):
         Catalogue((a,), tiles=(Tile("t", "T", ("a", "nope")),))
+    with pytest.raises(ValueError, match="not all host metrics"):
+        Catalogue((a,), tiles=(Tile("t", "T", ("a",), shown_if="nope"),))
     with pytest.raises(ValueError, match="one unit"):
         Catalogue((a, b), charts=(Chart("c", "C", ("a", "b")),))
 

@@ -1,6 +1,7 @@
 """Pure pieces of the web UI: unit formatting, the host form, date ranges, fleet cards."""
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,8 @@ from webapp.fleet_view import MAX_GPU_BARS, host_card
 from webapp.host_view import live_view
 from webapp.pages.common import date_range, pager
 from webapp.server_form import entry_values, parse_host_form, problem_fields
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 @pytest.mark.parametrize("name, value, text", [
@@ -31,6 +34,7 @@ def test_gpu_bars_escape_and_mark_hot_cards():
             SimpleNamespace(index='"><script>', util_pct=None, temperature_c=None, hot=False)]
     html = str(t.gpu_bars(bars))
     assert html.count('class="mini hot"') == 1 and "<script>" not in html and "--v:50%" in html
+    assert html.count('class="mini na"') == 1 and "utilisation not reported" in html  # not an idle card's bar
 
 
 # --------------------------------------------------------------------------- the host form
@@ -119,6 +123,26 @@ def test_card_caps_gpu_bars_and_flags_problems():
     assert card.mem_pct == 25.0 and (card.disk_pct, card.disk_mount) == (91.0, "/data")
     assert len(card.gpus) == MAX_GPU_BARS and card.gpu_more == 4 and card.gpus[3].hot and not card.gpus[2].hot
     assert card.failed_services == ("a.service",) and card.troubled and card.state_class == "ok"
+
+
+def test_card_shows_gpus_not_answering_and_the_fullest_card():
+    from bs4 import BeautifulSoup
+    from collector.parsers import nvidia
+    from collector.host_report import HostReport
+
+    def card_html(report):
+        card = host_card(_spec(), HostNow(id="h1", state="up", report=report))
+        return card, BeautifulSoup(t.templates.env.get_template("_host_card.html").render(card=card, now=0.0),
+                                   "html.parser")
+
+    gpus = nvidia.parse((FIXTURES / "nvidia" / "mig_util_na.csv").read_text()).gpus  # 10 %, 90 %, [N/A] with full memory
+    card, doc = card_html(HostReport("h1", "up", 0.0, {}, gpus=gpus).to_dict())
+    assert (card.gpu_unanswered, card.gpu_mem_fullest_pct) == (1, 100.0)
+    assert doc.select_one("[data-gpu-unanswered]").text == "1 not answering"
+    assert doc.select_one(".gpubars > span")["title"] == "fullest card's memory 100 % used"
+    assert [b["class"] for b in doc.select(".mini")] == [["mini"], ["mini"], ["mini", "na"]]
+    card, doc = card_html(HostReport("h1", "up", 0.0, {}, gpus=gpus[:2]).to_dict())
+    assert card.gpu_unanswered == 0 and doc.select_one("[data-gpu-unanswered]") is None
 
 
 def test_live_view_reads_a_report_or_a_stored_sample_alike():
