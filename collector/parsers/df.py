@@ -30,7 +30,10 @@ MOUNT_MAX = 1024  # as inventory.patterns allows
 
 @dataclass(frozen=True, slots=True)
 class Filesystem:
-    """One df row; sizes in bytes, None where df printed "-"."""
+    """One df row; sizes in bytes, None where df printed "-".
+
+    `used_pct` is what the hub shows (`used_pct()` below); `capacity_pct` is df's own Capacity column,
+    the same share rounded up to a whole number."""
 
     source: str
     fstype: str
@@ -39,6 +42,7 @@ class Filesystem:
     avail_bytes: int | None
     used_pct: float | None
     mount: str
+    capacity_pct: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,16 @@ class DfResult:
 
     filesystems: tuple[Filesystem, ...]
     errors: tuple[str, ...]
+
+
+def used_pct(used: int | None, avail: int | None) -> float | None:
+    """Space used, in % of the space users can have: used / (used + available), as df computes its Use%
+    (the blocks reserved for root are in neither, so Size is more than Used + Available), but to one
+    decimal where df rounds up to a whole number (df says 24 % when 23.31 % is used).
+    None where a size is unknown ("-") or the filesystem has no space (df prints "-" then too)."""
+    if used is None or avail is None or used + avail <= 0:
+        return None
+    return round(100.0 * used / (used + avail), 1)
 
 
 def _kb(s: str) -> int | None:
@@ -70,9 +84,10 @@ def parse(text: str) -> DfResult:
         if any(text != "-" and value is None for text, value in sizes):
             errors.append(clean(f"size out of range: {line.strip()}", 300))  # no disk holds 8 EiB
             continue
+        total, used, avail = (value for _, value in sizes)
         rows.append(Filesystem(
-            clean(m["source"], NAME_MAX), clean(m["fstype"], FSTYPE_MAX), sizes[0][1], sizes[1][1],
-            sizes[2][1], to_float(pct[:-1]) if pct != "-" else None, clean(m["mount"], MOUNT_MAX),
+            clean(m["source"], NAME_MAX), clean(m["fstype"], FSTYPE_MAX), total, used, avail,
+            used_pct(used, avail), clean(m["mount"], MOUNT_MAX), to_float(pct[:-1]) if pct != "-" else None,
         ))
     return DfResult(tuple(rows), tuple(errors))
 

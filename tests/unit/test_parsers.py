@@ -255,8 +255,9 @@ def test_virtual_interfaces_not_counted():
     "valid": (fx("df/df_PTk_root_debian12_vm.txt"), {
         "#filesystems": 1, "filesystems.0.source": "/dev/vda", "filesystems.0.fstype": "ext4",
         "filesystems.0.total_bytes": 264212084 * KB, "filesystems.0.used_bytes": 22660788 * KB,
-        "filesystems.0.avail_bytes": 83730124 * KB, "filesystems.0.used_pct": 22.0,
-        "filesystems.0.mount": "/",
+        "filesystems.0.avail_bytes": 83730124 * KB, "filesystems.0.mount": "/",
+        # used / (used + available), to one decimal; df's Capacity rounds 21.30 up to 22
+        "filesystems.0.used_pct": 21.3, "filesystems.0.capacity_pct": 22.0,
     }),
     "probe_all": (PROBE["df"], {"#filesystems": 5, "filesystems.1.mount": "/dev/shm"}),
     "missing_mount": (fx("df/df_PTk_missing_mount_debian12_vm.txt"), {
@@ -264,17 +265,31 @@ def test_virtual_interfaces_not_counted():
     }),
     "spaces_and_dash": (fx("df/df_PTk_spaces_and_dash.txt"), {
         "#filesystems": 5,
-        "filesystems.1.mount": "/mnt/my disk", "filesystems.1.used_pct": 46.0,
+        "filesystems.1.mount": "/mnt/my disk", "filesystems.1.used_pct": 45.2, "filesystems.1.capacity_pct": 46.0,
         "filesystems.2.source": "//nas/backup share", "filesystems.2.fstype": "cifs",
         "filesystems.2.mount": "/mnt/nas  backup", "filesystems.2.total_bytes": 3906885632 * KB,
-        "filesystems.3.total_bytes": 0, "filesystems.3.used_pct": None,
+        "filesystems.3.total_bytes": 0, "filesystems.3.used_pct": None, "filesystems.3.capacity_pct": None,
         "filesystems.4.total_bytes": None, "filesystems.4.used_bytes": None,
-        "filesystems.4.avail_bytes": None, "filesystems.4.fstype": "fuse.rclone",
+        "filesystems.4.avail_bytes": None, "filesystems.4.fstype": "fuse.rclone", "filesystems.4.used_pct": None,
         "errors": ("df: /mnt/stale: Stale file handle",),
     }),
 })
 def test_df(text, expected):
     check(df.parse, text, expected)
+
+
+@pytest.mark.parametrize("used,avail,pct", [
+    (0, 0, None),  # no space at all (gvfsd-fuse): df prints "-", not 0 %
+    (None, 83730124, None),  # df printed "-" for a size
+    (22660788, None, None),
+    (2331, 7669, 23.3),  # df says 24 %: it rounds up to a whole number
+    (22660788, 83730124, 21.3),  # the real root above: root's reserved blocks are in neither (Size is 264212084)
+    (1, 99_999, 0.0),  # df says 1 %
+    (99_951, 49, 100.0),  # nearest, like every other percentage the hub shows
+    (100, 0, 100.0),
+])
+def test_df_used_pct_is_used_of_used_plus_available_to_one_decimal(used, avail, pct):
+    assert df.used_pct(used, avail) == pct
 
 
 def test_df_local_disks_drops_pseudo_keeps_root():
