@@ -92,6 +92,39 @@ def parse(text: str) -> DfResult:
     return DfResult(tuple(rows), tuple(errors))
 
 
-def local_disks(result: DfResult) -> tuple[Filesystem, ...]:
-    """Filesystems backed by storage: pseudo filesystems dropped, except "/"."""
-    return tuple(f for f in result.filesystems if f.mount == "/" or f.fstype not in PSEUDO_FSTYPES)
+def local_disks(result: DfResult, *, tmpfs: bool = False) -> tuple[Filesystem, ...]:
+    """The filesystems of `disks: all` (`df -PTkl`), each once, in df's order.
+
+    Pseudo filesystems are dropped, except "/" (an overlay in containers) and, with `tmpfs`
+    (`disks: all+tmpfs`), tmpfs: /dev/shm, /run. A filesystem df lists more than once (GNU df
+    before 8.21 lists every bind mount, later ones elide most) is kept once:
+    rows with one mount point are one (the last: mounted on top, its figures are df's), and
+    rows of one filesystem (`_same_filesystem`) are one at the shortest mount point.
+    """
+    dropped = PSEUDO_FSTYPES - {"tmpfs"} if tmpfs else PSEUDO_FSTYPES
+    by_mount: dict[str, Filesystem] = {}
+    for f in result.filesystems:
+        if f.mount == "/" or f.fstype not in dropped:
+            by_mount[f.mount] = f  # keeps the first row's place, the last row's figures
+    kept: list[Filesystem] = []
+    where: dict[tuple, int] = {}
+    for f in by_mount.values():
+        i = where.setdefault(_same_filesystem(f), len(kept))
+        if i == len(kept):
+            kept.append(f)
+        elif len(f.mount) < len(kept[i].mount):
+            kept[i] = f
+    return tuple(kept)
+
+
+def _same_filesystem(f: Filesystem) -> tuple:
+    """What df's rows of one filesystem share: the source, the type and the size; used and available
+    too where the source does not name it. A device or dataset ("/dev/sda1", "tank/home") is one
+    filesystem wherever it is mounted (what was written between df's statfs calls may differ); a
+    source every such filesystem has ("tmpfs", "overlay", "none") names none, and two of them with
+    the same figures are what df's numbers cannot tell apart. Unknown sizes: the mount point decides."""
+    if "/" in f.source:
+        return (f.source, f.fstype, f.total_bytes)
+    if None in (f.total_bytes, f.used_bytes, f.avail_bytes):
+        return (f.source, f.fstype, f.mount)
+    return (f.source, f.fstype, f.total_bytes, f.used_bytes, f.avail_bytes)

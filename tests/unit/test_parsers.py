@@ -298,6 +298,67 @@ def test_df_local_disks_drops_pseudo_keeps_root():
     assert [f.mount for f in df.local_disks(overlay_root)] == ["/"]
 
 
+# df -PTkl of Debian 7 (coreutils 8.13 over /proc/mounts; GNU df elides bind mounts itself since 8.21,
+# busybox never): rootfs and the root device both at "/", /home bound into a chroot, the root device
+# bound at the chroot's /tmp (written to between df's statfs calls), /run/shm bound into it, and the
+# chroot's own /dev/shm (a tmpfs of the same size, 4 KiB used)
+BIND = "df/df_PTkl_bind_mounts_debian7.txt"
+WHEEZY_ROOT = "/dev/disk/by-uuid/5d6e4b48-3d4f-4d0c-9a5e-0c8a8b6d7e2f"
+
+
+@pytest.mark.parametrize("text,tmpfs,mounts", [
+    ("", False, []),  # empty: df timed out
+    ("", True, []),
+    (fx(BIND)[:fx(BIND).index("/dev/sda6") + 40], True, ["/", "/run", "/run/lock", "/run/shm"]),  # truncated
+    ("garbage line\ntmpfs tmpfs 10 0 10 0%", True, []),  # malformed
+    (fx("df/df_PTkl_debian12_vm.txt"), False, ["/"]),
+    (fx("df/df_PTkl_debian12_vm.txt"), True, ["/dev/shm", "/", "/run/user/1000", "/sys/fs/cgroup"]),
+    (PROBE["df"], True, ["/dev/shm", "/", "/run/user/1000", "/sys/fs/cgroup"]),  # devtmpfs is not tmpfs
+    (fx(BIND), False, ["/", "/home"]),
+    (fx(BIND), True, ["/", "/run", "/run/lock", "/run/shm", "/home", "/srv/chroot/wheezy-amd64/dev/shm"]),
+], ids=["empty", "empty-tmpfs", "truncated", "malformed", "debian12", "debian12-tmpfs", "probe-tmpfs",
+        "bind", "bind-tmpfs"])
+def test_df_local_disks_table(text, tmpfs, mounts):
+    assert [f.mount for f in df.local_disks(df.parse(text), tmpfs=tmpfs)] == mounts
+
+
+def test_df_local_disks_keeps_each_filesystem_once_with_its_own_figures():
+    rows = {f.mount: f for f in df.local_disks(df.parse(fx(BIND)), tmpfs=True)}
+    # "/" twice: the last row is mounted on top, and df's figures are its
+    assert (rows["/"].source, rows["/"].fstype, rows["/"].used_bytes) == (WHEEZY_ROOT, "ext4", 6135828 * KB)
+    assert rows["/home"].source == "/dev/sda6"
+    assert rows["/run/shm"].used_bytes == 0 and rows["/srv/chroot/wheezy-amd64/dev/shm"].used_bytes == 4 * KB
+
+
+@pytest.mark.parametrize("lines,tmpfs,mounts", [
+    # one device is one filesystem wherever it is mounted, even with other used bytes; the shortest mount wins
+    (["/dev/sdb1 ext4 100 40 60 40% /srv/data/www", "/dev/sdb1 ext4 100 41 59 41% /srv/data"], False,
+     ["/srv/data"]),
+    (["/dev/sdb1 ext4 100 40 60 40% /a", "/dev/sdc1 ext4 100 40 60 40% /b"], False, ["/a", "/b"]),  # two disks
+    (["/dev/sdb1 ext4 100 40 60 40% /a", "/dev/sdb1 xfs 100 40 60 40% /b"], False, ["/a", "/b"]),
+    (["tank/home zfs 100 40 60 40% /home", "tank/home zfs 100 40 60 40% /srv/home"], False, ["/home"]),
+    # "tmpfs" names no filesystem: the same figures are one, other figures are two
+    (["tmpfs tmpfs 100 10 90 10% /run/user/1000", "tmpfs tmpfs 100 10 90 10% /run/user/0"], True,
+     ["/run/user/0"]),
+    (["tmpfs tmpfs 100 10 90 10% /run/user/1000", "tmpfs tmpfs 100 11 89 11% /run/user/0"], True,
+     ["/run/user/1000", "/run/user/0"]),
+    (["tmpfs tmpfs 100 10 90 10% /run", "tmpfs tmpfs 200 10 190 5% /dev/shm"], True, ["/run", "/dev/shm"]),
+    (["tmpfs tmpfs 100 10 90 10% /run", "shm tmpfs 100 10 90 10% /dev/shm"], True, ["/run", "/dev/shm"]),
+    (["tmpfs tmpfs 100 10 90 10% /run"], False, []),  # `all` leaves tmpfs out
+    # overlay: "/" is kept whatever it is, every other overlay is left out, with tmpfs or without
+    (["overlay overlay 100 40 60 40% /", "overlay overlay 100 40 60 40% /var/lib/docker/overlay2/a/merged"], True,
+     ["/"]),
+    (["overlay overlay 100 40 60 40% /", "/dev/sda1 ext4 100 40 60 40% /etc/hosts",
+      "/dev/sda1 ext4 100 40 60 40% /etc/hostname", "/dev/sda1 ext4 100 40 60 40% /etc/resolv.conf"], False,
+     ["/", "/etc/hosts"]),  # a container: three files bound from the host's disk
+    # unknown sizes: a source that names nothing cannot be matched, a device still can
+    (["none fuse.x - - - - /a", "none fuse.x - - - - /b"], False, ["/a", "/b"]),
+    (["/dev/sdb1 ext4 - - - - /a", "/dev/sdb1 ext4 - - - - /bb"], False, ["/a"]),
+])
+def test_df_local_disks_bind_mounts(lines, tmpfs, mounts):
+    assert [f.mount for f in df.local_disks(df.parse("\n".join(lines)), tmpfs=tmpfs)] == mounts
+
+
 # --- os ---------------------------------------------------------------------
 
 OS_NO_ARCH = """1795301964
