@@ -67,7 +67,7 @@ def reports(hosts: int, gpu_share: float, gpus: int) -> list[tuple[str, dict, di
         state = fo.SimHostState(profile, 1000.0)
         first = parse_output(state.answer(command, 1000.0)[0], 0, 1000.0, asked=asked, gpu_mode="auto")
         second = parse_output(state.answer(command, 1005.0)[0], 0, 1005.0, asked=asked - {"os", "ps"})
-        report = build_report(f"{profile.hostname}", (first.kept(), second), all_disks=True)
+        report = build_report(f"{profile.hostname}", (first.kept(), second), disks="all")
         facts = {"cpu_count": report.cpu_count, "gpu_count": report.gpu_count}
         out.append((report.host, report.to_dict(), facts))
     return out

@@ -56,7 +56,7 @@ def main() -> int:
                      parse_output(d[2], 0, 1005.0, asked=d[3], gpu_mode=d[4])) for d in data]
         t1 = time.perf_counter()
         for (host, *_), pair in zip(data, readings):
-            build_report(host, pair, all_disks=True)
+            build_report(host, pair, disks="all")
         t2 = time.perf_counter()
         parse_us.append((t1 - t0) / (2 * len(data)) * 1e6)
         report_us.append((t2 - t1) / len(data) * 1e6)

@@ -12,7 +12,7 @@ from collector.parsers.units import CatalogEntry, Unit, UnitFile, UnitFileList, 
 from collector.reading import EXIT_MEANING, Reading, parse_output
 from collector.sections import split_sections
 from collector.ssh_pool import HostConnection
-from inventory import HostSpec
+from inventory import DISK_MODES, HostSpec
 from inventory.patterns import validate_mount, validate_unit
 from remote_scripts import probe_command
 
@@ -33,7 +33,7 @@ def probe_args(spec: HostSpec, *, want_os: bool = False, want_ps: bool = False) 
         args.append("-p")
     if spec.gpu != "off":
         args.append("-g")
-    if spec.disks == "all":
+    if spec.disks in DISK_MODES:  # "all", "all+tmpfs": one df over every local filesystem, filtered on the hub
         args.append("-a")
     else:
         args += ["-m", "\n".join(validate_mount(m) for m in spec.disks)]

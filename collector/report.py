@@ -64,16 +64,19 @@ def _rates(prev: Reading | None, cur: Reading) -> dict[str, Any]:
     return out
 
 
-def _disks(rec: Any, all_local: bool) -> tuple[Disk, ...]:
+def _disks(rec: Any, disks: str | tuple[str, ...]) -> tuple[Disk, ...]:
     if rec is None:
         return ()
-    rows = local_disks(rec) if all_local else rec.filesystems
+    rows = rec.filesystems if not isinstance(disks, str) else local_disks(rec, tmpfs=disks == "all+tmpfs")
     return tuple(Disk(f.mount, f.fstype, f.source, f.used_bytes, f.total_bytes, f.avail_bytes, f.used_pct)
                  for f in rows)
 
 
-def build_report(host_id: str, readings: tuple[Reading, ...], *, all_disks: bool = False) -> HostReport:
-    """Snapshot of a host from one or more readings, newest last; rates from the last two."""
+def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tuple[str, ...] = ("/",)) -> HostReport:
+    """Snapshot of a host from one or more readings, newest last; rates from the last two.
+
+    `disks` is the host's inventory setting: "all" / "all+tmpfs" keep df's local filesystems
+    (`df.local_disks`), a list of mount points every row df printed for them."""
     cur = readings[-1]
     prev = readings[-2] if len(readings) > 1 else None
     os_rec = _first(readings[::-1], "os")
@@ -98,7 +101,7 @@ def build_report(host_id: str, readings: tuple[Reading, ...], *, all_disks: bool
         swap_total_bytes=mem.swap_total_bytes if mem else None,
         swap_free_bytes=mem.swap_free_bytes if mem else None,
         uptime_s=up.seconds if up else None,
-        disks=_disks(cur.get("df"), all_disks),
+        disks=_disks(cur.get("df"), disks),
         gpus=() if nv is None else nv.gpus,
         services=() if sd is None else tuple(
             Service(u.name, u.load_state, u.active_state, u.sub_state) for u in sd.units),

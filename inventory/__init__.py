@@ -2,6 +2,7 @@
 
 from .durations import duration_literal, parse_duration
 from .errors import HostExists, HostNotFound, InventoryConflict, InventoryError, Problem
+from .fields import DISK_MODES, DiskMode
 from .loader import (
     DEFAULT_INVENTORY,
     ENV_INVENTORY,
@@ -29,8 +30,10 @@ from .writer import InventoryWriter
 __all__ = [
     "DEFAULT_INVENTORY",
     "ENV_INVENTORY",
+    "DISK_MODES",
     "GPU_MODES",
     "Defaults",
+    "DiskMode",
     "GpuMode",
     "HostEntry",
     "HostExists",

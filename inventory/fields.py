@@ -21,6 +21,9 @@ from .patterns import (
 
 GpuMode = Literal["auto", "off", "nvidia"]
 GPU_MODES: tuple[str, ...] = ("auto", "off", "nvidia")
+# `disks:` as a word instead of a list: every local filesystem that holds data, and with tmpfs too
+DiskMode = Literal["all", "all+tmpfs"]
+DISK_MODES: tuple[str, ...] = ("all", "all+tmpfs")
 
 
 def _port(value: Any) -> Any:
@@ -71,9 +74,10 @@ def _identity_file(value: Any) -> Any:
 
 def _disks(value: Any, handler: Any) -> Any:
     if isinstance(value, str):
-        if value.strip().lower() == "all":
-            return "all"
-        raise ValueError(f'disks must be "all" or a list of mount points like ["/", "/data"], got {_shown(value)}')
+        if value.strip().lower() in DISK_MODES:
+            return value.strip().lower()
+        raise ValueError(f'disks must be "all", "all+tmpfs" or a list of mount points like ["/", "/data"], '
+                         f'got {_shown(value)}')
     return handler(value)
 
 
@@ -94,12 +98,12 @@ _DURATION_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "number"}], "descript
 Interval = Annotated[float, BeforeValidator(_interval), WithJsonSchema(_DURATION_SCHEMA)]
 Timeout = Annotated[float, BeforeValidator(_timeout), WithJsonSchema(_DURATION_SCHEMA)]
 Gpu = Annotated[GpuMode, BeforeValidator(_gpu)]
-# Either the string "all" or a list of mount points.
+# Either a DiskMode ("all", "all+tmpfs") or a list of mount points.
 Disks = Annotated[
     list[MountPoint],
     WrapValidator(_disks),
-    PlainSerializer(lambda v: v if v == "all" else list(v)),
-    WithJsonSchema({"anyOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}]}),
+    PlainSerializer(lambda v: v if isinstance(v, str) else list(v)),
+    WithJsonSchema({"anyOf": [{"enum": list(DISK_MODES)}, {"type": "array", "items": {"type": "string"}}]}),
 ]
 LabelKey = Annotated[str, AfterValidator(validate_label_key)]
 LabelValue = Annotated[str, BeforeValidator(validate_label_value)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from .fields import (
     GPU_MODES,
     Address,
+    DiskMode,
     Disks,
     FilePath,
     Gpu,
@@ -171,7 +172,7 @@ class HostEntry(_Strict):
             host_key=self.host_key,
             interval_s=pick("interval"),
             timeout_s=pick("timeout"),
-            disks="all" if disks == "all" else tuple(dict.fromkeys(disks)),
+            disks=disks if isinstance(disks, str) else tuple(dict.fromkeys(disks)),
             services=tuple(dict.fromkeys(pick("services"))),
             gpu=pick("gpu"),
             labels=dict(self.labels),
@@ -193,7 +194,7 @@ class HostSpec(BaseModel):
     host_key: str | None
     interval_s: float
     timeout_s: float
-    disks: Union[Literal["all"], tuple[str, ...]]
+    disks: Union[DiskMode, tuple[str, ...]]  # a DiskMode: every local filesystem (df -PTkl), each once
     services: tuple[str, ...]
     gpu: GpuMode
     labels: dict[str, str]

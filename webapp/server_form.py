@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from inventory import DISK_MODES
+
 TEXT_FIELDS = ("address", "user", "identity_file", "known_hosts", "host_key", "interval", "timeout")
 GPU_MODES = ("auto", "off", "nvidia")
 _FIELD = re.compile(r"[a-z_]+")
@@ -79,7 +81,8 @@ def parse_host_form(form: Mapping[str, Sequence[str]], *, editing: bool) -> Host
         entry[name] = values[name] or None
     entry["port"] = _port(values["port"], out)
     disks = values["disks"]
-    entry["disks"] = None if not disks else "all" if disks == "all" else [d for d in re.split(r"[\s,]+", disks) if d]
+    entry["disks"] = (None if not disks else disks.lower() if disks.lower() in DISK_MODES
+                      else [d for d in re.split(r"[\s,]+", disks) if d])
     if values["gpu"] and values["gpu"] not in GPU_MODES:
         out.errors["gpu"] = f"pick one of {', '.join(GPU_MODES)}"
     entry["gpu"] = values["gpu"] or None

@@ -11,6 +11,10 @@ How the hub's numbers are defined:
   iowait, over the poll interval: it *excludes* iowait (a CPU waiting on a disk
   is free to run other work) and *includes* steal (time the hypervisor gave to
   someone else while this guest wanted to run), as `top`'s "us+sy+ni+hi+si+st".
+* **Disk used** (`disk_used_pct`) is used / (used + available) bytes, as df's
+  Use% but to one decimal where df rounds up to a whole number; Size
+  (`disk_total_bytes`) also holds the blocks reserved for root, so it is more
+  than used + available (collector/parsers/df.py `used_pct`).
 * Rates (`*_bps`) are over host-side time between two probes; a counter that
   went back gives no value for that interval.
 * A value a host does not report is None (null, absent in /metrics), never 0.
@@ -172,12 +176,14 @@ METRICS: tuple[Metric, ...] = (
     M("disk_used_bytes", "disk", "bytes", "gauge", "Filesystem space used", "Used", key="used_bytes",
       column="bigint", rollup=("last",), hourly=(("last", "used_bytes"),), prom="filesystem_used_bytes",
       table=True),
-    M("disk_total_bytes", "disk", "bytes", "gauge", "Filesystem size", "Size", key="total_bytes",
+    M("disk_total_bytes", "disk", "bytes", "gauge",
+      "Filesystem size, with the space reserved for root (more than used + available)", "Size", key="total_bytes",
       column="bigint", rollup=("last",), hourly=(("last", "total_bytes"),), prom="filesystem_size_bytes",
       table=True),
     M("disk_avail_bytes", "disk", "bytes", "gauge", "Filesystem space available to unprivileged users",
-      "Available", key="avail_bytes", column="bigint", alert=True, prom="filesystem_avail_bytes"),
-    M("disk_used_pct", "disk", "%", "gauge", "Filesystem space used, as df's Use%", "Used %", key="used_pct",
+      "Available", key="avail_bytes", column="bigint", alert=True, prom="filesystem_avail_bytes", table=True),
+    M("disk_used_pct", "disk", "%", "gauge",
+      "Filesystem space used, of used + available (df's Use% to one decimal, not rounded up)", "Used %", key="used_pct",
       column="float", rollup=("last",), hourly=(("last", "used_pct"),), alert=True,
       prom="filesystem_used_percent", table=True),
     M("disk_inodes_used_pct", "disk", "%", "gauge", "Inodes used, as df -i's IUse% (None where allocated on demand)",

@@ -135,6 +135,9 @@ async def test_add_update_delete_server_writes_the_inventory(api):
     assert r.status_code == 200, r.text
     assert r.json()["services"] == ["cron.service"] and r.json()["labels"] == {}
     assert hub.specs["new-1"].services == ("cron.service",)
+    r = await client.put("/api/servers/new-1", json={"disks": "all+tmpfs"})
+    assert r.status_code == 200 and r.json()["disks"] == "all+tmpfs", r.text
+    assert hub.specs["new-1"].disks == "all+tmpfs" and "disks: all+tmpfs" in path.read_text()
     r = await client.delete("/api/servers/new-1")
     assert r.status_code == 204
     assert "new-1" not in hub.specs and "new-1" not in path.read_text()

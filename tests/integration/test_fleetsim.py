@@ -91,7 +91,7 @@ async def test_probes_parse_cleanly_and_counters_advance(fleet) -> None:
             second = await probe_once(conn)
         finally:
             await conn.close()
-        report = build_report(spec.id, (first, second), all_disks=spec.disks == "all")
+        report = build_report(spec.id, (first, second), disks=spec.disks)
         assert first.errors == {} and second.errors == {}, (spec.id, first.errors, second.errors)
         assert report.errors == {} and report.state == "up"
         # realistic sizes: disks and interfaces like servers, output within probe.sh's budget

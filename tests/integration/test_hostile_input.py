@@ -131,7 +131,7 @@ SHAPES = (
     ("services", lambda v: ["ssh.service", v], "services[1]"),
     ("disks", lambda v: [v], "disks[0]"),
     ("disks", lambda v: ["/", v], "disks[1]"),
-    ("disks", lambda v: v, "disks"),  # a string where a list belongs: only "all" is allowed
+    ("disks", lambda v: v, "disks"),  # a string where a list belongs: only "all" and "all+tmpfs" are allowed
 )
 
 

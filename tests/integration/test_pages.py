@@ -133,6 +133,20 @@ def test_host_page_live_tables(client):
     assert doc.select("#disks tbody tr"), "the root filesystem is watched by default"
 
 
+def test_host_page_disk_table_shows_available_and_exact_used_pct(client):
+    doc = page(client, "/hosts/alpha")
+    headers = [th.text.strip() for th in doc.select("#disks thead th")]
+    assert headers[:2] == ["Mount", "Type"] and headers[2:] == [m.label for m in CATALOGUE.table("disk")]
+    assert "Available" in headers, "the space users can still have, beside Used and Size"
+    rows = {r.select_one("td").text: [td.text.strip() for td in r.select("td")] for r in doc.select("#disks tbody tr")}
+    root = dict(zip(headers, rows["/"]))
+    assert root["Available"].endswith(("KiB", "MiB", "GiB", "TiB")) and root["Used %"].endswith(" %")
+    latest = client.get("/api/servers/alpha/latest", headers={"Accept": "application/json"}).json()
+    disk = next(d for d in latest["sample"]["disks"] if d["mount"] == "/")
+    used, avail = disk["used_bytes"], disk["avail_bytes"]
+    assert disk["used_pct"] == round(100 * used / (used + avail), 1)  # df's Use% exact, not rounded up
+
+
 def test_host_without_gpus_says_so(client):
     assert cards(page(client, "/"))["beta"].select_one(".gpubars") is None
     doc = page(client, "/hosts/beta")

@@ -73,6 +73,25 @@ def test_probe_prints_a_readable_table(inventory_file) -> None:
         assert expected in text, expected
 
 
+def test_probe_disks_all_plus_tmpfs_adds_this_machines_tmpfs(inventory_file) -> None:
+    seen: dict[str, dict[str, str]] = {}
+    for mode in ("all", "all+tmpfs"):
+        result, _ = fleetwatch("probe", "test-host", "--json", "--inventory", str(inventory_file(disks=mode)))
+        assert result.returncode == 0, result.stderr
+        disks = json.loads(result.stdout)["disks"]
+        seen[mode] = {d["mount"]: d["fstype"] for d in disks}
+        assert "/" in seen[mode] and len(seen[mode]) == len(disks), disks  # each mount point once
+        assert all(d["used_pct"] == round(100 * d["used_bytes"] / (d["used_bytes"] + d["avail_bytes"]), 1)
+                   for d in disks if None not in (d["used_bytes"], d["avail_bytes"])
+                   and d["used_bytes"] + d["avail_bytes"]), disks
+    assert "tmpfs" not in seen["all"].values() or seen["all"]["/"] == "tmpfs"
+    added = set(seen["all+tmpfs"]) - set(seen["all"])
+    assert set(seen["all"]) <= set(seen["all+tmpfs"]) and {seen["all+tmpfs"][m] for m in added} <= {"tmpfs"}
+    mounted = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+    if any(fields[2] == "tmpfs" for fields in mounted):  # /dev/shm, /run on any Linux of this century
+        assert added, seen
+
+
 def _expect_failure(inv: Path, failure: str, timeout_s: float, host: str = "test-host") -> dict:
     result, took = fleetwatch("probe", host, "--json", "--inventory", str(inv))
     assert result.returncode == 1, result.stdout + result.stderr

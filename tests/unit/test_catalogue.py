@@ -80,6 +80,22 @@ def test_report_json_and_rows_carry_every_catalogue_metric():
         100 * report.mem_used_bytes / report.mem_total_bytes, 2)
 
 
+def test_disk_table_shows_available_space_and_used_pct_of_the_space_users_have():
+    from collector.render_text import render
+    from schema.units_format import format_bytes
+
+    assert [m.name for m in CATALOGUE.table("disk")] == [
+        "disk_used_bytes", "disk_total_bytes", "disk_avail_bytes", "disk_used_pct", "disk_inodes_used_pct"]
+    report = _report()
+    root = next(d for d in report.disks if d.mount == "/")  # 22660772 KiB used, 83730140 KiB available
+    assert root.used_pct == 21.3  # df's Capacity says 22 %: rounded up, and Size counts root's reserved blocks
+    lines = render(report.to_dict()).splitlines()
+    header = lines[lines.index("Disks") + 1].split()
+    assert header == ["MOUNT", "TYPE", "USED", "SIZE", "AVAILABLE", "USED", "%", "INODES", "USED", "%"]
+    row = next(line for line in lines if line.startswith("  / "))
+    assert format_bytes(root.avail_bytes) in row and "21.3 %" in row
+
+
 def test_observations_are_the_alertable_metrics_only():
     names = {o.metric for o in observations(_report())}
     assert names and names <= set(CATALOGUE.alertable())

@@ -374,6 +374,23 @@ def test_recursive_alias_and_alias_bomb_refused():
     assert "YAML" in one_problem(bomb + "hosts: []\n").message
 
 
+@pytest.mark.parametrize(("line", "defaults", "expected"), [
+    ("disks: all", "", "all"),
+    ("disks: all+tmpfs", "", "all+tmpfs"),
+    ("disks: ' ALL+TmpFS '", "", "all+tmpfs"),
+    ("", "disks: all+tmpfs", "all+tmpfs"),  # inherited
+    ("disks: ['/']", "disks: all+tmpfs", ("/",)),  # the host's own list wins
+])
+def test_disks_all_and_all_plus_tmpfs(line, defaults, expected):
+    from collector.prober import probe_args
+
+    text = (f"defaults:\n  {defaults}\n" if defaults else "") + host_yaml(line)
+    spec = load_inventory_text(text).host("gpu-01")
+    assert spec.disks == expected
+    args = probe_args(spec)
+    assert ("-a" in args and "-m" not in args) if isinstance(expected, str) else args[-2:] == ["-m", "/"]
+
+
 @pytest.mark.parametrize(("value", "words"), [
     ("on", "YAML reads a bare on/yes/true"),
     ("amd", '"auto", "off" or "nvidia"'),
@@ -384,7 +401,9 @@ def test_bad_gpu(value, words):
 
 
 @pytest.mark.parametrize(("line", "field", "words"), [
-    ("disks: /data", "disks", '"all" or a list'),
+    ("disks: /data", "disks", 'disks must be "all", "all+tmpfs" or a list of mount points'),
+    ("disks: tmpfs", "disks", '"all", "all+tmpfs" or a list'),
+    ("disks: all tmpfs", "disks", '"all", "all+tmpfs" or a list'),
     ("services: nginx.service", "services", "expected a list"),
     ("labels: {'a b': x}", "labels.a b", "invalid label key"),
     ("labels: {env: [prod]}", "labels.env", "string or a number"),

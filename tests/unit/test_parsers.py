@@ -255,8 +255,9 @@ def test_virtual_interfaces_not_counted():
     "valid": (fx("df/df_PTk_root_debian12_vm.txt"), {
         "#filesystems": 1, "filesystems.0.source": "/dev/vda", "filesystems.0.fstype": "ext4",
         "filesystems.0.total_bytes": 264212084 * KB, "filesystems.0.used_bytes": 22660788 * KB,
-        "filesystems.0.avail_bytes": 83730124 * KB, "filesystems.0.used_pct": 22.0,
-        "filesystems.0.mount": "/",
+        "filesystems.0.avail_bytes": 83730124 * KB, "filesystems.0.mount": "/",
+        # used / (used + available), to one decimal; df's Capacity rounds 21.30 up to 22
+        "filesystems.0.used_pct": 21.3, "filesystems.0.capacity_pct": 22.0,
     }),
     "probe_all": (PROBE["df"], {"#filesystems": 5, "filesystems.1.mount": "/dev/shm"}),
     "missing_mount": (fx("df/df_PTk_missing_mount_debian12_vm.txt"), {
@@ -264,12 +265,12 @@ def test_virtual_interfaces_not_counted():
     }),
     "spaces_and_dash": (fx("df/df_PTk_spaces_and_dash.txt"), {
         "#filesystems": 5,
-        "filesystems.1.mount": "/mnt/my disk", "filesystems.1.used_pct": 46.0,
+        "filesystems.1.mount": "/mnt/my disk", "filesystems.1.used_pct": 45.2, "filesystems.1.capacity_pct": 46.0,
         "filesystems.2.source": "//nas/backup share", "filesystems.2.fstype": "cifs",
         "filesystems.2.mount": "/mnt/nas  backup", "filesystems.2.total_bytes": 3906885632 * KB,
-        "filesystems.3.total_bytes": 0, "filesystems.3.used_pct": None,
+        "filesystems.3.total_bytes": 0, "filesystems.3.used_pct": None, "filesystems.3.capacity_pct": None,
         "filesystems.4.total_bytes": None, "filesystems.4.used_bytes": None,
-        "filesystems.4.avail_bytes": None, "filesystems.4.fstype": "fuse.rclone",
+        "filesystems.4.avail_bytes": None, "filesystems.4.fstype": "fuse.rclone", "filesystems.4.used_pct": None,
         "errors": ("df: /mnt/stale: Stale file handle",),
     }),
 })
@@ -277,10 +278,85 @@ def test_df(text, expected):
     check(df.parse, text, expected)
 
 
+@pytest.mark.parametrize("used,avail,pct", [
+    (0, 0, None),  # no space at all (gvfsd-fuse): df prints "-", not 0 %
+    (None, 83730124, None),  # df printed "-" for a size
+    (22660788, None, None),
+    (2331, 7669, 23.3),  # df says 24 %: it rounds up to a whole number
+    (22660788, 83730124, 21.3),  # the real root above: root's reserved blocks are in neither (Size is 264212084)
+    (1, 99_999, 0.0),  # df says 1 %
+    (99_951, 49, 100.0),  # nearest, like every other percentage the hub shows
+    (100, 0, 100.0),
+])
+def test_df_used_pct_is_used_of_used_plus_available_to_one_decimal(used, avail, pct):
+    assert df.used_pct(used, avail) == pct
+
+
 def test_df_local_disks_drops_pseudo_keeps_root():
     assert [f.mount for f in df.local_disks(df.parse(PROBE["df"]))] == ["/"]
     overlay_root = df.parse("overlay overlay 100 50 50 50% /\ntmpfs tmpfs 10 0 10 0% /dev")
     assert [f.mount for f in df.local_disks(overlay_root)] == ["/"]
+
+
+# df -PTkl of Debian 7 (coreutils 8.13 over /proc/mounts; GNU df elides bind mounts itself since 8.21,
+# busybox never): rootfs and the root device both at "/", /home bound into a chroot, the root device
+# bound at the chroot's /tmp (written to between df's statfs calls), /run/shm bound into it, and the
+# chroot's own /dev/shm (a tmpfs of the same size, 4 KiB used)
+BIND = "df/df_PTkl_bind_mounts_debian7.txt"
+WHEEZY_ROOT = "/dev/disk/by-uuid/5d6e4b48-3d4f-4d0c-9a5e-0c8a8b6d7e2f"
+
+
+@pytest.mark.parametrize("text,tmpfs,mounts", [
+    ("", False, []),  # empty: df timed out
+    ("", True, []),
+    (fx(BIND)[:fx(BIND).index("/dev/sda6") + 40], True, ["/", "/run", "/run/lock", "/run/shm"]),  # truncated
+    ("garbage line\ntmpfs tmpfs 10 0 10 0%", True, []),  # malformed
+    (fx("df/df_PTkl_debian12_vm.txt"), False, ["/"]),
+    (fx("df/df_PTkl_debian12_vm.txt"), True, ["/dev/shm", "/", "/run/user/1000", "/sys/fs/cgroup"]),
+    (PROBE["df"], True, ["/dev/shm", "/", "/run/user/1000", "/sys/fs/cgroup"]),  # devtmpfs is not tmpfs
+    (fx(BIND), False, ["/", "/home"]),
+    (fx(BIND), True, ["/", "/run", "/run/lock", "/run/shm", "/home", "/srv/chroot/wheezy-amd64/dev/shm"]),
+], ids=["empty", "empty-tmpfs", "truncated", "malformed", "debian12", "debian12-tmpfs", "probe-tmpfs",
+        "bind", "bind-tmpfs"])
+def test_df_local_disks_table(text, tmpfs, mounts):
+    assert [f.mount for f in df.local_disks(df.parse(text), tmpfs=tmpfs)] == mounts
+
+
+def test_df_local_disks_keeps_each_filesystem_once_with_its_own_figures():
+    rows = {f.mount: f for f in df.local_disks(df.parse(fx(BIND)), tmpfs=True)}
+    # "/" twice: the last row is mounted on top, and df's figures are its
+    assert (rows["/"].source, rows["/"].fstype, rows["/"].used_bytes) == (WHEEZY_ROOT, "ext4", 6135828 * KB)
+    assert rows["/home"].source == "/dev/sda6"
+    assert rows["/run/shm"].used_bytes == 0 and rows["/srv/chroot/wheezy-amd64/dev/shm"].used_bytes == 4 * KB
+
+
+@pytest.mark.parametrize("lines,tmpfs,mounts", [
+    # one device is one filesystem wherever it is mounted, even with other used bytes; the shortest mount wins
+    (["/dev/sdb1 ext4 100 40 60 40% /srv/data/www", "/dev/sdb1 ext4 100 41 59 41% /srv/data"], False,
+     ["/srv/data"]),
+    (["/dev/sdb1 ext4 100 40 60 40% /a", "/dev/sdc1 ext4 100 40 60 40% /b"], False, ["/a", "/b"]),  # two disks
+    (["/dev/sdb1 ext4 100 40 60 40% /a", "/dev/sdb1 xfs 100 40 60 40% /b"], False, ["/a", "/b"]),
+    (["tank/home zfs 100 40 60 40% /home", "tank/home zfs 100 40 60 40% /srv/home"], False, ["/home"]),
+    # "tmpfs" names no filesystem: the same figures are one, other figures are two
+    (["tmpfs tmpfs 100 10 90 10% /run/user/1000", "tmpfs tmpfs 100 10 90 10% /run/user/0"], True,
+     ["/run/user/0"]),
+    (["tmpfs tmpfs 100 10 90 10% /run/user/1000", "tmpfs tmpfs 100 11 89 11% /run/user/0"], True,
+     ["/run/user/1000", "/run/user/0"]),
+    (["tmpfs tmpfs 100 10 90 10% /run", "tmpfs tmpfs 200 10 190 5% /dev/shm"], True, ["/run", "/dev/shm"]),
+    (["tmpfs tmpfs 100 10 90 10% /run", "shm tmpfs 100 10 90 10% /dev/shm"], True, ["/run", "/dev/shm"]),
+    (["tmpfs tmpfs 100 10 90 10% /run"], False, []),  # `all` leaves tmpfs out
+    # overlay: "/" is kept whatever it is, every other overlay is left out, with tmpfs or without
+    (["overlay overlay 100 40 60 40% /", "overlay overlay 100 40 60 40% /var/lib/docker/overlay2/a/merged"], True,
+     ["/"]),
+    (["overlay overlay 100 40 60 40% /", "/dev/sda1 ext4 100 40 60 40% /etc/hosts",
+      "/dev/sda1 ext4 100 40 60 40% /etc/hostname", "/dev/sda1 ext4 100 40 60 40% /etc/resolv.conf"], False,
+     ["/", "/etc/hosts"]),  # a container: three files bound from the host's disk
+    # unknown sizes: a source that names nothing cannot be matched, a device still can
+    (["none fuse.x - - - - /a", "none fuse.x - - - - /b"], False, ["/a", "/b"]),
+    (["/dev/sdb1 ext4 - - - - /a", "/dev/sdb1 ext4 - - - - /bb"], False, ["/a"]),
+])
+def test_df_local_disks_bind_mounts(lines, tmpfs, mounts):
+    assert [f.mount for f in df.local_disks(df.parse("\n".join(lines)), tmpfs=tmpfs)] == mounts
 
 
 # --- os ---------------------------------------------------------------------

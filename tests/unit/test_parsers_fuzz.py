@@ -172,7 +172,11 @@ def test_derived_functions_never_raise(text):
         assert m.used_bytes is None or m.used_bytes >= 0
     except ParseError:
         pass
-    df.local_disks(df.parse(text))
+    rows = df.parse(text)
+    df.local_disks(rows)
+    kept = df.local_disks(rows, tmpfs=True)
+    assert len({f.mount for f in kept}) == len(kept)  # each mount point once
+    assert all(f.used_pct is None or 0 <= f.used_pct <= 100 for f in rows.filesystems)
     os_info.cpu_list_count(text)
     try:
         s = stat.parse(text)

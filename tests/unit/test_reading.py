@@ -66,6 +66,17 @@ def test_report_from_two_real_readings() -> None:
     assert alone["cpu_pct"] is None and alone["disk_read_bps"] is None  # one reading: no rates, not 0
 
 
+@pytest.mark.parametrize("disks, mounts", [
+    (("/",), ["/dev", "/dev/shm", "/", "/run/user/1000", "/sys/fs/cgroup"]),  # a list: every row df printed
+    ("all", ["/"]),
+    ("all+tmpfs", ["/dev/shm", "/", "/run/user/1000", "/sys/fs/cgroup"]),
+])
+def test_report_disks_follow_the_inventory_setting(disks, mounts) -> None:
+    report = build_report("vm", (parse_output(NEXT, 0, 6.0),), disks=disks)
+    assert [d.mount for d in report.disks] == mounts
+    assert all(d.used_pct is not None and d.avail_bytes is not None for d in report.disks)
+
+
 def test_reboot_between_readings_gives_no_rates() -> None:
     r1 = parse_output(NEXT, 0, 1.0)
     r2 = parse_output(FIRST.replace(b"<<<uptime>>>\n", b"<<<uptime>>>\n1.00 1.00\n#", 1), 0, 6.0)

@@ -49,6 +49,10 @@ FORM_CASES = {
               {"id": "gpu-01", "address": "10.0.0.5", "port": 2222, "disks": ["/", "/data"], "gpu": "nvidia",
                "services": ["nginx.service", "cron.service"], "labels": {"rack": "a3", "row": "2"},
                "interval": "10s"}),
+    "disks-all": ({"id": ["a"], "address": ["h"], "disks": ["all"]}, False, set(),
+                  {"id": "a", "address": "h", "disks": "all"}),
+    "disks-all+tmpfs": ({"id": ["a"], "address": ["h"], "disks": [" All+tmpfs "]}, False, set(),
+                        {"id": "a", "address": "h", "disks": "all+tmpfs"}),
 }
 
 

@@ -38,7 +38,7 @@ class HostIn(BaseModel):
     host_key: str | None = Field(None, description="pinned host key, `ssh-ed25519 AAAA...`")
     interval: str | float | None = Field(None, description='probe interval, "5s" or seconds')
     timeout: str | float | None = Field(None, description='probe timeout, "10s" or seconds')
-    disks: str | list[str] | None = Field(None, description='mount points, or "all"')
+    disks: str | list[str] | None = Field(None, description='mount points, or "all" (every local filesystem) or "all+tmpfs" (with tmpfs too)')
     services: list[str] | None = Field(None, description="systemd units to watch")
     gpu: str | None = Field(None, description="auto | off | nvidia")
     labels: dict[str, str] | None = None
@@ -77,7 +77,7 @@ def server_summary(spec, now: fleet_state.HostNow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": spec.id, "address": spec.address, "port": spec.port, "user": spec.user,
         "interval_s": spec.interval_s, "timeout_s": spec.timeout_s,
-        "disks": spec.disks if spec.disks == "all" else list(spec.disks), "services": list(spec.services),
+        "disks": spec.disks if isinstance(spec.disks, str) else list(spec.disks), "services": list(spec.services),
         "gpu": spec.gpu, "labels": spec.labels,
         "state": now.state, "last_error": now.last_error,
         "last_seen_at": now.last_seen_at, "last_seen_iso": _iso(now.last_seen_at),
