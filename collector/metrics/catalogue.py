@@ -186,7 +186,7 @@ METRICS: tuple[Metric, ...] = (
       "Filesystem space used, of used + available (df's Use% to one decimal, not rounded up)", "Used %", key="used_pct",
       column="float", rollup=("last",), hourly=(("last", "used_pct"),), alert=True,
       prom="filesystem_used_percent", table=True),
-    M("disk_inodes_used_pct", "disk", "%", "gauge", "Inodes used, as df -i's IUse% (None where allocated on demand)",
+    M("disk_inodes_used_pct", "disk", "%", "gauge", "Inodes used: used / (used + free), to one decimal (None where allocated on demand)",
       "Inodes used %", key="inode_used_pct", read=lambda r, d: _inodes_used_pct(r, d.mount), column="float",
       rollup=("last",), hourly=(("last", "inode_used_pct"),), alert=True, prom="filesystem_inodes_used_percent",
       table=True),

@@ -4,8 +4,9 @@
     /dev/vda1      16384000  612345 15771655    4% /
     /dev/vdb1             0       0        0     - /data
 
-A filesystem that allocates inodes as it goes (btrfs, XFS on some kernels,
-vfat) prints "-" or zeros: its use is None, never 0 %. Lines that are not rows
+Use is used / (used + free) to one decimal, as the space's use is computed
+(df's IUse% rounds up). A filesystem that allocates inodes as it goes (btrfs,
+XFS on some kernels, vfat) prints "-" or zeros: its use is None, never 0 %. Lines that are not rows
 (a df without -i, "No such file") are kept as errors and give no values; they
 do not make the host degraded, the space figures come from the df section.
 """
@@ -16,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from . import clean, to_float, to_int
-from .df import MOUNT_MAX
+from . import clean, to_int
+from .df import MOUNT_MAX, used_pct
 from .registry import Section
 
 _ROW = re.compile(
@@ -31,7 +32,7 @@ _ROW = re.compile(
 class InodeUse:
     total: int | None
     used: int | None
-    used_pct: float | None  # df's IUse%
+    used_pct: float | None  # used / (used + free), one decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,9 @@ def parse(text: str) -> Inodes:
         if m is None:
             errors.append(clean(line.strip(), 300))
             continue
-        total = to_int(m["total"]) if m["total"] != "-" else None
-        pct = to_float(m["pct"][:-1]) if m["pct"] != "-" and total else None
-        rows.setdefault(clean(m["mount"], MOUNT_MAX),
-                        InodeUse(total, to_int(m["used"]) if m["used"] != "-" else None, pct))
+        total, used, free = (to_int(m[k]) if m[k] != "-" else None for k in ("total", "used", "free"))
+        pct = used_pct(used, free) if total else None  # exact, as the space's (df's IUse% rounds up)
+        rows.setdefault(clean(m["mount"], MOUNT_MAX), InodeUse(total, used, pct))
     return Inodes(MappingProxyType(rows), tuple(errors))
 
 
