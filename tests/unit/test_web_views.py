@@ -161,3 +161,28 @@ def test_live_view_reads_a_report_or_a_stored_sample_alike():
     assert stored["source"] == "stored" and stored["gpus"][0]["index"] == 0
     assert stored["services"][0]["name"] == "n.service" and not stored["gpus"][0]["hot"]
     assert live_view(None, None) is None
+
+
+def test_a_failed_driver_is_said_on_the_host_page_not_no_gpu():
+    """nvidia-smi that cannot reach the driver: a section error and a degraded host, and the GPU panel says so
+    in the tool's words instead of "No GPU" (issue 17, item 3)."""
+    from bs4 import BeautifulSoup
+    from collector.reading import parse_output
+    from collector.report import build_report
+
+    probe = (FIXTURES / "probe" / "debian12_vm.txt").read_bytes()
+    failed = probe.replace(b"<<<rc>>>\n", b"<<<nvidia>>>\n" + (FIXTURES / "nvidia" / "driver_error.txt").read_bytes()
+                           + b"<<<rc>>>\n", 1)
+    report = build_report("g1", (parse_output(failed, 0, 1.0, asked=frozenset({"nvidia"}), gpu_mode="nvidia"),))
+    assert report.state == "degraded" and "couldn't communicate with the NVIDIA driver" in report.errors["nvidia"]
+
+    def panel(doc_report):
+        html = t.templates.env.get_template("_host_live.html").render(
+            host={"id": "g1", "interval_s": 5}, live=live_view(doc_report, None), refresh_s=5, now=0.0, proxy=None,
+            disk_columns=(), top_processes=[], is_admin=False)
+        return BeautifulSoup(html, "html.parser").select_one("#gpus")
+
+    gpus = panel(report.to_dict())
+    assert "NVIDIA driver" in gpus.select_one("[data-gpu-error]").text and "No GPU" not in gpus.text
+    healthy = build_report("g1", (parse_output(probe, 0, 1.0),))
+    assert panel(healthy.to_dict()).select_one(".empty").text == "No GPU"
