@@ -1,0 +1,104 @@
+"""tests/fakebin/nvidia-smi under dash: any field list, in order, in the real tool's CSV; its modes."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+FAKE = Path(__file__).parent.parent / "fakebin" / "nvidia-smi"
+CSV = "--format=csv,noheader,nounits"
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Path:
+    """A copy of the fake, so that a test may write FAKE_NVIDIA_MODE and gpu0_temp beside it."""
+    copy = tmp_path / "nvidia-smi"
+    shutil.copy(FAKE, copy)
+    return copy
+
+
+def smi(fake: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["/bin/dash", str(fake), *args], capture_output=True, text=True, timeout=10,
+                          env={"PATH": "/usr/bin:/bin"})
+
+
+def rows(result: subprocess.CompletedProcess) -> list[list[str]]:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [line.split(", ") for line in result.stdout.splitlines()]
+
+
+def test_the_probes_old_list_prints_todays_two_cards(fake: Path) -> None:
+    old = ("index,uuid,name,pci.bus_id,utilization.gpu,utilization.memory,memory.used,memory.total,"
+           "temperature.gpu,power.draw,power.limit,fan.speed")
+    assert smi(fake, f"--query-gpu={old}", CSV).stdout == (
+        "0, GPU-5a3c1e0b-8e1f-4f5e-9d4b-2f6a7c8d9e01, NVIDIA A100-SXM4-80GB, 00000000:07:00.0, 37, 12, 20480, "
+        "81920, 45, 92.15, 400.00, [N/A]\n"
+        "1, GPU-0b7d2c44-1a9e-4c3b-8f21-6e5d4c3b2a10, NVIDIA A100-SXM4-80GB, 00000000:0F:00.0, 0, 0, 4, "
+        "81920, 31, [N/A], 400.00, [N/A]\n")
+
+
+@pytest.mark.parametrize(("fields", "card0", "card1"), [
+    ("pstate,index", ["P0", "0"], ["P0", "1"]),
+    ("clocks.sm,clocks.mem", ["1410", "1593"], ["210", "1593"]),
+    ("clocks_event_reasons.active,clocks_throttle_reasons.active",
+     ["0x0000000000000004", "0x0000000000000004"], ["0x0000000000000001", "0x0000000000000001"]),
+    ("persistence_mode,mig.mode.current,pcie.link.gen.current,pcie.link.width.current",
+     ["Enabled", "Disabled", "4", "16"], ["Enabled", "Disabled", "4", "16"]),
+    ("ecc.errors.corrected.volatile.total,ecc.errors.uncorrected.volatile.total,"
+     "ecc.errors.corrected.aggregate.total,ecc.errors.uncorrected.aggregate.total",
+     ["0", "0", "0", "0"], ["3", "0", "17", "0"]),
+    ("retired_pages.pending,remapped_rows.pending,fan.speed", ["[N/A]", "No", "[N/A]"], ["[N/A]", "No", "[N/A]"]),
+    ("name", ["NVIDIA A100-SXM4-80GB"], ["NVIDIA A100-SXM4-80GB"]),
+])
+def test_any_field_list_in_its_order(fake: Path, fields: str, card0: list[str], card1: list[str]) -> None:
+    assert rows(smi(fake, f"--query-gpu={fields}", CSV)) == [card0, card1]
+
+
+def test_a_header_without_noheader(fake: Path) -> None:
+    assert smi(fake, "--query-gpu=index,pstate", "--format=csv,nounits").stdout.splitlines()[0] == "index, pstate"
+
+
+def test_gpu0_temp_overrides_card_0s_temperature(fake: Path) -> None:
+    (fake.parent / "gpu0_temp").write_text("91\n")
+    assert rows(smi(fake, "--query-gpu=temperature.gpu", CSV)) == [["91"], ["31"]]
+
+
+def test_an_unknown_field_is_the_real_tools_error(fake: Path) -> None:
+    result = smi(fake, "--query-gpu=index,clocks.bogus,pstate", CSV)
+    assert result.returncode == 2
+    assert result.stdout.splitlines()[0] == 'Field "clocks.bogus" is not a valid field to query.'
+
+
+def test_compute_apps(fake: Path) -> None:
+    assert rows(smi(fake, "--query-compute-apps=pid,process_name,gpu_uuid,used_memory", CSV)) == [
+        ["4242", "python3", "GPU-5a3c1e0b-8e1f-4f5e-9d4b-2f6a7c8d9e01", "20000"]]
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("no-apps\n")
+    assert rows(smi(fake, "--query-compute-apps=pid,used_memory", CSV)) == []
+
+
+def test_no_devices(fake: Path) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("no-devices\n")
+    result = smi(fake, "--query-gpu=index", CSV)
+    assert (result.returncode, result.stdout) == (6, "No devices were found\n")
+
+
+def test_driver_error(fake: Path) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("driver-error\n")
+    result = smi(fake, "--query-gpu=index", CSV)
+    assert result.returncode == 9
+    assert result.stdout.startswith("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.")
+
+
+def test_unknown_error_card(fake: Path) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("unknown-error\n")
+    card0, card1 = rows(smi(fake, "--query-gpu=index,pci.bus_id,utilization.gpu,temperature.gpu,pstate", CSV))
+    assert card0 == ["0", "00000000:07:00.0", "37", "45", "P0"]
+    assert card1 == ["1", "00000000:0F:00.0", "[Unknown Error]", "[Unknown Error]", "[Unknown Error]"]
+
+
+def test_mig_card(fake: Path) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("mig\n")
+    assert rows(smi(fake, "--query-gpu=index,mig.mode.current,utilization.gpu,memory.used", CSV)) == [
+        ["0", "Enabled", "[N/A]", "20480"], ["1", "Disabled", "0", "4"]]
