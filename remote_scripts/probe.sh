@@ -157,7 +157,7 @@ fw_nvidia() {
     printf '<<<nvidia>>>\n'
     if command -v nvidia-smi >/dev/null 2>&1; then
         fw_run nvidia "$FW_T_GPU" nvidia-smi \
-            --query-gpu=index,uuid,name,pci.bus_id,utilization.gpu,utilization.memory,memory.used,memory.total,temperature.gpu,power.draw,power.limit,fan.speed \
+            --query-gpu=index,uuid,name,pci.bus_id,utilization.gpu,utilization.memory,memory.used,memory.total,temperature.gpu,power.draw,power.limit,fan.speed,clocks.sm,clocks.mem,pstate,pcie.link.gen.current,pcie.link.width.current,persistence_mode,mig.mode.current,clocks_event_reasons.active,ecc.errors.corrected.volatile.total,ecc.errors.uncorrected.volatile.total,ecc.errors.corrected.aggregate.total,ecc.errors.uncorrected.aggregate.total,retired_pages.pending,remapped_rows.pending \
             --format=csv,noheader,nounits
     else
         printf 'absent\n'

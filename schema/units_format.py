@@ -59,7 +59,7 @@ def format_duration(seconds: float | None, missing: str = MISSING) -> str:
 
 def format_value(value: Any, unit: str, missing: str = MISSING) -> str:
     """A metric's value with its unit (the catalogue's units): ``12.5 %``, ``1.5 GiB``, ``3.2 MB/s``, ``85 °C``,
-    ``112 W``, ``2 h 5 min``, ``0.42`` (load), ``8`` (count), ``active`` (state)."""
+    ``112 W``, ``1410 MHz``, ``2 h 5 min``, ``0.42`` (load), ``8`` (count), ``active`` (state)."""
     if value is None:
         return missing
     if isinstance(value, str) or unit == "state":
@@ -74,6 +74,6 @@ def format_value(value: Any, unit: str, missing: str = MISSING) -> str:
         return f"{value:.1f} %"
     if unit == "MiB":
         return format_bytes(value * 2**20, missing)
-    if unit in ("°C", "W"):
+    if unit in ("°C", "W", "MHz"):
         return f"{value:.0f} {unit}"
     return f"{value:.2f}" if isinstance(value, float) else str(value)

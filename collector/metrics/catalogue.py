@@ -48,6 +48,11 @@ def _inodes_used_pct(r: Any, mount: str) -> float | None:
     return None if record is None else record.used_pct(mount)
 
 
+def _flag(value: bool | None) -> int | None:
+    """A yes/no of nvidia-smi as 1/0 (stored, alertable and exported as a number), None where not reported."""
+    return None if value is None else int(value)
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -212,6 +217,46 @@ METRICS: tuple[Metric, ...] = (
       prom="gpu_power_limit_watts"),
     M("gpu_fan_pct", "gpu", "%", "gauge", "GPU fan speed, of its maximum", "Fan", key="fan_pct",
       prom="gpu_fan_percent"),
+    M("gpu_sm_clock_mhz", "gpu", "MHz", "gauge", "GPU SM (graphics) clock", "SM clock", key="sm_clock_mhz",
+      column="float", rollup=("avg",), prom="gpu_sm_clock_hertz", prom_scale=1e6),
+    M("gpu_mem_clock_mhz", "gpu", "MHz", "gauge", "GPU memory clock", "Memory clock", key="mem_clock_mhz",
+      column="float", prom="gpu_memory_clock_hertz", prom_scale=1e6),
+    M("gpu_pstate", "gpu", "state", "gauge", "GPU performance state as a number: 0 (P0, fastest) to 15 (P15)",
+      "P-state", key="pstate", column="int", prom="gpu_performance_state"),
+    M("gpu_pcie_link_gen", "gpu", "count", "gauge", "PCIe link generation in use", "PCIe gen", key="pcie_gen",
+      prom="gpu_pcie_link_generation"),
+    M("gpu_pcie_link_width", "gpu", "count", "gauge", "PCIe link width in use (lanes)", "PCIe width",
+      key="pcie_width", prom="gpu_pcie_link_width_lanes"),
+    M("gpu_persistence_mode", "gpu", "state", "gauge", "Persistence mode: 1 enabled, 0 disabled", "Persistence",
+      key="persistence_enabled", read=lambda r, g: _flag(g.persistence_mode), prom="gpu_persistence_mode_enabled"),
+    M("gpu_mig_mode", "gpu", "state", "gauge", "MIG mode: 1 enabled, 0 disabled", "MIG",
+      key="mig_enabled", read=lambda r, g: _flag(g.mig_mode), prom="gpu_mig_mode_enabled"),
+    M("gpu_throttle_thermal", "gpu", "state", "gauge", "Clocks held back by SW or HW thermal slowdown: 1 yes, 0 no",
+      "Thermal slowdown", key="throttle_thermal", read=lambda r, g: _flag(g.reason_thermal), column="int",
+      alert=True, prom="gpu_clocks_event_thermal"),
+    M("gpu_throttle_power_cap", "gpu", "state", "gauge", "Clocks held back by the SW power cap: 1 yes, 0 no",
+      "Power cap", key="throttle_power_cap", read=lambda r, g: _flag(g.reason_power_cap), column="int",
+      prom="gpu_clocks_event_power_cap"),
+    M("gpu_throttle_hw_slowdown", "gpu", "state", "gauge", "Clocks held back by HW slowdown: 1 yes, 0 no",
+      "HW slowdown", key="throttle_hw_slowdown", read=lambda r, g: _flag(g.reason_hw_slowdown), column="int",
+      prom="gpu_clocks_event_hw_slowdown"),
+    M("gpu_ecc_corrected", "gpu", "count", "counter", "Corrected ECC errors since the driver loaded",
+      "ECC corrected", key="ecc_corrected_volatile", column="bigint", prom="gpu_ecc_errors_corrected_volatile"),
+    M("gpu_ecc_uncorrected", "gpu", "count", "counter", "Uncorrected ECC errors since the driver loaded",
+      "ECC uncorrected", key="ecc_uncorrected_volatile", column="bigint", alert=True,
+      prom="gpu_ecc_errors_uncorrected_volatile"),
+    M("gpu_ecc_corrected_aggregate", "gpu", "count", "counter", "Corrected ECC errors over the card's life",
+      "ECC corrected, lifetime", key="ecc_corrected_aggregate", column="bigint",
+      prom="gpu_ecc_errors_corrected_aggregate"),
+    M("gpu_ecc_uncorrected_aggregate", "gpu", "count", "counter", "Uncorrected ECC errors over the card's life",
+      "ECC uncorrected, lifetime", key="ecc_uncorrected_aggregate", column="bigint",
+      prom="gpu_ecc_errors_uncorrected_aggregate"),
+    M("gpu_retired_pages_pending", "gpu", "state", "gauge", "Retired memory pages waiting for a reset: 1 yes, 0 no",
+      "Page retirement pending", key="retire_pending", read=lambda r, g: _flag(g.retired_pages_pending),
+      column="int", prom="gpu_retired_pages_pending"),
+    M("gpu_remap_pending", "gpu", "state", "gauge", "Remapped memory rows waiting for a reset: 1 yes, 0 no",
+      "Row remap pending", key="remap_pending", read=lambda r, g: _flag(g.remapped_rows_pending), column="int",
+      alert=True, prom="gpu_remapped_rows_pending"),
     # ------------------------------------------------------------------ per network interface
     M("net_interface_rx_bps", "interface", "bytes/s", "rate", "Bytes received per second by the interface",
       "receive", key="rx_bps", prom="network_interface_receive_bytes_per_second"),

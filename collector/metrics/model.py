@@ -30,7 +30,7 @@ AGGREGATES: tuple[str, ...] = ("avg", "max", "last")
 # the key naming an item of each scope in the report and in alert instances
 ITEM_KEY = {"host": None, "disk": "mount", "gpu": "index", "interface": "name", "service": "name"}
 # units the hub shows; Prometheus wants base units (bytes, seconds) and says so in the name
-UNITS = ("%", "bytes", "bytes/s", "MiB", "°C", "W", "s", "load", "count", "state")
+UNITS = ("%", "bytes", "bytes/s", "MiB", "°C", "W", "MHz", "s", "load", "count", "state")
 
 
 @dataclass(frozen=True)

@@ -200,5 +200,6 @@ async def test_api_unknown_host_is_404(api):  # noqa: F811
 @aio
 async def test_api_metrics_catalog_lists_gpu_metrics(api):  # noqa: F811
     body = (await api["client"].get("/api/metrics")).json()
-    assert set(body["gpu_metrics"]) == {"util_pct", "mem_used_mb", "mem_used_pct", "temperature_c", "power_w"}
+    assert set(body["gpu_metrics"]) == {"util_pct", "mem_used_mb", "mem_used_pct", "temperature_c", "power_w",
+                                        "sm_clock_mhz"}
     assert body["gpu_metrics"]["power_w"]["unit"] == "W" and "cpu_pct" in body["metrics"]

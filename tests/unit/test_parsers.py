@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -450,6 +451,32 @@ def test_cpu_list_count(text, count):
         "#gpus": 1, "gpus.0.util_pct": None, "gpus.0.mem_util_pct": None,
         "gpus.0.power_w": None, "gpus.0.mem_used_mb": 212.0, "gpus.0.temperature_c": 40.0,
     }),
+    # the probe's full list (QUERY_FIELDS): the fake nvidia-smi's two A100s
+    "valid: full list": (fx("nvidia/a100x2_full.csv"), {
+        "#gpus": 2, "#errors": 0, "gpus.0.util_pct": 37.0, "gpus.0.fan_pct": None,
+        "gpus.0.sm_clock_mhz": 1410.0, "gpus.0.mem_clock_mhz": 1593.0, "gpus.0.pstate": 0, "gpus.0.pcie_gen": 4,
+        "gpus.0.pcie_width": 16, "gpus.0.persistence_mode": True, "gpus.0.mig_mode": False,
+        "gpus.0.reason_power_cap": True, "gpus.0.reason_idle": False, "gpus.0.reason_thermal": False,
+        "gpus.1.reason_idle": True, "gpus.1.reason_power_cap": False, "gpus.1.ecc_corrected_volatile": 3,
+        "gpus.1.ecc_uncorrected_volatile": 0, "gpus.1.ecc_corrected_aggregate": 17,
+        "gpus.1.ecc_uncorrected_aggregate": 0, "gpus.1.retired_pages_pending": None,
+        "gpus.1.remapped_rows_pending": False, "gpus.0.lost": False, "gpus.1.lost": False,
+    }),
+    # thermal slowdown (SW 0x20 | HW 0x40), ECC errors and a remap pending; MIG; an old card; a lost card
+    "valid: throttled, MIG, old card, lost": (fx("nvidia/throttled_full.csv"), {
+        "#gpus": 4, "#errors": 0, "gpus.0.reason_thermal": True, "gpus.0.reason_power_cap": False,
+        "gpus.0.ecc_uncorrected_volatile": 2, "gpus.0.remapped_rows_pending": True, "gpus.0.pstate": 0,
+        "gpus.1.mig_mode": True, "gpus.1.util_pct": None, "gpus.1.reason_power_cap": True,
+        "gpus.1.reason_hw_slowdown": True, "gpus.1.reason_sync_boost": True, "gpus.1.reason_thermal": False,
+        "gpus.2.pstate": 8, "gpus.2.mig_mode": None, "gpus.2.reason_thermal": None,
+        "gpus.2.ecc_uncorrected_volatile": None, "gpus.2.persistence_mode": False, "gpus.2.lost": False,
+        "gpus.3.lost": True, "gpus.3.name": "NVIDIA A100-SXM4-80GB", "gpus.3.temperature_c": None,
+    }),
+    "valid: [Unknown Error] card is lost": (fx("nvidia/unknown_error_full.csv"), {
+        "#gpus": 2, "gpus.0.lost": False, "gpus.1.lost": True, "gpus.1.uuid": "GPU-0b7d2c44-1a9e-4c3b-8f21-6e5d4c3b2a10",
+        "gpus.1.util_pct": None, "gpus.1.pstate": None, "gpus.1.reason_thermal": None,
+    }),
+    "truncated: full list cut": (fx("nvidia/a100x2_full.csv").splitlines()[0][:-12], {"#gpus": 0, "#errors": 1}),
     "driver_error": (fx("nvidia/driver_error.txt"), {
         "absent": False, "#gpus": 0,
         "errors": ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
@@ -464,10 +491,41 @@ def test_nvidia(text, expected):
     "N/A", "[N/A]", "[Not Supported]", "[Unknown Error]", "[GPU requires reset]",
     "[Insufficient Permissions]", "",
 ])
-def test_nvidia_unavailable_values_are_none(value):
-    line = "0" + f", {value}" * 11
+@pytest.mark.parametrize("fields", [nvidia.BASE_FIELDS, len(nvidia.QUERY_FIELDS)])
+def test_nvidia_unavailable_values_are_none(value, fields):
+    line = "0" + f", {value}" * (fields - 1)
     gpu = nvidia.parse(line).gpus[0]
-    assert all(getattr(gpu, f.name) is None for f in dataclasses.fields(gpu) if f.name != "index")
+    assert all(getattr(gpu, f.name) is None for f in dataclasses.fields(gpu) if f.name not in ("index", "lost"))
+    assert gpu.lost is (value == "[Unknown Error]")
+
+
+def test_nvidia_query_fields_are_the_probes_list():
+    probe = (Path(__file__).parent.parent.parent / "remote_scripts" / "probe.sh").read_text()
+    lists = re.findall(r"--query-gpu=(\S+)", probe)
+    assert lists == [",".join(nvidia.QUERY_FIELDS)]
+
+
+@pytest.mark.parametrize("mask,reasons", [
+    # (idle, power cap, HW slowdown, sync boost, thermal) from NVML's clocksEventReason bits
+    ("0x0000000000000000", (False,) * 5),
+    ("0x0000000000000001", (True, False, False, False, False)),
+    ("0x0000000000000002", (False,) * 5),  # applications clocks setting: none of these
+    ("0x0000000000000004", (False, True, False, False, False)),
+    ("0x0000000000000008", (False, False, True, False, False)),
+    ("0x0000000000000010", (False, False, False, True, False)),
+    ("0x0000000000000020", (False, False, False, False, True)),
+    ("0x0000000000000040", (False, False, False, False, True)),
+    ("0x0000000000000080", (False,) * 5),  # HW power brake alone
+    ("0xFFFFFFFFFFFFFFFF", (True,) * 5),
+    ("[N/A]", (None,) * 5), ("[Not Supported]", (None,) * 5), ("0x", (None,) * 5), ("0x1_0", (None,) * 5),
+    ("0x10000000000000000", (None,) * 5), ("12", (None,) * 5),
+])
+def test_nvidia_clocks_event_reasons(mask, reasons):
+    row = fx("nvidia/a100x2_full.csv").splitlines()[0].split(", ")
+    row[nvidia.QUERY_FIELDS.index("clocks_event_reasons.active")] = mask
+    gpu = nvidia.parse(", ".join(row)).gpus[0]
+    assert (gpu.reason_idle, gpu.reason_power_cap, gpu.reason_hw_slowdown, gpu.reason_sync_boost,
+            gpu.reason_thermal) == reasons
 
 
 # --- systemd ----------------------------------------------------------------
