@@ -27,6 +27,7 @@ def _gpu(g: dict[str, Any]) -> dict[str, Any]:
             "mem_used_mb": used, "mem_total_mb": total,
             "mem_pct": used / total * 100 if used is not None and total else None,
             "temperature_c": temp, "power_w": g.get("power_w"),
+            "sm_clock_mhz": g.get("sm_clock_mhz"), "pstate": g.get("pstate"), "reason_thermal": g.get("reason_thermal"),
             "hot": temp is not None and temp >= GPU_HOT_C}
 
 

@@ -124,6 +124,7 @@ def test_host_page_live_tables(client):
     assert gpus.select(".label")[1].text == f"fullest memory 25.0 % · hottest {HOT_GPU_C} °C · not answering 0"
     rows = doc.select("#gpus tbody tr")
     assert [r["data-gpu"] for r in rows] == ["0", "1"]
+    assert [r.select_one("[data-gpu-clock]").text for r in rows] == ["1410 MHz · P0", "210 MHz · P0"]
     hot = rows[0].select_one("td.temp")
     assert "hot" in hot["class"] and hot.text.strip() == f"{HOT_GPU_C} °C"
     assert "hot" not in rows[1].select_one("td.temp")["class"]
