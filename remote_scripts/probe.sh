@@ -153,12 +153,39 @@ fw_inodes() {
     fi
 }
 
+# The --query-gpu lists, in the order collector/parsers/nvidia.py reads them:
+# the base fields every driver knows, the card's state, the clocks event
+# reasons bitmask, then ECC and memory-repair health.
+FW_GPU_BASE=index,uuid,name,pci.bus_id,utilization.gpu,utilization.memory,memory.used,memory.total,temperature.gpu,power.draw,power.limit,fan.speed
+FW_GPU_STATE=clocks.sm,clocks.mem,pstate,pcie.link.gen.current,pcie.link.width.current,persistence_mode,mig.mode.current
+FW_GPU_HEALTH=ecc.errors.corrected.volatile.total,ecc.errors.uncorrected.volatile.total,ecc.errors.corrected.aggregate.total,ecc.errors.uncorrected.aggregate.total,retired_pages.pending,remapped_rows.pending
+
+# fw_gpu_query FIELDS: one nvidia-smi call; its output in fw_out, status in fw_st.
+fw_gpu_query() {
+    if [ -n "$fw_timeout" ]; then
+        fw_out=$(timeout -k 1 "$FW_T_GPU" nvidia-smi --query-gpu="$1" --format=csv,noheader,nounits 2>&1)
+    else
+        fw_out=$(nvidia-smi --query-gpu="$1" --format=csv,noheader,nounits 2>&1)
+    fi
+    fw_st=$?
+}
+
+# One nvidia-smi call per probe. nvidia-smi refuses the whole query over one
+# field it does not know, so an older driver is asked again: drivers before
+# 535 name the reasons clocks_throttle_reasons, drivers before 460 know no
+# remapped_rows (a refusal costs a few ms: nvidia-smi checks the list before
+# it opens the driver). The hub reads the short rows too.
 fw_nvidia() {
     printf '<<<nvidia>>>\n'
     if command -v nvidia-smi >/dev/null 2>&1; then
-        fw_run nvidia "$FW_T_GPU" nvidia-smi \
-            --query-gpu=index,uuid,name,pci.bus_id,utilization.gpu,utilization.memory,memory.used,memory.total,temperature.gpu,power.draw,power.limit,fan.speed,clocks.sm,clocks.mem,pstate,pcie.link.gen.current,pcie.link.width.current,persistence_mode,mig.mode.current,clocks_event_reasons.active,ecc.errors.corrected.volatile.total,ecc.errors.uncorrected.volatile.total,ecc.errors.corrected.aggregate.total,ecc.errors.uncorrected.aggregate.total,retired_pages.pending,remapped_rows.pending \
-            --format=csv,noheader,nounits
+        fw_gpu_query "$FW_GPU_BASE,$FW_GPU_STATE,clocks_event_reasons.active,$FW_GPU_HEALTH"
+        case $fw_out in *'is not a valid field'*)
+            fw_gpu_query "$FW_GPU_BASE,$FW_GPU_STATE,clocks_throttle_reasons.active,$FW_GPU_HEALTH"
+            case $fw_out in *'is not a valid field'*) fw_gpu_query "$FW_GPU_BASE" ;; esac ;;
+        esac
+        [ -n "$fw_out" ] && printf '%s\n' "$fw_out"
+        fw_rc="${fw_rc}nvidia $fw_st
+"
     else
         printf 'absent\n'
     fi

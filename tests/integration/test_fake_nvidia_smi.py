@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from collector.parsers import nvidia
+
 FAKE = Path(__file__).parent.parent / "fakebin" / "nvidia-smi"
 CSV = "--format=csv,noheader,nounits"
 
@@ -102,3 +104,47 @@ def test_mig_card(fake: Path) -> None:
     (fake.parent / "FAKE_NVIDIA_MODE").write_text("mig\n")
     assert rows(smi(fake, "--query-gpu=index,mig.mode.current,utilization.gpu,memory.used", CSV)) == [
         ["0", "Enabled", "[N/A]", "20480"], ["1", "Disabled", "0", "4"]]
+
+
+PROBE = Path(__file__).parent.parent.parent / "remote_scripts" / "probe.sh"
+
+
+def probe_nvidia(fake: Path, shell: list[str]) -> tuple[str, str]:
+    """The probe's nvidia section and rc lines, with the fake first on PATH."""
+    script = f'FLEETWATCH_PROBE_LIB=1 . {PROBE}; fw_timeout=1; fw_nvidia; printf "<<<rc>>>\\n%s" "$fw_rc"'
+    out = subprocess.run([*shell, "-c", script], capture_output=True, text=True, timeout=30,
+                         env={"PATH": f"{fake.parent}:/usr/bin:/bin"}).stdout
+    section, _, rc = out.partition("<<<rc>>>\n")
+    return section, rc
+
+
+SHELLS = [["/bin/dash"], ["/bin/bash", "--posix"], ["/bin/busybox", "ash"]]
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
+@pytest.mark.parametrize(("mode", "fields", "reasons"), [
+    ("", len(nvidia.QUERY_FIELDS), True),  # today's driver: one call, every field
+    ("driver-470", len(nvidia.QUERY_FIELDS), True),  # asked again with clocks_throttle_reasons
+    ("driver-450", nvidia.BASE_FIELDS, False),  # no remapped_rows either: the base fields
+])
+def test_an_older_driver_is_asked_again_with_the_fields_it_knows(fake: Path, shell: list[str], mode: str,
+                                                                 fields: int, reasons: bool) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text(mode + "\n")
+    section, rc = probe_nvidia(fake, shell)
+    lines = section.splitlines()
+    assert lines[0] == "<<<nvidia>>>"
+    assert [len(line.split(", ")) for line in lines[1:]] == [fields, fields]
+    assert rc == "nvidia 0\n"
+    result = nvidia.parse("\n".join(lines[1:]))
+    assert result.errors == ()
+    assert [g.mem_used_mb for g in result.gpus] == [20480, 4]
+    assert [g.reason_power_cap for g in result.gpus] == ([True, False] if reasons else [None, None])
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
+def test_a_driver_failure_reaches_the_hub_with_its_status(fake: Path, shell: list[str]) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("driver-error\n")
+    section, rc = probe_nvidia(fake, shell)
+    assert "couldn't communicate with the NVIDIA driver" in section
+    assert rc == "nvidia 9\n"
+    assert nvidia.parse(section.partition("\n")[2]).gpus == ()

@@ -499,10 +499,16 @@ def test_nvidia_unavailable_values_are_none(value, fields):
     assert gpu.lost is (value == "[Unknown Error]")
 
 
-def test_nvidia_query_fields_are_the_probes_list():
+def test_nvidia_query_fields_are_the_probes_lists():
     probe = (Path(__file__).parent.parent.parent / "remote_scripts" / "probe.sh").read_text()
-    lists = re.findall(r"--query-gpu=(\S+)", probe)
-    assert lists == [",".join(nvidia.QUERY_FIELDS)]
+    lists = dict(re.findall(r"^(FW_GPU_[A-Z]+)=(\S+)$", probe, re.M))
+    base, state, health = (lists[f"FW_GPU_{n}"].split(",") for n in ("BASE", "STATE", "HEALTH"))
+    assert base == list(nvidia.QUERY_FIELDS[:nvidia.BASE_FIELDS])
+    assert [*base, *state, "clocks_event_reasons.active", *health] == list(nvidia.QUERY_FIELDS)
+    queries = re.findall(r'fw_gpu_query "(\S+)"', probe)
+    assert queries == ["$FW_GPU_BASE,$FW_GPU_STATE,clocks_event_reasons.active,$FW_GPU_HEALTH",
+                       "$FW_GPU_BASE,$FW_GPU_STATE,clocks_throttle_reasons.active,$FW_GPU_HEALTH",
+                       "$FW_GPU_BASE"]
 
 
 @pytest.mark.parametrize("mask,reasons", [
