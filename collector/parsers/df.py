@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import MAX_VALUE, NAME_MAX, clean, to_float, to_int
@@ -68,17 +69,25 @@ def _kb(s: str) -> int | None:
     return None if v is None or v > MAX_VALUE // 1024 else v * 1024
 
 
+def listing(text: str, row: re.Pattern[str], errors: list[str]) -> Iterator[re.Match[str]]:
+    """The rows of a df listing (`df -PTk`, `df -Pi`) that `row` matches; blank and header lines are skipped,
+    every other line ("df: /x: No such file or directory", a cut line) goes to `errors`."""
+    for line in text.splitlines():
+        if not line.strip() or (line.startswith("Filesystem") and "Mounted on" in line):
+            continue
+        m = row.fullmatch(line)
+        if m is None:
+            errors.append(clean(line.strip(), 300))
+            continue
+        yield m
+
+
 def parse(text: str) -> DfResult:
     """Parse df output; never raises: a timed-out df is an empty result."""
     rows: list[Filesystem] = []
     errors: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() or (line.startswith("Filesystem") and "Mounted on" in line):
-            continue
-        m = _ROW.fullmatch(line)
-        if m is None:
-            errors.append(clean(line.strip(), 300))  # "df: /x: No such file or directory", a cut line
-            continue
+    for m in listing(text, _ROW, errors):
+        line = m.string
         pct = m["pct"]
         sizes = [(m[k], _kb(m[k])) for k in ("total", "used", "avail")]
         if any(text != "-" and value is None for text, value in sizes):

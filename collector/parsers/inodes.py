@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import clean, to_int
-from .df import MOUNT_MAX, used_pct
+from .df import MOUNT_MAX, listing, used_pct
 from .registry import Section
 
 _ROW = re.compile(
@@ -49,13 +49,7 @@ def parse(text: str) -> Inodes:
     """Rows by mount point (the first row of a mount wins); never raises."""
     rows: dict[str, InodeUse] = {}
     errors: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() or (line.startswith("Filesystem") and "Mounted on" in line):
-            continue
-        m = _ROW.fullmatch(line)
-        if m is None:
-            errors.append(clean(line.strip(), 300))
-            continue
+    for m in listing(text, _ROW, errors):
         total, used, free = (to_int(m[k]) if m[k] != "-" else None for k in ("total", "used", "free"))
         pct = used_pct(used, free) if total else None  # exact, as the space's (df's IUse% rounds up)
         rows.setdefault(clean(m["mount"], MOUNT_MAX), InodeUse(total, used, pct))
