@@ -18,7 +18,7 @@ from typing import Any
 from collector.metrics.catalogue import CATALOGUE
 from collector.parsers.nvidia import Gpu  # one card as nvidia-smi reports it: the report keeps the parser's record
 
-__all__ = ["Disk", "DiskIo", "Gpu", "HostReport", "Interface", "OsInfo", "Process", "Service"]
+__all__ = ["Disk", "DiskIo", "Gpu", "GpuProcess", "HostReport", "Interface", "OsInfo", "Process", "Service"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -65,6 +65,21 @@ class Process:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuProcess:
+    """A process on a GPU (nvidia-smi's compute apps) with its owner from ps; gpu_index None for a MIG instance
+    or a card the GPU query did not list; user, elapsed_s and command None where ps did not answer for the pid."""
+
+    gpu_index: int | None
+    gpu_uuid: str
+    pid: int
+    name: str
+    used_mem_mb: float | None  # MiB
+    user: str | None
+    elapsed_s: int | None
+    command: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OsInfo:
     hostname: str | None = None
     pretty_name: str | None = None
@@ -100,6 +115,9 @@ class HostReport:
     services: tuple[Service, ...] = ()
     os: OsInfo = field(default_factory=OsInfo)
     top_processes: tuple[Process, ...] = ()
+    gpu_processes: tuple[GpuProcess, ...] = ()
+    # per card index: since when it holds memory but does no work (collector/gpu_usage.py; the poller fills it)
+    gpu_held_idle_since: Mapping[int, float] = field(default_factory=lambda: _EMPTY)
     probe_bytes: int = 0
     cpu_pct: float | None = None
     disk_read_bps: float | None = None
@@ -142,6 +160,7 @@ class HostReport:
             "services": [_record(s) for s in self.services],
             "os": _record(self.os),
             "top_processes": [_record(p) for p in self.top_processes],
+            "gpu_processes": [_record(p) for p in self.gpu_processes],
             "probe_bytes": self.probe_bytes,
             "errors": dict(self.errors),
             "cpu_pct": self.cpu_pct, "disk_read_bps": self.disk_read_bps, "disk_write_bps": self.disk_write_bps,
@@ -155,6 +174,8 @@ class HostReport:
             for record, out in zip(self.items(scope), d[key]):
                 for k, reader in extra:
                     out[k] = reader(self, record)
+        for out in d["gpus"]:
+            out["held_idle_since"] = self.gpu_held_idle_since.get(out["index"])
         return d
 
 
@@ -178,7 +199,7 @@ def _record(r: Any) -> dict[str, Any]:
 _BASE_KEYS = frozenset({"host", "ok", "state", "ts", "host_epoch", "cpu_count", "load1", "load5", "load15",
                         "mem_total_bytes", "mem_used_bytes", "mem_available_bytes", "swap_total_bytes",
                         "swap_free_bytes", "uptime_s", "disks", "gpus", "gpu_count", "services", "os",
-                        "top_processes", "probe_bytes", "errors", "cpu_pct", "disk_read_bps", "disk_write_bps",
+                        "top_processes", "gpu_processes", "probe_bytes", "errors", "cpu_pct", "disk_read_bps", "disk_write_bps",
                         "net_rx_bps", "net_tx_bps", "interval_s", "disk_io", "net_interfaces"})
 _HOST_EXTRA = tuple((m.key, m.reader) for m in CATALOGUE.scope("host") if m.key not in _BASE_KEYS)
 _ITEM_EXTRA = tuple((scope, key, extra) for scope, key in _ITEMS.items()

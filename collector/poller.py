@@ -14,9 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from collector import events as ev
+from collector import gpu_usage
 from collector.errors import Failure, HostError
 from collector.host_report import HostReport
 from collector.host_state import HostStatus, on_failure, on_success
@@ -44,12 +46,23 @@ class HostRuntime:
     top_processes: list[dict[str, Any]] = field(default_factory=list)
     os_for_connect: int = -1  # the connection number whose os section we have
     last_ps_at: float = float("-inf")
+    last_gpu_apps_at: float | None = None  # when the GPU processes were last read (gpu_usage.read_span)
+    gpu_held_since: dict[int, float] = field(default_factory=dict)  # card index -> held memory, idle, since
     polls: int = 0
     last_failure: HostError | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # hostname, OS, cores...: kept once seen
     last_poll_started: float | None = None
     last_poll_seconds: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def gpu_apps_due(spec: Any, last_read_at: float | None, now: float) -> bool:
+    """Whether this probe also reads the GPU processes (inventory `gpu_processes`, 30 s by default): due half an
+    interval early, so that a 30 s setting at 5 s polls reads every sixth probe, not every seventh."""
+    every = spec.gpu_processes_s
+    if spec.gpu == "off" or not every:
+        return False
+    return last_read_at is None or now - last_read_at >= every - spec.interval_s / 2
 
 
 class Poller:
@@ -94,9 +107,11 @@ class Poller:
             want_os = not conn.connected or rt.os_for_connect != conn.connects
         if want_ps is None:
             want_ps = started - rt.last_ps_at >= PS_EVERY_S
+        # a host seen without GPUs is not asked (gpu: auto on a CPU server); asked again after a restart
+        want_apps = gpu_apps_due(spec, rt.last_gpu_apps_at, started) and rt.facts.get("gpu_count") != 0
         try:
             reading = await asyncio.wait_for(
-                probe_once(conn, want_os=want_os, want_ps=want_ps, timeout=spec.timeout_s),
+                probe_once(conn, want_os=want_os, want_ps=want_ps, want_gpu_apps=want_apps, timeout=spec.timeout_s),
                 timeout=spec.timeout_s + GRACE_S,
             )
         except HostError as err:
@@ -120,7 +135,7 @@ class Poller:
         try:
             report = build_report(spec.id, readings, disks=spec.disks)
             rt.prev_reading = reading.kept(rt.prev_reading)
-            report = self._succeeded(rt, report, reading)
+            report = self._succeeded(rt, report, reading, apps_every_s=spec.gpu_processes_s if want_apps else None)
         except Exception as exc:  # output no parser foresaw must not stop this host's monitoring
             log.exception("host %s: could not interpret the probe output", spec.id)
             rt.prev_reading = None  # start the rates afresh from the next reading
@@ -129,13 +144,22 @@ class Poller:
             return None
         return report
 
-    def _succeeded(self, rt: HostRuntime, report: HostReport, reading: Reading) -> HostReport:
+    def _succeeded(self, rt: HostRuntime, report: HostReport, reading: Reading, *,
+                   apps_every_s: float | None = None) -> HostReport:
         now = report.ts
         errors = report.errors
         error_text = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
         prev_status = rt.status
         rt.status = on_success(prev_status, degraded=bool(errors), error_text=error_text, now=now)
-        report = dataclasses.replace(report, state=rt.status.state)
+        rt.gpu_held_since = gpu_usage.held_idle_since(rt.gpu_held_since, report.gpus, now)
+        report = dataclasses.replace(report, state=rt.status.state,
+                                     gpu_held_idle_since=MappingProxyType(dict(rt.gpu_held_since)))
+        if apps_every_s is not None:  # the GPU processes were asked for this time
+            apps = reading.get("gpu_apps")
+            if apps is not None and not apps.absent and not apps.errors:
+                span = gpu_usage.read_span(rt.last_gpu_apps_at, now, apps_every_s)
+                self.writer.add_gpu_users(gpu_usage.user_rows(rt.host_id, report.gpu_processes, now, span))
+            rt.last_gpu_apps_at = now
         snapshot = ev.HostSnapshot.from_report(report)
         drafts = ev.state_events(rt.host_id, prev_status, rt.status, now)
         drafts += ev.sample_events(rt.host_id, rt.snapshot, snapshot, now)

@@ -20,7 +20,8 @@ MAX_PROBE_OUTPUT = 256 * 1024  # an ordinary probe is ~3 KiB; more is a host mis
 MAX_CATALOG_OUTPUT = 1024 * 1024  # ~100 bytes per unit; a busy host lists a few hundred
 
 
-def probe_args(spec: HostSpec, *, want_os: bool = False, want_ps: bool = False) -> list[str]:
+def probe_args(spec: HostSpec, *, want_os: bool = False, want_ps: bool = False,
+               want_gpu_apps: bool = False) -> list[str]:
     """Command-line arguments for probe.sh; every unit and mount re-validated here.
 
     Validation happens at inventory load too; checking again right before the
@@ -33,6 +34,8 @@ def probe_args(spec: HostSpec, *, want_os: bool = False, want_ps: bool = False) 
         args.append("-p")
     if spec.gpu != "off":
         args.append("-g")
+        if want_gpu_apps:
+            args.append("-c")
     if spec.disks in DISK_MODES:  # "all", "all+tmpfs": one df over every local filesystem, filtered on the hub
         args.append("-a")
     else:
@@ -51,12 +54,14 @@ def _command(args: tuple[str, ...]) -> str:
 
 
 async def probe_once(conn: HostConnection, *, want_os: bool = False, want_ps: bool = False,
-                     timeout: float | None = None) -> Reading:
+                     want_gpu_apps: bool = False, timeout: float | None = None) -> Reading:
     """One probe on a new channel; raises HostError when nothing usable came back."""
     spec = conn.spec
-    asked = frozenset(s for s, on in (("os", want_os), ("ps", want_ps), ("nvidia", spec.gpu != "off"),
-                                      ("systemd", bool(spec.services))) if on)
-    command = _command(tuple(probe_args(spec, want_os=want_os, want_ps=want_ps)))
+    gpu = spec.gpu != "off"
+    apps = gpu and want_gpu_apps
+    asked = frozenset(s for s, on in (("os", want_os), ("ps", want_ps), ("nvidia", gpu), ("gpu_apps", apps),
+                                      ("gpu_ps", apps), ("systemd", bool(spec.services))) if on)
+    command = _command(tuple(probe_args(spec, want_os=want_os, want_ps=want_ps, want_gpu_apps=apps)))
     result = await conn.run(command, timeout=timeout, max_output=MAX_PROBE_OUTPUT)
     reading = parse_output(result.stdout, result.exit_status, time.time(), asked=asked,
                            gpu_mode=spec.gpu, truncated=result.truncated)
@@ -77,7 +82,7 @@ async def probe_once(conn: HostConnection, *, want_os: bool = False, want_ps: bo
 
 async def probe_twice(conn: HostConnection, gap_s: float = 1.0) -> tuple[Reading, Reading]:
     """"Probe now": two readings about `gap_s` apart on one connection, so rates are filled."""
-    first = await probe_once(conn, want_os=True, want_ps=True)
+    first = await probe_once(conn, want_os=True, want_ps=True, want_gpu_apps=True)
     await asyncio.sleep(gap_s)
     second = await probe_once(conn)
     return first, second

@@ -48,8 +48,10 @@ PARSERS.update({s.name: s.parse for s in REGISTERED})
 OPTIONAL = tuple(s.name for s in REGISTERED)
 
 # What the previous reading is kept for: rates over the interval, and os / ps, which are asked now and then.
-KEPT = frozenset({"uptime", "stat", "diskstats", "net", "os", "ps", *(s.name for s in REGISTERED if s.keep)})
-CARRIED = ("os", "ps")  # asked now and then: kept from poll to poll until asked again
+KEPT = frozenset({"uptime", "stat", "diskstats", "net", "os", "ps", "gpu_apps", "gpu_ps",
+                  *(s.name for s in REGISTERED if s.keep)})
+# asked now and then: kept from poll to poll until asked again
+CARRIED = ("os", "ps", "gpu_apps", "gpu_ps")
 
 # Always printed by the probe; the others only when asked for.
 ALWAYS = ("epoch", "uptime", "stat", "loadavg", "meminfo", "diskstats", "net", "rc", "df")

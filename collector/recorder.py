@@ -111,6 +111,10 @@ class BatchWriter:
         if len(b.samples) > MAX_PENDING_SAMPLES:
             self.dropped += b.drop_oldest(len(b.samples) - MAX_PENDING_SAMPLES)
 
+    def add_gpu_users(self, rows: list[dict[str, Any]]) -> None:
+        """Additions to the per-user GPU hours (collector.gpu_usage.user_rows)."""
+        self._batch.add_gpu_users(rows)
+
     def add_events(self, drafts: list[EventDraft]) -> None:
         self._batch.events.extend(event_row(d) for d in drafts)
 

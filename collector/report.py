@@ -6,7 +6,7 @@ from typing import Any
 
 from collector import rates
 from collector.errors import HostError
-from collector.host_report import Disk, DiskIo, HostReport, Interface, OsInfo, Process, Service
+from collector.host_report import Disk, DiskIo, GpuProcess, HostReport, Interface, OsInfo, Process, Service
 from collector.parsers.df import local_disks
 from collector.reading import Reading
 
@@ -72,6 +72,22 @@ def _disks(rec: Any, disks: str | tuple[str, ...]) -> tuple[Disk, ...]:
                  for f in rows)
 
 
+def _gpu_processes(readings: tuple[Reading, ...], gpus: tuple[Any, ...]) -> tuple[GpuProcess, ...]:
+    """nvidia-smi's compute apps joined with ps on the pid, and with the cards on the uuid (newest reading that has
+    them: they are asked every 30 s and carried between)."""
+    apps, owners = _first(readings[::-1], "gpu_apps"), _first(readings[::-1], "gpu_ps")
+    if apps is None:
+        return ()
+    index = {g.uuid: g.index for g in gpus if g.uuid}
+    by_pid = owners.by_pid if owners is not None else {}
+    out = []
+    for a in apps.apps:
+        o = by_pid.get(a.pid)
+        out.append(GpuProcess(index.get(a.gpu_uuid), a.gpu_uuid, a.pid, a.name, a.used_mem_mb,
+                              o.user if o else None, o.elapsed_s if o else None, o.command if o else None))
+    return tuple(out)
+
+
 def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tuple[str, ...] = ("/",)) -> HostReport:
     """Snapshot of a host from one or more readings, newest last; rates from the last two.
 
@@ -108,6 +124,7 @@ def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tu
         os=OsInfo() if os_rec is None else OsInfo(os_rec.hostname, os_rec.pretty_name, os_rec.kernel, os_rec.arch),
         top_processes=() if pl is None else tuple(
             Process(p.pid, p.name, p.cpu_pct, p.rss_bytes) for p in pl.processes),
+        gpu_processes=_gpu_processes(readings, () if nv is None else nv.gpus),
         probe_bytes=cur.raw_bytes,
         sections=cur.parsed,
         previous=prev.parsed if prev is not None else MappingProxyType({}),

@@ -34,6 +34,7 @@ from schema.models import (
     DiskSample,
     Event,
     GpuSample,
+    GpuUserHourly,
     Sample,
     SampleHourly,
     ServiceSample,
@@ -124,6 +125,7 @@ def retention_steps(now: float, raw_keep_s: float, hourly_keep_s: float) -> list
     old = now - hourly_keep_s
     steps = [(m.__tablename__, m, m.ts < raw_cutoff) for m in RAW_TABLES]
     steps.append((SampleHourly.__tablename__, SampleHourly, SampleHourly.hour < old))
+    steps.append((GpuUserHourly.__tablename__, GpuUserHourly, GpuUserHourly.hour < old))
     steps.append((Event.__tablename__, Event, Event.ts < old))
     return steps
 

@@ -48,6 +48,24 @@ def _timeout(value: Any) -> float:
     return seconds
 
 
+# The GPU processes cost a second nvidia-smi call (tens of ms of a real host's CPU): every 30 s, not every probe
+GPU_PROCESSES_EVERY_S = 30.0
+
+
+def _gpu_processes(value: Any) -> float:
+    """How often the GPU processes are read: a duration of at least 5s, or off (0)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() == "off"):  # YAML reads a bare off
+        return 0.0
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f'gpu_processes must be a duration like "30s" or "2m", or off; {exc}') from None
+    if seconds < 5:
+        raise ValueError(f"gpu_processes must be at least 5s (each read is one more nvidia-smi call, tens of ms "
+                         f"of the host's CPU), or off; got {value!r}")
+    return seconds
+
+
 def _gpu(value: Any) -> Any:
     if value is False:  # YAML 1.1 reads a bare `off` / `no` as false
         return "off"
@@ -98,6 +116,7 @@ _DURATION_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "number"}], "descript
 Interval = Annotated[float, BeforeValidator(_interval), WithJsonSchema(_DURATION_SCHEMA)]
 Timeout = Annotated[float, BeforeValidator(_timeout), WithJsonSchema(_DURATION_SCHEMA)]
 Gpu = Annotated[GpuMode, BeforeValidator(_gpu)]
+GpuProcesses = Annotated[float, BeforeValidator(_gpu_processes), WithJsonSchema(_DURATION_SCHEMA)]
 # Either a DiskMode ("all", "all+tmpfs") or a list of mount points.
 Disks = Annotated[
     list[MountPoint],

@@ -17,12 +17,14 @@ from pydantic_core import PydanticCustomError
 
 from .fields import (
     GPU_MODES,
+    GPU_PROCESSES_EVERY_S,
     Address,
     DiskMode,
     Disks,
     FilePath,
     Gpu,
     GpuMode,
+    GpuProcesses,
     HostId,
     HostKey,
     Interval,
@@ -136,6 +138,7 @@ class Defaults(_Strict):
     disks: Disks = Field(default_factory=lambda: ["/"])
     services: Annotated[list[Unit], none_as(list)] = Field(default_factory=list)
     gpu: Gpu = "auto"
+    gpu_processes: GpuProcesses = GPU_PROCESSES_EVERY_S
 
 
 class HostEntry(_Strict):
@@ -153,6 +156,7 @@ class HostEntry(_Strict):
     disks: Disks | None = None
     services: list[Unit] | None = None
     gpu: Gpu | None = None
+    gpu_processes: GpuProcesses | None = None
     labels: Annotated[dict[LabelKey, LabelValue], none_as(dict)] = Field(default_factory=dict)
     proxy: Annotated[ProxyConfig, none_as(ProxyConfig)] = Field(default_factory=ProxyConfig)
 
@@ -175,6 +179,7 @@ class HostEntry(_Strict):
             disks=disks if isinstance(disks, str) else tuple(dict.fromkeys(disks)),
             services=tuple(dict.fromkeys(pick("services"))),
             gpu=pick("gpu"),
+            gpu_processes_s=pick("gpu_processes"),
             labels=dict(self.labels),
             proxy=self.proxy,
         )
@@ -197,6 +202,7 @@ class HostSpec(BaseModel):
     disks: Union[DiskMode, tuple[str, ...]]  # a DiskMode: every local filesystem (df -PTkl), each once
     services: tuple[str, ...]
     gpu: GpuMode
+    gpu_processes_s: float = GPU_PROCESSES_EVERY_S  # how often the GPU processes are read; 0: never
     labels: dict[str, str]
     proxy: ProxyConfig
 

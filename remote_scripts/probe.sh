@@ -13,6 +13,10 @@
 #   -o        add the static `os` section (hub asks once per connection)
 #   -p        add the `ps` section (top processes; costly, hub asks rarely)
 #   -g        query nvidia-smi (prints "absent" when it is not installed)
+#   -c        with -g: also the GPU compute processes (`gpu_apps`: nvidia-smi
+#             --query-compute-apps) and `gpu_ps` (ps: user, elapsed seconds
+#             and command of those pids); a second nvidia-smi call, so the
+#             hub asks every 30 s by default, not at every probe
 #   -a        df over all local filesystems
 #   -m LIST   df over these mount points, one per line
 #   UNIT...   systemd units for `systemctl show`
@@ -21,7 +25,8 @@
 #
 # Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
 # meminfo, diskstats and net/dev: the hub splits it on head's
-# "==> FILE <==" lines), pressure, [os], [nvidia], [systemd], [ps], inodes,
+# "==> FILE <==" lines), pressure, [os], [nvidia], [gpu_apps, gpu_ps],
+# [systemd], [ps], inodes,
 # rc, df.
 # The `rc` section lists "name exit-status" for every command run behind
 # `timeout` (124 = timed out, 127 = not found); df runs last and its status
@@ -191,6 +196,40 @@ fw_nvidia() {
     fi
 }
 
+# The compute processes on the cards, then who runs them. process_name goes
+# last: it is the only field that may hold a comma. ps is asked only for the
+# pids nvidia-smi named (procps: user:32 keeps long LDAP names whole; the
+# command is cut at 300 characters, a training job's argv can be kilobytes).
+fw_gpu_apps() {
+    printf '<<<gpu_apps>>>\n'
+    command -v nvidia-smi >/dev/null 2>&1 || { printf 'absent\n<<<gpu_ps>>>\n'; return 0; }
+    if [ -n "$fw_timeout" ]; then
+        fw_out=$(timeout -k 1 "$FW_T_GPU" nvidia-smi --query-compute-apps=gpu_uuid,pid,used_memory,process_name \
+            --format=csv,noheader,nounits 2>&1)
+    else
+        fw_out=$(nvidia-smi --query-compute-apps=gpu_uuid,pid,used_memory,process_name \
+            --format=csv,noheader,nounits 2>&1)
+    fi
+    fw_rc="${fw_rc}gpu_apps $?
+"
+    [ -n "$fw_out" ] && printf '%s\n' "$fw_out"
+    fw_pids=''
+    fw_ifs=$IFS
+    while IFS=', ' read -r _ fw_pid _; do
+        case $fw_pid in
+            ''|*[!0-9]*) ;;
+            *) fw_pids="$fw_pids${fw_pids:+,}$fw_pid" ;;
+        esac
+    done <<EOF
+$fw_out
+EOF
+    IFS=$fw_ifs
+    printf '<<<gpu_ps>>>\n'
+    # shellcheck disable=SC2016 # $1 is the inner sh's
+    [ -n "$fw_pids" ] && fw_run gpu_ps "$FW_T_PS" sh -c \
+        'ps -o pid=,user:32=,etimes=,args= -p "$1" | cut -c 1-300' sh "$fw_pids"
+}
+
 # fw_systemd UNIT...
 fw_systemd() {
     printf '<<<systemd>>>\n'
@@ -224,7 +263,7 @@ fw_ps() {
 }
 
 fw_main() {
-    fw_want_os='' fw_want_ps='' fw_want_gpu='' fw_df_mode=list fw_mounts=/
+    fw_want_os='' fw_want_ps='' fw_want_gpu='' fw_want_apps='' fw_df_mode=list fw_mounts=/
     fw_want_catalog=''
     while [ $# -gt 0 ]; do
         case $1 in
@@ -232,6 +271,7 @@ fw_main() {
             -o) fw_want_os=1 ;;
             -p) fw_want_ps=1 ;;
             -g) fw_want_gpu=1 ;;
+            -c) fw_want_apps=1 ;;
             -a) fw_df_mode=all ;;
             -m) fw_df_mode=list; fw_mounts=$2; shift ;;
             --) shift; break ;;
@@ -253,6 +293,7 @@ fw_main() {
     fw_pressure
     [ -n "$fw_want_os" ] && fw_os
     [ -n "$fw_want_gpu" ] && fw_nvidia
+    [ -n "$fw_want_gpu" ] && [ -n "$fw_want_apps" ] && fw_gpu_apps
     [ $# -gt 0 ] && fw_systemd "$@"
     [ -n "$fw_want_ps" ] && fw_ps
     fw_inodes "$fw_df_mode" "$fw_mounts"

@@ -166,6 +166,25 @@ class SampleHourly(SampleHourlyBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
+class GpuUserHourly(SQLModel, table=True):
+    """GPU use of one user on one host in one hour (collector/gpu_usage.py): added to at each read of the GPU
+    processes (every 30 s by default), so the hour in progress is always current."""
+
+    __tablename__ = "gpu_user_hourly"
+    __table_args__ = (
+        UniqueConstraint("host_id", "hour", "username", name="uq_gpu_user_hourly_host_hour_user"),
+        Index("ix_gpu_user_hourly_hour", "hour"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    host_id: str = Field(max_length=64)
+    hour: int = Field(sa_type=BigInteger)  # epoch seconds of the start of the UTC hour
+    username: str = Field(max_length=64)  # "?" where ps did not name the owner
+    gpu_seconds: float = 0.0  # cards held x seconds
+    gpu_mem_mib_seconds: float = 0.0  # GPU memory held (MiB) x seconds
+    reads: int = 0  # reads of the processes that saw this user
+    max_processes: int = 0  # most processes of this user in one read
+
+
 # ---------------------------------------------------------------------------- events
 class EventBase(SQLModel):
     ts: float
@@ -192,6 +211,6 @@ EVENT_TYPES = ("host_down", "host_up", "service_failed", "service_recovered", "h
                "host_key_mismatch", "auth_failed", "gpu_hot", "proxy_down", "proxy_up")
 
 __all__ = [
-    "DiskSample", "EVENT_TYPES", "Event", "EventBase", "GpuSample",
+    "DiskSample", "EVENT_TYPES", "Event", "EventBase", "GpuSample", "GpuUserHourly",
     "Host", "HostBase", "Sample", "SampleBase", "SampleHourly", "SampleHourlyBase", "ServiceSample",
 ]

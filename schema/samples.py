@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from schema.copy_rows import copy_rows
 from schema.fleet import latest_doc
-from schema.models import DiskSample, Event, GpuSample, Host, Sample, ServiceSample
+from schema.models import DiskSample, Event, GpuSample, GpuUserHourly, Host, Sample, ServiceSample
 from schema.runtime_models import HostLatest
 from schema.upsert import insert_new, upsert
 
@@ -27,11 +28,26 @@ class Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # host id -> {ts, doc}: the newest only
+    gpu_users: dict[tuple[str, int, str], dict[str, Any]] = field(default_factory=dict)  # (host, hour, user): sums
 
     @property
     def size(self) -> int:
         return (len(self.samples) + len(self.gpus) + len(self.disks) + len(self.services)
-                + len(self.events) + len(self.hosts) + len(self.latest))
+                + len(self.events) + len(self.hosts) + len(self.latest) + len(self.gpu_users))
+
+    def add_gpu_users(self, rows: list[dict[str, Any]]) -> None:
+        """Additions to gpu_user_hourly, summed per (host, hour, user) here: one row per key reaches the
+        database (an upsert may not touch a row twice in one PostgreSQL statement)."""
+        for row in rows:
+            key = (row["host_id"], row["hour"], row["username"])
+            have = self.gpu_users.get(key)
+            if have is None:
+                self.gpu_users[key] = dict(row)
+            else:
+                have["gpu_seconds"] += row["gpu_seconds"]
+                have["gpu_mem_mib_seconds"] += row["gpu_mem_mib_seconds"]
+                have["reads"] += row["reads"]
+                have["max_processes"] = max(have["max_processes"], row["max_processes"])
 
     def write(self, session: Session) -> int:
         """Insert everything in the caller's transaction; returns rows written.
@@ -44,6 +60,7 @@ class Batch:
             insert_many(session, model.__table__, rows)
         update_hosts(session, self.hosts)
         upsert(session, HostLatest.__table__, self._latest_rows(), ("host_id",))
+        add_gpu_use(session, list(self.gpu_users.values()))
         return self.size
 
     def _latest_rows(self) -> list[dict[str, Any]]:
@@ -76,6 +93,14 @@ class Batch:
             except Exception as exc:  # noqa: BLE001
                 session.rollback()
                 skipped.append(f"hosts row of {host_id}: {type(exc).__name__}")
+        for row in self.gpu_users.values():
+            try:
+                add_gpu_use(session, [row])
+                session.commit()
+                written += 1
+            except Exception as exc:  # noqa: BLE001
+                session.rollback()
+                skipped.append(f"gpu_user_hourly row of {row['host_id']}: {type(exc).__name__}")
         for row in self._latest_rows():
             host_id = row["host_id"]
             try:
@@ -97,6 +122,7 @@ class Batch:
         for host_id, values in newer.hosts.items():
             self.hosts.setdefault(host_id, {}).update(values)
         self.latest.update(newer.latest)
+        self.add_gpu_users(list(newer.gpu_users.values()))
 
     def drop_oldest(self, n: int) -> int:
         """Forget the n oldest samples (and their child rows) when the database is gone for long."""
@@ -107,6 +133,24 @@ class Batch:
         self.disks = [r for r in self.disks if r["ts"] > cut]
         self.services = [r for r in self.services if r["ts"] > cut]
         return before - len(self.samples)
+
+
+def add_gpu_use(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add to gpu_user_hourly: a new (host, hour, user) is inserted, an existing one summed into."""
+    if not rows:
+        return
+    table = GpuUserHourly.__table__
+    dialect = session.get_bind().dialect.name
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    c, new = table.c, stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.host_id, c.hour, c.username],
+        set_={"gpu_seconds": c.gpu_seconds + new.gpu_seconds,
+              "gpu_mem_mib_seconds": c.gpu_mem_mib_seconds + new.gpu_mem_mib_seconds,
+              "reads": c.reads + new.reads,
+              "max_processes": func.max(c.max_processes, new.max_processes) if dialect == "sqlite"
+              else func.greatest(c.max_processes, new.max_processes)})
+    session.execute(stmt, rows)
 
 
 def _doc(doc: Any) -> str:

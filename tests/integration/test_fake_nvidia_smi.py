@@ -148,3 +148,45 @@ def test_a_driver_failure_reaches_the_hub_with_its_status(fake: Path, shell: lis
     assert "couldn't communicate with the NVIDIA driver" in section
     assert rc == "nvidia 9\n"
     assert nvidia.parse(section.partition("\n")[2]).gpus == ()
+
+
+def probe_gpu_apps(fake: Path, shell: list[str]) -> tuple[str, str]:
+    script = f'FLEETWATCH_PROBE_LIB=1 . {PROBE}; fw_timeout=1; fw_gpu_apps; printf "<<<rc>>>\\n%s" "$fw_rc"'
+    out = subprocess.run([*shell, "-c", script], capture_output=True, text=True, timeout=30,
+                         env={"PATH": f"{fake.parent}:/usr/bin:/bin"}).stdout
+    body, _, rc = out.partition("<<<rc>>>\n")
+    return body, rc
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
+def test_the_probe_names_the_owner_of_each_gpu_process(fake: Path, shell: list[str]) -> None:
+    import os
+
+    from collector.parsers import gpu_apps, gpu_ps
+
+    (fake.parent / "apps").write_text(f"0 {os.getpid()} 20000 python3\n1 1 512 init, the first\n")
+    body, rc = probe_gpu_apps(fake, shell)
+    apps_text, _, ps_text = body.partition("<<<gpu_ps>>>\n")
+    assert apps_text.startswith("<<<gpu_apps>>>\n")
+    apps = gpu_apps.parse_apps(apps_text.partition("\n")[2])
+    assert [(a.pid, a.name) for a in apps.apps] == [(os.getpid(), "python3"), (1, "init, the first")]
+    owners = gpu_ps.parse_owners(ps_text)
+    assert owners.errors == () and set(owners.by_pid) == {os.getpid(), 1}
+    assert owners.by_pid[os.getpid()].user == "root" and "pytest" in owners.by_pid[os.getpid()].command
+    assert rc == "gpu_apps 0\ngpu_ps 0\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
+def test_no_gpu_process_runs_no_ps(fake: Path, shell: list[str]) -> None:
+    (fake.parent / "FAKE_NVIDIA_MODE").write_text("no-apps\n")
+    body, rc = probe_gpu_apps(fake, shell)
+    assert body == "<<<gpu_apps>>>\n<<<gpu_ps>>>\n"
+    assert rc == "gpu_apps 0\n"
+
+
+def test_eight_cards_and_their_processes(fake: Path) -> None:
+    """The benchmark's host (benchmarks/probe_cost.py): 8 cards, each with its own uuid and bus id."""
+    (fake.parent / "gpu_count").write_text("8\n")
+    got = rows(smi(fake, "--query-gpu=index,uuid,pci.bus_id", CSV))
+    assert [r[0] for r in got] == [str(i) for i in range(8)]
+    assert len({r[1] for r in got}) == 8 and len({r[2] for r in got}) == 8

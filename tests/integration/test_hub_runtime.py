@@ -14,16 +14,10 @@ from schema.db import make_engine, sqlite_path
 from schema.history import query_hourly
 from schema.migrate import upgrade
 from tests.support.hubproc import host_entry, write_inventory
+from tests.support.waiting import until
 
 
-async def _until(what: str, check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+_until = until
 
 
 

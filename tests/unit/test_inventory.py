@@ -526,3 +526,16 @@ def test_proxy_allowlist_is_read_lowercased_and_parsed():
     assert rules.allows("a.example.com", 8443) and rules.allows("anything", 80)
     assert ProxyConfig(target="builtin").allowlist is None  # unset: any destination
     assert not ProxyConfig(target="builtin", allow=[]).allowlist.allows("pypi.org", 443)  # empty: nothing
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 30.0), ("1m", 60.0), ("off", 0.0), ("false", 0.0),
+                                                ("5s", 5.0)])
+def test_gpu_processes_setting(value, seconds):
+    extra = "" if value is None else f"gpu_processes: {value}"
+    assert load_inventory_text(host_yaml(extra)).host("gpu-01").gpu_processes_s == seconds
+
+
+@pytest.mark.parametrize(("value", "says"), [("2s", "at least 5s"), ("often", 'like "30s"')])
+def test_gpu_processes_refused_in_one_line(value, says):
+    p = one_problem(host_yaml(f"gpu_processes: {value}"))
+    assert "gpu_processes" in str(p) and says in str(p) and "\n" not in str(p)

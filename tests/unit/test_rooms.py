@@ -18,7 +18,7 @@ STARTS_THINGS = {  # start a process or a server, or talk to one over the networ
     "apphub", "browser", "http_receiver", "hubproc", "pg", "prometheus_server", "proxy_helpers", "sshd", "webhub",
     "webload",
 }
-PURE_SUPPORT: set[str] = set()  # plain helpers a unit test may import
+PURE_SUPPORT: set[str] = {"waiting"}  # plain helpers a unit test may import
 # What a unit test has no use for: processes, sockets, servers, a browser, PostgreSQL.
 NOT_IN_UNIT = ("subprocess", "socket", "socketserver", "http.server", "multiprocessing", "asyncio.subprocess",
                "playwright", "uvicorn", "psycopg")
