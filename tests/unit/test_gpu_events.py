@@ -216,6 +216,18 @@ def test_cards_from_stored_rows():
     assert [e.type for e in sample_events("gpu-box", prev, cur, NOW + 5)] == ["gpu_ecc_error"]
 
 
+def test_cards_from_the_rows_the_recorder_stores():
+    """The stored columns (rows_from_report) give back what the events compare."""
+    from collector.recorder import rows_from_report
+
+    rows = rows_from_report(report((FIXTURES / "throttled_full.csv").read_text())).gpus
+    kept = [(c.index, c.uuid, c.lost, c.thermal, c.hw_slowdown, c.ecc_volatile, c.ecc_aggregate, c.temperature_c)
+            for c in cards_from_rows(rows)]
+    live = [(c.index, c.uuid, c.lost, c.thermal, c.hw_slowdown, c.ecc_volatile, c.ecc_aggregate, c.temperature_c)
+            for c in cards_from_report(report((FIXTURES / "throttled_full.csv").read_text()))]
+    assert kept == live and [k[2] for k in kept] == [False, False, False, True]
+
+
 def test_match_prefers_uuid_over_index():
     a, b = Card(0, "GPU-a", None), Card(1, "GPU-b", None)
     pairs, gone, new = match([a, b], [Card(0, None, None), Card(1, "GPU-b", None), Card(2, "GPU-c", None)])
