@@ -200,14 +200,14 @@ def _throttle_event(host_id: str, c: Card, now: float) -> EventDraft:
     now_at = f" (now {', '.join(known)})" if known else ""
     advice = []
     if c.thermal:
-        advice.append("check its cooling: fans, airflow, inlet temperature, dust")
+        advice.append("Check its cooling: fans, airflow, inlet temperature, dust")
     if c.hw_slowdown:
         advice.append("HW slowdown is the board's own brake (over-temperature or power): check the power "
-                      "supply and cables too")
+                      "supply and cables, and the cooling")
     return EventDraft(now, host_id, "gpu_throttled", str(c.index),
                       f"{c.describe(host_id)} has its clocks held back by {' and '.join(reasons)} for "
                       f"{THROTTLED_POLLS} polls in a row{now_at}: jobs on it run slower. "
-                      f"{'; '.join(advice).capitalize()}; `nvidia-smi -q -d PERFORMANCE` shows the reasons.",
+                      f"{'; '.join(advice)}; `nvidia-smi -q -d PERFORMANCE` shows the reasons.",
                       {"index": c.index, "uuid": c.uuid, "name": c.name, "thermal": c.thermal,
                        "hw_slowdown": c.hw_slowdown, "temperature_c": c.temperature_c,
                        "sm_clock_mhz": c.sm_clock_mhz, "mem_clock_mhz": c.mem_clock_mhz})

@@ -172,9 +172,9 @@ def test_gpu_ecc_message_has_before_and_after():
 
 
 @pytest.mark.parametrize("reasons,said,advice", [
-    (THERMAL, "held back by thermal for 2 polls", "cooling"),
-    (HW_SLOWDOWN, "held back by HW slowdown for 2 polls", "power supply"),
-    ("0x48", "held back by thermal and HW slowdown for 2 polls", "power supply"),
+    (THERMAL, "held back by thermal for 2 polls", "Check its cooling"),
+    (HW_SLOWDOWN, "held back by HW slowdown for 2 polls", "HW slowdown is the board's own brake"),
+    ("0x48", "held back by thermal and HW slowdown for 2 polls", "dust; HW slowdown is the board's own brake"),
 ])
 def test_gpu_throttled_message_says_which_reason(reasons, said, advice):
     text = lines(row(0, reasons=reasons, temp="91", sm="1005"))
