@@ -127,7 +127,8 @@ def _where(key: InstanceKey, scope: str) -> str:
 
 
 def _message(rule: AlertRule, key: InstanceKey, new: str, value: float | None, why: str = "") -> str:
-    where = _where(key, rule.scope)
+    # a GPU event's subject is the card's index (gpu_hot, gpu_lost, gpu_ecc_error, gpu_throttled)
+    where = _where(key, "gpu" if rule.event is not None and rule.event.startswith("gpu_") else rule.scope)
     if rule.event is not None:
         text = f"{where}: {rule.event}"
         if new == "resolved":

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
+from collector.event_draft import EventDraft
+from collector.gpu_events import Card, carry_cards, cards_from_report, gpu_health_events
 from collector.host_state import FAILING_STATES, OK_STATES, HostStatus
 from schema.timeutil import utc_format
 from schema.units_format import format_duration as fmt_duration
@@ -17,18 +19,6 @@ if TYPE_CHECKING:
 GPU_HOT_C = 80.0
 REBOOT_SLACK_S = 120.0  # boot time (hub clock - host uptime) moves this much only on a reboot
 DOWN_STATES = frozenset({"down", "unreachable"})
-
-
-@dataclass(frozen=True)
-class EventDraft:
-    """An event about to be recorded (the deduper decides whether it is)."""
-
-    ts: float
-    host_id: str
-    type: str
-    subject: str | None
-    message: str
-    details: dict | None = None
 
 
 def fmt_time(ts: float | None) -> str:
@@ -78,20 +68,22 @@ class HostSnapshot:
     boot_time: float | None
     services: Mapping[str, str] = field(default_factory=dict)  # unit -> active_state
     gpu_temps: Mapping[int, float | None] = field(default_factory=dict)
+    gpus: tuple[Card, ...] | None = None  # None: nvidia-smi gave no list of cards (collector/gpu_events.py)
 
     @classmethod
     def from_report(cls, report: HostReport) -> HostSnapshot:
         """From a probe's report; boot_time = ts - uptime_s."""
         services = {s.name: s.active_state for s in report.services if s.name and s.active_state}
-        return cls.of(report.ts, report.uptime_s, services, {g.index: g.temperature_c for g in report.gpus})
+        return cls.of(report.ts, report.uptime_s, services, {g.index: g.temperature_c for g in report.gpus},
+                      cards_from_report(report))
 
     @classmethod
     def of(cls, ts: float, uptime_s: float | None, services: Mapping[str, str],
-           gpu_temps: Mapping[int, float | None]) -> HostSnapshot:
+           gpu_temps: Mapping[int, float | None], gpus: tuple[Card, ...] | None = None) -> HostSnapshot:
         """From values (a stored sample, when the hub starts again)."""
         ts = float(ts)
         return cls(ts, uptime_s, None if uptime_s is None else ts - uptime_s,
-                   MappingProxyType(dict(services)), MappingProxyType(dict(gpu_temps)))
+                   MappingProxyType(dict(services)), MappingProxyType(dict(gpu_temps)), gpus)
 
 
 def remember_failures(prev: HostSnapshot | None, cur: HostSnapshot) -> HostSnapshot:
@@ -107,6 +99,15 @@ def remember_failures(prev: HostSnapshot | None, cur: HostSnapshot) -> HostSnaps
     if not carried:
         return cur
     return dataclasses.replace(cur, services=MappingProxyType({**cur.services, **carried}))
+
+
+def carry_over(prev: HostSnapshot | None, cur: HostSnapshot) -> HostSnapshot:
+    """The snapshot to keep for the next poll: failed units (`remember_failures`) and the GPU cards with
+    their throttled-poll counts, the lost ones that vanished, or the cards before when nvidia-smi did not
+    answer this time (`gpu_events.carry_cards`)."""
+    kept = remember_failures(prev, cur)
+    gpus = carry_cards(prev.gpus if prev is not None else None, cur.gpus)
+    return kept if gpus == kept.gpus else dataclasses.replace(kept, gpus=gpus)
 
 
 def _service_events(host_id: str, prev: HostSnapshot | None, cur: HostSnapshot, now: float) -> list[EventDraft]:
@@ -159,6 +160,7 @@ def sample_events(host_id: str, prev: HostSnapshot | None, cur: HostSnapshot, no
     if reboot is not None:
         out.append(reboot)
     out += _gpu_events(host_id, prev, cur, now)
+    out += gpu_health_events(host_id, prev.gpus if prev is not None else None, cur.gpus, now)
     return out
 
 

@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from collector import events as ev
 from collector.alert_engine import AlertEngine
+from collector.gpu_events import cards_from_rows
 from collector.housekeeping import Housekeeping, job
 from collector.host_report import HostReport
 from collector.host_state import HostStatus
@@ -167,7 +168,7 @@ class Hub:
                 rt.snapshot = ev.HostSnapshot.of(
                     latest["ts"], latest["uptime_s"],
                     {s["unit"]: s["active_state"] for s in latest["services"] if s["unit"] and s["active_state"]},
-                    {g["gpu_index"]: g["temperature_c"] for g in latest["gpus"]})
+                    {g["gpu_index"]: g["temperature_c"] for g in latest["gpus"]}, cards_from_rows(latest["gpus"]))
 
     # ------------------------------------------------------------------ inventory
     async def apply_inventory(self, inventory: Inventory) -> None:

@@ -163,7 +163,7 @@ class Poller:
         snapshot = ev.HostSnapshot.from_report(report)
         drafts = ev.state_events(rt.host_id, prev_status, rt.status, now)
         drafts += ev.sample_events(rt.host_id, rt.snapshot, snapshot, now)
-        rt.snapshot = ev.remember_failures(rt.snapshot, snapshot)
+        rt.snapshot = ev.carry_over(rt.snapshot, snapshot)
         if report.top_processes and reading.get("ps") is not None:
             rt.top_processes = [dataclasses.asdict(p) for p in report.top_processes]
         facts: dict[str, Any] = {"cpu_count": report.cpu_count, "mem_total_bytes": report.mem_total_bytes,

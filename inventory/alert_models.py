@@ -50,6 +50,9 @@ EVENTS: dict[str, str | None] = {
     "host_key_mismatch": None,
     "host_rebooted": None,
     "gpu_hot": None,
+    "gpu_lost": None,
+    "gpu_ecc_error": None,
+    "gpu_throttled": None,
 }
 
 # the keys a rule may have (``for``: the attribute is for_s)

@@ -208,7 +208,8 @@ class Event(EventBase, table=True):
 
 
 EVENT_TYPES = ("host_down", "host_up", "service_failed", "service_recovered", "host_rebooted",
-               "host_key_mismatch", "auth_failed", "gpu_hot", "proxy_down", "proxy_up")
+               "host_key_mismatch", "auth_failed", "gpu_hot", "gpu_lost", "gpu_ecc_error", "gpu_throttled",
+               "proxy_down", "proxy_up")
 
 __all__ = [
     "DiskSample", "EVENT_TYPES", "Event", "EventBase", "GpuSample", "GpuUserHourly",

@@ -206,6 +206,43 @@ async def test_gpu_hot_from_the_fake_driver(sshd, tmp_path):
         await hub.stop()
 
 
+async def test_gpu_lost_from_the_fake_driver_and_no_storm_from_a_driver_failure(sshd, tmp_path):
+    """A driver failure for the whole host is a degraded host, not a gpu_lost per card; a card answering
+    [Unknown Error] gives one gpu_lost that names it."""
+    from schema.event_queries import query_events
+
+    mode_file = sshd.fakebin / "FAKE_NVIDIA_MODE"
+    path = write_inventory(tmp_path / "hosts.yaml", [host_entry(sshd, "gpu-box", gpu="nvidia")], interval="1s")
+    hub = _hub(path, f"sqlite:///{tmp_path / 'h.db'}")
+
+    async def polls_after(what: str, check, count: int = 1):
+        """Wait for a report that passes `check`, then for `count` more reports."""
+        report = await _until(what, lambda: (r := _report(hub, "gpu-box")) is not None and check(r) and r,
+                              timeout=15)
+        for _ in range(count):
+            ts = report["ts"]
+            report = await _until(f"another poll ({what})", lambda: (r := _report(hub, "gpu-box"))["ts"] > ts
+                                  and check(r) and r, timeout=15)
+
+    await hub.start()
+    try:
+        await polls_after("two cards", lambda r: len(r["gpus"]) == 2 and not r["errors"])
+        mode_file.write_text("driver-error\n")
+        await polls_after("the driver failure", lambda r: "NVIDIA driver" in r["errors"].get("nvidia", ""), 2)
+        mode_file.unlink()
+        await polls_after("the driver back", lambda r: len(r["gpus"]) == 2 and not r["errors"])
+        mode_file.write_text("unknown-error\n")
+        await polls_after("card 1 lost", lambda r: [g["lost"] for g in r["gpus"]] == [False, True], 2)
+        await hub.writer.flush()
+        with Session(hub.engine) as s:
+            rows = query_events(s, types=["gpu_lost"], host_ids=["gpu-box"]).rows
+        assert [r["subject"] for r in rows] == ["1"]
+        assert "GPU-0b7d2c44-1a9e-4c3b-8f21-6e5d4c3b2a10" in rows[0]["message"] and "dmesg" in rows[0]["message"]
+    finally:
+        mode_file.unlink(missing_ok=True)
+        await hub.stop()
+
+
 async def test_stopping_while_a_flush_runs_loses_nothing_and_logs_no_error(sshd, tmp_path, caplog):
     """The scheduler cancels the jobs in flight when the hub stops: that is the stop, not an error, and the
     batch that flush was writing still reaches the database."""

@@ -230,6 +230,21 @@ def test_one_shot_event_fires_and_resolves_at_once():
     assert instances == {}
 
 
+def test_gpu_health_event_rules_fire_per_card():
+    """gpu_lost, gpu_ecc_error and gpu_throttled are one-shot rules about one GPU (the event's subject)."""
+    lost = AlertRule(name="lost", event="gpu_lost", severity="critical", items="1")
+    ecc = AlertRule(name="ecc", event="gpu_ecc_error")
+    slow = AlertRule(name="slow", event="gpu_throttled")
+    rules = [lost, ecc, slow]
+    instances, out = evaluate_event(rules, HOST, LABELS, "gpu_lost", "1", {}, T0)
+    assert states(out) == [(0, None, "firing", "1"), (0, "firing", "resolved", "1")] and instances == {}
+    assert out[0].message == "gpu-01 GPU 1: gpu_lost" and out[0].notify
+    assert evaluate_event(rules, HOST, LABELS, "gpu_lost", "0", {}, T0).transitions == []  # items: "1"
+    for kind, name in (("gpu_ecc_error", "ecc"), ("gpu_throttled", "slow")):
+        _, out = evaluate_event(rules, HOST, LABELS, kind, "3", {}, T0)
+        assert [(t.key.rule, t.key.item, t.new) for t in out] == [(name, "3", "firing"), (name, "3", "resolved")]
+
+
 def test_event_rules_ignore_other_events_and_unselected_hosts():
     rule = AlertRule(name="down", event="host_down", hosts="web-*")
     assert evaluate_event([rule, CPU], HOST, LABELS, "host_down", None, {}, T0) == Evaluation({}, [])

@@ -143,6 +143,16 @@ def test_constants_are_consistent():
     assert EVENTS["host_down"] == "host_up" and EVENTS["host_rebooted"] is None
 
 
+def test_rules_may_name_the_gpu_health_events():
+    rules = ("alerts:\n  - {name: lost, event: gpu_lost, severity: critical, items: '0'}\n"
+             "  - {name: ecc, event: gpu_ecc_error}\n  - {name: slow, event: gpu_throttled, hosts: 'gpu-*'}\n")
+    alerting = alerting_of(rules)
+    assert alerting.problems == ()
+    assert [(r.name, r.event, r.one_shot) for r in alerting.rules] == [
+        ("lost", "gpu_lost", True), ("ecc", "gpu_ecc_error", True), ("slow", "gpu_throttled", True)]
+    assert alerting_of("alerts:\n  - {name: r, event: gpu_lots}\n").problems  # a misspelt type is refused
+
+
 def test_every_notifier_type_and_option():
     notifiers = """\
 notifiers:

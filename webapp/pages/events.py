@@ -15,7 +15,8 @@ from webapp.templating import htmx_target, render
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 SEVERITY = {"host_down": "bad", "service_failed": "bad", "host_key_mismatch": "bad", "auth_failed": "bad",
-            "gpu_hot": "bad", "proxy_down": "bad", "host_rebooted": "warn",
+            "gpu_hot": "bad", "gpu_lost": "bad", "gpu_ecc_error": "bad", "proxy_down": "bad",
+            "host_rebooted": "warn", "gpu_throttled": "warn",
             "host_up": "ok", "service_recovered": "ok", "proxy_up": "ok"}
 
 
