@@ -21,8 +21,8 @@
 #
 # Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
 # meminfo, diskstats and net/dev: the hub splits it on head's
-# "==> FILE <==" lines), pressure, [os], [nvidia], [systemd], [ps], inodes,
-# rc, df.
+# "==> FILE <==" lines), pressure, netclass, [os], [nvidia], [systemd], [ps],
+# inodes, rc, df.
 # The `rc` section lists "name exit-status" for every command run behind
 # `timeout` (124 = timed out, 127 = not found); df runs last and its status
 # is the exit status of the whole probe.
@@ -100,6 +100,29 @@ fw_pressure() {
             printf '%s %s\n' "$fw_f" "$fw_l"
         done < "/proc/pressure/$fw_f" 2>/dev/null
     done
+}
+
+fw_netclass() {
+    # One line per entry of /sys/class/net: the interface's name, then which
+    # of these entries it has, as the kernel shows them: device (a physical
+    # device), bonding (bond master), bonding_slave (bond member), bridge,
+    # brport (bridge port), lower_NAME (stacked on NAME: VLAN, macvlan, ...).
+    # The hub decides which interfaces count towards the host's traffic.
+    # Globs and tests only: shell builtins, no process. No /sys: empty section.
+    fw_n=''
+    for fw_d in /sys/class/net/*; do
+        [ -d "$fw_d" ] || continue  # bonding_masters is a file, not an interface
+        fw_l=${fw_d##*/}
+        for fw_f in device bonding bonding_slave bridge brport; do
+            [ -e "$fw_d/$fw_f" ] && fw_l="$fw_l $fw_f"
+        done
+        for fw_f in "$fw_d"/lower_*; do
+            [ -e "$fw_f" ] && fw_l="$fw_l ${fw_f##*/}"
+        done
+        fw_n="$fw_n$fw_l
+"
+    done
+    printf '<<<netclass>>>\n%s' "$fw_n"
 }
 
 fw_os() {
@@ -224,6 +247,7 @@ fw_main() {
     fw_epoch
     fw_counters
     fw_pressure
+    fw_netclass
     [ -n "$fw_want_os" ] && fw_os
     [ -n "$fw_want_gpu" ] && fw_nvidia
     [ $# -gt 0 ] && fw_systemd "$@"
