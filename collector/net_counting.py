@@ -38,8 +38,10 @@ from collector.parsers.netdev import is_counted
 RULES = {
     "inventory": "the interfaces the inventory names",
     "physical": "physical interfaces (a bond once, not its members); bridges, VLANs, veth and tunnels left out",
-    "virtual": "no physical interface: all but loopback, bridges, bond members and stacked ones (VLAN, macvlan)",
-    "names": "by name: loopback, veth*, docker*, br-*, virbr*, cni*, ... left out",
+    "virtual": "every interface but loopback, bridges, bond members and stacked ones (VLAN, macvlan): "
+               "the host has no physical interface",
+    "names": "interfaces by name: loopback, veth*, docker*, br-*, virbr*, cni*, ... left out (a probe without "
+             "the netclass section)",
 }
 
 

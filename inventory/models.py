@@ -25,6 +25,7 @@ from .fields import (
     GpuMode,
     HostId,
     HostKey,
+    Interfaces,
     Interval,
     KeyPath,
     LabelKey,
@@ -136,6 +137,7 @@ class Defaults(_Strict):
     disks: Disks = Field(default_factory=lambda: ["/"])
     services: Annotated[list[Unit], none_as(list)] = Field(default_factory=list)
     gpu: Gpu = "auto"
+    interfaces: Interfaces | None = None  # unset: the hub chooses (physical ones; collector/net_counting.py)
 
 
 class HostEntry(_Strict):
@@ -153,6 +155,7 @@ class HostEntry(_Strict):
     disks: Disks | None = None
     services: list[Unit] | None = None
     gpu: Gpu | None = None
+    interfaces: Interfaces | None = None
     labels: Annotated[dict[LabelKey, LabelValue], none_as(dict)] = Field(default_factory=dict)
     proxy: Annotated[ProxyConfig, none_as(ProxyConfig)] = Field(default_factory=ProxyConfig)
 
@@ -161,7 +164,7 @@ class HostEntry(_Strict):
             own = getattr(self, name)
             return getattr(defaults, name) if own is None else own
 
-        disks = pick("disks")
+        disks, interfaces = pick("disks"), pick("interfaces")
         return HostSpec(
             id=self.id,
             address=self.address,
@@ -175,6 +178,7 @@ class HostEntry(_Strict):
             disks=disks if isinstance(disks, str) else tuple(dict.fromkeys(disks)),
             services=tuple(dict.fromkeys(pick("services"))),
             gpu=pick("gpu"),
+            interfaces=None if interfaces is None else tuple(dict.fromkeys(interfaces)),
             labels=dict(self.labels),
             proxy=self.proxy,
         )
@@ -197,6 +201,7 @@ class HostSpec(BaseModel):
     disks: Union[DiskMode, tuple[str, ...]]  # a DiskMode: every local filesystem (df -PTkl), each once
     services: tuple[str, ...]
     gpu: GpuMode
+    interfaces: tuple[str, ...] | None = None  # names or globs the network totals count; None: the hub chooses
     labels: dict[str, str]
     proxy: ProxyConfig
 
