@@ -11,13 +11,19 @@ from collector.report import build_report
 MB = 10**6
 
 
+def sysfs(compact: str) -> str:
+    """The probe's netclass section from "NAME FACT..." lines: every name, then NAME/FACT paths."""
+    rows = [line.split() for line in compact.splitlines() if line.strip()]
+    return "\n".join([r[0] for r in rows] + [f"{r[0]}/{fact}" for r in rows for fact in r[1:]])
+
+
 def _probe(uptime: float, net: dict[str, tuple[int, int]], netclass: str | None) -> bytes:
     """A probe output with uptime, /proc/net/dev rows {name: (rx, tx)} and, unless None, a netclass section."""
     dev = "\n".join(f"{n:>6}: {rx} 1 0 0 0 0 0 0 {tx} 1 0 0 0 0 0 0" for n, (rx, tx) in net.items())
     text = (f"<<<uptime>>>\n{uptime:.2f} 1.00\n<<<proc>>>\n==> /proc/net/dev <==\n"
             "Inter-|   Receive\n face |bytes\n" + dev + "\n")
     if netclass is not None:
-        text += f"<<<netclass>>>\n{netclass}\n"
+        text += f"<<<netclass>>>\n{sysfs(netclass)}\n"
     return text.encode()
 
 
@@ -74,7 +80,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_counted_interfaces(case):
     section, names, rule, counted = CASES[case]
-    result = counted_interfaces(names.split(), netclass.parse(section))
+    result = counted_interfaces(names.split(), netclass.parse(sysfs(section)))
     assert (result.rule, sorted(result.counted)) == (rule, sorted(counted.split()))
     assert rule in RULES
 
@@ -88,7 +94,7 @@ def test_no_netclass_section_counts_by_name_as_before():
 
 @pytest.mark.parametrize("section", [None, "eth0 device brport\nbr0 bridge lower_eth0"])
 def test_the_inventory_says_exactly_which(section):
-    parsed = None if section is None else netclass.parse(section)
+    parsed = None if section is None else netclass.parse(sysfs(section))
     result = counted_interfaces(["lo", "eth0", "br0", "eth1"], parsed, ("br0", "eth[1-9]"))
     assert (result.rule, result.counted) == ("inventory", {"br0", "eth1"})
 
@@ -129,5 +135,5 @@ def test_the_inventory_overrides_the_probe_through_the_report():
 def test_a_malformed_netclass_is_a_section_error_and_counting_falls_back_to_names():
     before = {"eth0": (0, 0), "br0": (0, 0)}
     after = {"eth0": (1000, 500), "br0": (1000, 500)}
-    report = _report(before, after, "eth0 device brp")
+    report = _report(before, after, "eth0 device brp")  # eth0/brp: cut short
     assert "netclass" in report.errors and report.net_counting == "names"
