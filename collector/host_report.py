@@ -47,6 +47,7 @@ class Interface:
     name: str
     rx_bps: float | None
     tx_bps: float | None
+    counted: bool = True  # towards the host's net_rx_bps / net_tx_bps (collector/net_counting.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class HostReport:
     interval_s: float | None = None
     disk_io: tuple[DiskIo, ...] = ()
     net_interfaces: tuple[Interface, ...] = ()
+    net_counting: str | None = None  # the rule that chose the counted interfaces (collector/net_counting.RULES)
     sections: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
     previous: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
 
@@ -167,6 +169,7 @@ class HostReport:
             "net_rx_bps": self.net_rx_bps, "net_tx_bps": self.net_tx_bps, "interval_s": self.interval_s,
             "disk_io": [_record(i) for i in self.disk_io],
             "net_interfaces": [_record(i) for i in self.net_interfaces],
+            "net_counting": self.net_counting,
         }
         for key, reader in _HOST_EXTRA:
             d[key] = reader(self)
@@ -199,8 +202,9 @@ def _record(r: Any) -> dict[str, Any]:
 _BASE_KEYS = frozenset({"host", "ok", "state", "ts", "host_epoch", "cpu_count", "load1", "load5", "load15",
                         "mem_total_bytes", "mem_used_bytes", "mem_available_bytes", "swap_total_bytes",
                         "swap_free_bytes", "uptime_s", "disks", "gpus", "gpu_count", "services", "os",
-                        "top_processes", "gpu_processes", "probe_bytes", "errors", "cpu_pct", "disk_read_bps", "disk_write_bps",
-                        "net_rx_bps", "net_tx_bps", "interval_s", "disk_io", "net_interfaces"})
+                        "top_processes", "gpu_processes", "probe_bytes", "errors", "cpu_pct", "disk_read_bps",
+                        "disk_write_bps", "net_rx_bps", "net_tx_bps", "interval_s", "disk_io", "net_interfaces",
+                        "net_counting"})
 _HOST_EXTRA = tuple((m.key, m.reader) for m in CATALOGUE.scope("host") if m.key not in _BASE_KEYS)
 _ITEM_EXTRA = tuple((scope, key, extra) for scope, key in _ITEMS.items()
                     if (extra := tuple((m.key, m.reader) for m in CATALOGUE.scope(scope)

@@ -133,7 +133,7 @@ class Poller:
             rt.last_ps_at = started
         readings = (rt.prev_reading, reading) if rt.prev_reading is not None else (reading,)
         try:
-            report = build_report(spec.id, readings, disks=spec.disks)
+            report = build_report(spec.id, readings, disks=spec.disks, interfaces=spec.interfaces)
             rt.prev_reading = reading.kept(rt.prev_reading)
             report = self._succeeded(rt, report, reading, apps_every_s=spec.gpu_processes_s if want_apps else None)
         except Exception as exc:  # output no parser foresaw must not stop this host's monitoring

@@ -6,10 +6,11 @@ that interval: None, never a negative value or a huge spike.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from collector.parsers.diskstats import DiskStats, whole_disks
-from collector.parsers.netdev import DEFAULT_EXCLUDED, NetDevs, is_counted
+from collector.parsers.netdev import NetDevs, is_counted
 from collector.parsers.stat import CpuStat
 from collector.parsers.uptime import Uptime
 
@@ -27,11 +28,13 @@ class DiskRates:
 
 @dataclass(frozen=True, slots=True)
 class NetRates:
-    """Bytes/s over counted interfaces present in both readings; None when a counter went back."""
+    """Bytes/s over counted interfaces present in both readings; None when a counter went back.
+
+    `per_interface`: (name, rx, tx, counted) of every interface present in both readings."""
 
     rx_bps: float | None
     tx_bps: float | None
-    per_interface: tuple[tuple[str, float | None, float | None], ...]
+    per_interface: tuple[tuple[str, float | None, float | None, bool], ...]
 
 
 def cpu_pct(prev: CpuStat, cur: CpuStat) -> float | None:
@@ -54,7 +57,7 @@ def counter_rate(prev: int, cur: int, seconds: float) -> float | None:
     return (cur - prev) / seconds
 
 
-def _total(rates: list[tuple[str, float | None, float | None]], i: int) -> float | None:
+def _total(rates: list, i: int) -> float | None:
     values = [r[i] for r in rates]
     return None if None in values else sum(v for v in values if v is not None)
 
@@ -74,21 +77,22 @@ def disk_rates(prev: DiskStats, cur: DiskStats, seconds: float) -> DiskRates:
     return DiskRates(_total(per, 1), _total(per, 2), tuple(per))
 
 
-def net_rates(
-    prev: NetDevs, cur: NetDevs, seconds: float, excluded: tuple[str, ...] = DEFAULT_EXCLUDED
-) -> NetRates:
-    """Received/sent bytes per second of counted interfaces present in both readings."""
+def net_rates(prev: NetDevs, cur: NetDevs, seconds: float, counted: Collection[str] | None = None) -> NetRates:
+    """Received/sent bytes per second of every interface present in both readings; the totals over those
+    in `counted` (None: by name, `netdev.is_counted`; collector/net_counting.py decides)."""
     before = {i.name: i for i in prev.interfaces}
-    per: list[tuple[str, float | None, float | None]] = []
+    per: list[tuple[str, float | None, float | None, bool]] = []
     for i in cur.interfaces:
         p = before.get(i.name)
-        if p is not None and is_counted(i.name, excluded):
+        if p is not None:
             per.append((
                 i.name,
                 counter_rate(p.rx_bytes, i.rx_bytes, seconds),
                 counter_rate(p.tx_bytes, i.tx_bytes, seconds),
+                is_counted(i.name) if counted is None else i.name in counted,
             ))
-    return NetRates(_total(per, 1), _total(per, 2), tuple(per))
+    total = [r for r in per if r[3]]
+    return NetRates(_total(total, 1), _total(total, 2), tuple(per))
 
 
 def elapsed(prev_uptime: Uptime, cur_uptime: Uptime) -> float | None:

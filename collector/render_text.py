@@ -5,6 +5,7 @@ from typing import Any
 
 from collector.metrics.catalogue import CATALOGUE
 from collector.metrics.model import Tile
+from collector.net_counting import RULES as NET_RULES
 from schema.units_format import format_bytes, format_value
 
 NA = "n/a"
@@ -47,6 +48,11 @@ def render(report: dict[str, Any]) -> str:
     if report.get("disks"):
         out.append("Disks")
         out += _items(report, "disk", "disks", [("MOUNT", "mount"), ("TYPE", "fstype")])
+    if report.get("net_interfaces"):
+        out.append(f"Interfaces (Net in / out count {NET_RULES.get(report.get('net_counting') or '', NA)})")
+        out += _table(["INTERFACE", "RECEIVE", "TRANSMIT", "COUNTED"],
+                      [[i["name"], format_metric(i["rx_bps"], "bytes/s"), format_metric(i["tx_bps"], "bytes/s"),
+                        "yes" if i.get("counted") else "no"] for i in report["net_interfaces"]])
     gpus = report.get("gpus") or []
     out.append(f"GPUs      {len(gpus) or 'none'}")
     if gpus:

@@ -5,6 +5,7 @@ from types import MappingProxyType
 from typing import Any
 
 from collector import rates
+from collector.net_counting import counted_interfaces
 from collector.errors import HostError
 from collector.host_report import Disk, DiskIo, GpuProcess, HostReport, Interface, OsInfo, Process, Service
 from collector.parsers.df import local_disks
@@ -42,7 +43,7 @@ def host_epoch(cur: Reading, os_rec: Any) -> int | None:
     return None
 
 
-def _rates(prev: Reading | None, cur: Reading) -> dict[str, Any]:
+def _rates(prev: Reading | None, cur: Reading, interfaces: tuple[str, ...] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if prev is None:
         return out
@@ -58,9 +59,12 @@ def _rates(prev: Reading | None, cur: Reading) -> dict[str, Any]:
         out["disk_read_bps"], out["disk_write_bps"] = _round(d.read_bps, 1), _round(d.write_bps, 1)
         out["disk_io"] = tuple(DiskIo(n, _round(r, 1), _round(w, 1)) for n, r, w in d.per_disk)
     if prev.get("net") is not None and cur.get("net") is not None:
-        n = rates.net_rates(prev.get("net"), cur.get("net"), seconds)
+        net = cur.get("net")
+        counting = counted_interfaces((i.name for i in net.interfaces), cur.get("netclass"), interfaces)
+        n = rates.net_rates(prev.get("net"), net, seconds, counting.counted)
         out["net_rx_bps"], out["net_tx_bps"] = _round(n.rx_bps, 1), _round(n.tx_bps, 1)
-        out["net_interfaces"] = tuple(Interface(i, _round(r, 1), _round(t, 1)) for i, r, t in n.per_interface)
+        out["net_interfaces"] = tuple(Interface(i, _round(r, 1), _round(t, 1), c) for i, r, t, c in n.per_interface)
+        out["net_counting"] = counting.rule
     return out
 
 
@@ -88,11 +92,13 @@ def _gpu_processes(readings: tuple[Reading, ...], gpus: tuple[Any, ...]) -> tupl
     return tuple(out)
 
 
-def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tuple[str, ...] = ("/",)) -> HostReport:
+def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tuple[str, ...] = ("/",),
+                 interfaces: tuple[str, ...] | None = None) -> HostReport:
     """Snapshot of a host from one or more readings, newest last; rates from the last two.
 
     `disks` is the host's inventory setting: "all" / "all+tmpfs" keep df's local filesystems
-    (`df.local_disks`), a list of mount points every row df printed for them."""
+    (`df.local_disks`), a list of mount points every row df printed for them. `interfaces` (the
+    inventory's names or globs, None: unset) are the ones the network totals count (collector/net_counting.py)."""
     cur = readings[-1]
     prev = readings[-2] if len(readings) > 1 else None
     os_rec = _first(readings[::-1], "os")
@@ -128,7 +134,7 @@ def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tu
         probe_bytes=cur.raw_bytes,
         sections=cur.parsed,
         previous=prev.parsed if prev is not None else MappingProxyType({}),
-        **_rates(prev, cur),
+        **_rates(prev, cur, interfaces),
     )
 
 

@@ -12,6 +12,7 @@ from .patterns import (
     validate_address,
     validate_host_id,
     validate_host_key,
+    validate_interface,
     validate_label_key,
     validate_label_value,
     validate_mount,
@@ -99,6 +100,15 @@ def _disks(value: Any, handler: Any) -> Any:
     return handler(value)
 
 
+def _interfaces(value: Any) -> Any:
+    example = 'a list of interface names or globs like [eth0, "en*"]'
+    if isinstance(value, (str, dict)) or (value is not None and not isinstance(value, (list, tuple))):
+        raise ValueError(f"interfaces must be {example}, got {_shown(value)}")
+    if value is not None and not value:
+        raise ValueError(f"interfaces must be {example}; leave it out to let the hub choose (empty counts nothing)")
+    return value
+
+
 def none_as(default: Any) -> BeforeValidator:
     return BeforeValidator(lambda v: default() if v is None else v)
 
@@ -124,5 +134,8 @@ Disks = Annotated[
     PlainSerializer(lambda v: v if isinstance(v, str) else list(v)),
     WithJsonSchema({"anyOf": [{"enum": list(DISK_MODES)}, {"type": "array", "items": {"type": "string"}}]}),
 ]
+Interface = Annotated[str, AfterValidator(validate_interface)]
+# The interfaces the network totals count, by name or glob (unset: the hub chooses; collector/net_counting.py).
+Interfaces = Annotated[list[Interface], BeforeValidator(_interfaces)]
 LabelKey = Annotated[str, AfterValidator(validate_label_key)]
 LabelValue = Annotated[str, BeforeValidator(validate_label_value)]

@@ -27,6 +27,7 @@ from .fields import (
     GpuProcesses,
     HostId,
     HostKey,
+    Interfaces,
     Interval,
     KeyPath,
     LabelKey,
@@ -139,6 +140,7 @@ class Defaults(_Strict):
     services: Annotated[list[Unit], none_as(list)] = Field(default_factory=list)
     gpu: Gpu = "auto"
     gpu_processes: GpuProcesses = GPU_PROCESSES_EVERY_S
+    interfaces: Interfaces | None = None  # unset: the hub chooses (physical ones; collector/net_counting.py)
 
 
 class HostEntry(_Strict):
@@ -157,6 +159,7 @@ class HostEntry(_Strict):
     services: list[Unit] | None = None
     gpu: Gpu | None = None
     gpu_processes: GpuProcesses | None = None
+    interfaces: Interfaces | None = None
     labels: Annotated[dict[LabelKey, LabelValue], none_as(dict)] = Field(default_factory=dict)
     proxy: Annotated[ProxyConfig, none_as(ProxyConfig)] = Field(default_factory=ProxyConfig)
 
@@ -165,7 +168,7 @@ class HostEntry(_Strict):
             own = getattr(self, name)
             return getattr(defaults, name) if own is None else own
 
-        disks = pick("disks")
+        disks, interfaces = pick("disks"), pick("interfaces")
         return HostSpec(
             id=self.id,
             address=self.address,
@@ -180,6 +183,7 @@ class HostEntry(_Strict):
             services=tuple(dict.fromkeys(pick("services"))),
             gpu=pick("gpu"),
             gpu_processes_s=pick("gpu_processes"),
+            interfaces=None if interfaces is None else tuple(dict.fromkeys(interfaces)),
             labels=dict(self.labels),
             proxy=self.proxy,
         )
@@ -203,6 +207,7 @@ class HostSpec(BaseModel):
     services: tuple[str, ...]
     gpu: GpuMode
     gpu_processes_s: float = GPU_PROCESSES_EVERY_S  # how often the GPU processes are read; 0: never
+    interfaces: tuple[str, ...] | None = None  # names or globs the network totals count; None: the hub chooses
     labels: dict[str, str]
     proxy: ProxyConfig
 

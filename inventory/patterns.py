@@ -17,6 +17,7 @@ import re
 __all__ = [
     "validate_unit",
     "validate_mount",
+    "validate_interface",
     "validate_host_id",
     "validate_address",
     "validate_user",
@@ -31,6 +32,8 @@ MOUNT_MAX = 1024
 
 _UNIT_RE = re.compile(r"(?:[A-Za-z0-9:_.@]|\\x[0-9A-Fa-f]{2})(?:[A-Za-z0-9:_.@-]|\\x[0-9A-Fa-f]{2})*")
 _MOUNT_CHARS_RE = re.compile(r"[A-Za-z0-9._@+=:,%~ /-]+")
+_INTERFACE_RE = re.compile(r"[A-Za-z0-9_.@*?\[\]!-]+")
+INTERFACE_GLOB_MAX = 64
 _HOST_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _USER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 _LABEL_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
@@ -89,6 +92,23 @@ def validate_mount(path: object) -> str:
     if any(seg in (".", "..") for seg in path.split("/")):
         raise ValueError(f"invalid mount point {_shown(path)}: '.' and '..' segments are not allowed")
     return path
+
+
+def validate_interface(name: object) -> str:
+    """A network interface name (``eth0``, ``bond0``, ``eno1.100``) or a glob of them (``en*``, ``eth[0-3]``).
+
+    Only compared with the names in /proc/net/dev on the hub (fnmatch), never sent to a host.
+    """
+    name = _require_str(name, "interface name")
+    allowed = "allowed are letters, digits, ._@- and the glob characters *?[]!"
+    if not _INTERFACE_RE.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"invalid interface name or glob {_shown(name)}: {allowed}")
+    if not any(c in name for c in "*?[") and len(name) > 15:
+        raise ValueError(f"interface name {_shown(name)} is {len(name)} characters long; "
+                         "the kernel allows at most 15")
+    if len(name) > INTERFACE_GLOB_MAX:
+        raise ValueError(f"interface glob is {len(name)} characters long; at most {INTERFACE_GLOB_MAX} are allowed")
+    return name
 
 
 def validate_host_id(host_id: object) -> str:

@@ -25,9 +25,8 @@
 #
 # Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
 # meminfo, diskstats and net/dev: the hub splits it on head's
-# "==> FILE <==" lines), pressure, [os], [nvidia], [gpu_apps, gpu_ps],
-# [systemd], [ps], inodes,
-# rc, df.
+# "==> FILE <==" lines), pressure, netclass, [os], [nvidia], [gpu_apps,
+# gpu_ps], [systemd], [ps], inodes, rc, df.
 # The `rc` section lists "name exit-status" for every command run behind
 # `timeout` (124 = timed out, 127 = not found); df runs last and its status
 # is the exit status of the whole probe.
@@ -105,6 +104,23 @@ fw_pressure() {
             printf '%s %s\n' "$fw_f" "$fw_l"
         done < "/proc/pressure/$fw_f" 2>/dev/null
     done
+}
+
+fw_netclass() {
+    # What /sys/class/net says of each interface, as paths: every name, then
+    # NAME/device (a physical device behind it), NAME/bonding (bond master),
+    # NAME/bonding_slave, NAME/bridge, NAME/brport (bridge port) and
+    # NAME/lower_OTHER (stacked on OTHER: VLAN, macvlan, bond, bridge). One
+    # glob reads each interface's directory once (a test per entry and
+    # interface cost 5 ms at 100 interfaces, this 1 ms); the pattern matches
+    # those entries and no other entry the kernel has today. The hub decides
+    # which interfaces count (collector/net_counting.py). No /sys: empty.
+    printf '<<<netclass>>>\n'
+    fw_cwd=$PWD
+    cd /sys/class/net 2>/dev/null || return 0
+    set -- * */[bdl][eor][inpvw][deio]*
+    cd "$fw_cwd" || :
+    printf '%s\n' "$@"
 }
 
 fw_os() {
@@ -291,6 +307,7 @@ fw_main() {
     fw_epoch
     fw_counters
     fw_pressure
+    fw_netclass
     [ -n "$fw_want_os" ] && fw_os
     [ -n "$fw_want_gpu" ] && fw_nvidia
     [ -n "$fw_want_gpu" ] && [ -n "$fw_want_apps" ] && fw_gpu_apps

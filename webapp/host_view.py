@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.metrics.catalogue import CATALOGUE
+from collector.net_counting import RULES as NET_RULES
 from webapp.fleet_view import GPU_HOT_C
 
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -42,6 +43,9 @@ def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> d
     out["source"] = "live" if src is report else "stored"
     out["gpus"] = [_gpu(g) for g in src.get("gpus") or ()]
     out["disks"] = list(src.get("disks") or ())
+    out["interfaces"] = list(src.get("net_interfaces") or ())  # live only: a stored sample has none
+    out["net_counting"] = src.get("net_counting")
+    out["net_rule"] = NET_RULES.get(out["net_counting"] or "")
     out["tiles"] = tiles(out)
     out["services"] = [{"name": s.get("name", s.get("unit")), "active_state": s.get("active_state"),
                         "sub_state": s.get("sub_state"), "load_state": s.get("load_state")}

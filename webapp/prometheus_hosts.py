@@ -3,7 +3,9 @@
 Each catalogue metric with a Prometheus name becomes one gauge family
 (`fleetwatch_cpu_busy_percent`), with a `host` label, the host's inventory
 labels, and for per-item metrics `mount` (filesystems), `gpu` and `uuid`
-(GPUs), `interface` or `unit` (systemd units). A systemd state is exported as
+(GPUs), `interface` and `counted` (network interfaces: "true" when the host's
+network totals count it, collector/net_counting.py) or `unit` (systemd units).
+A systemd state is exported as
 node_exporter does: one series per state, 1 for the unit's current one.
 The text is written directly in Prometheus's text format (`host_text`; see
 its docstring for why). `fleetwatch_host_up` is 1 for a host the hub reaches (up or degraded), else 0;
@@ -33,7 +35,7 @@ SERVICE_STATES = ("active", "reloading", "inactive", "failed", "activating", "de
 _ITEM_LABELS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "disk": ("disks", (("mount", "mount"),)),
     "gpu": ("gpus", (("gpu", "index"), ("uuid", "uuid"))),
-    "interface": ("net_interfaces", (("interface", "name"),)),
+    "interface": ("net_interfaces", (("interface", "name"), ("counted", "counted"))),
     "service": ("services", (("unit", "name"),)),
 }
 RESERVED = frozenset({"host", "job", "instance", "state", "le", "quantile", "process"}
@@ -52,6 +54,15 @@ def label_name(key: str) -> str:
 def _escape(value: str) -> str:
     """A label value in the text format: backslash, double quote and newline escaped."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _label_value(value: Any) -> str:
+    """An item's field as a label value: None empty, a bool "true" / "false"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _escape(str(value))
 
 
 def _value(value: Any, scale: float) -> str | None:
@@ -115,8 +126,7 @@ def host_text(hosts: Iterable[tuple[str, str, Mapping[str, Any] | None, Mapping[
             if not metrics:
                 continue
             for item in report.get(list_key) or ():
-                its = own + "".join(f',{label}="{_escape("" if item.get(key) is None else str(item.get(key)))}"'
-                                    for label, key in item_labels)
+                its = own + "".join(f',{label}="{_label_value(item.get(key))}"' for label, key in item_labels)
                 for m, key, scale, lines, name in metrics:
                     value = item.get(key)
                     if m.kind == "state":

@@ -60,7 +60,7 @@ async def _probe(spec, as_json: bool) -> int:
         return EXIT_FAILED
     finally:
         await conn.close()
-    report = build_report(spec.id, readings, disks=spec.disks)
+    report = build_report(spec.id, readings, disks=spec.disks, interfaces=spec.interfaces)
     return print_report(spec.id, report.to_dict(), as_json)
 
 

@@ -99,6 +99,19 @@ async def test_latest_has_gpus_disks_and_services(api):
                                                                           "broken.service": "failed"}
 
 
+async def test_latest_has_each_interface_and_whether_it_counted(api):
+    """Issue 17 item 6: the rates of every interface, which ones the totals count, and the rule."""
+    for _ in range(100):  # the rates need a second poll
+        body = (await api["client"].get("/api/servers/live/latest")).json()
+        if body["net_counting"] is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert body["net_counting"] in ("physical", "virtual")  # this machine's /sys/class/net, read by the probe
+    interfaces = {i["name"]: i for i in body["net_interfaces"]}
+    assert interfaces["lo"]["counted"] is False and any(i["counted"] for i in interfaces.values())
+    assert all(set(i) == {"name", "rx_bps", "tx_bps", "counted"} for i in interfaces.values())
+
+
 async def test_probe_now_returns_a_full_snapshot(api):
     r = await api["client"].post("/api/servers/live/probe")
     assert r.status_code == 200
@@ -138,6 +151,12 @@ async def test_add_update_delete_server_writes_the_inventory(api):
     r = await client.put("/api/servers/new-1", json={"disks": "all+tmpfs"})
     assert r.status_code == 200 and r.json()["disks"] == "all+tmpfs", r.text
     assert hub.specs["new-1"].disks == "all+tmpfs" and "disks: all+tmpfs" in path.read_text()
+    r = await client.put("/api/servers/new-1", json={"interfaces": ["en*", "bond0"]})
+    assert r.status_code == 200 and r.json()["interfaces"] == ["en*", "bond0"], r.text
+    assert hub.specs["new-1"].interfaces == ("en*", "bond0")
+    r = await client.put("/api/servers/new-1", json={"interfaces": ["eth0 eth1"]})
+    assert r.status_code == 422 and "invalid interface name or glob" in r.text, r.text
+    assert hub.specs["new-1"].interfaces == ("en*", "bond0")
     r = await client.delete("/api/servers/new-1")
     assert r.status_code == 204
     assert "new-1" not in hub.specs and "new-1" not in path.read_text()

@@ -19,7 +19,8 @@ REPORT = {
     "gpus": [{"index": 0, "uuid": "GPU-abc", "util_pct": 37.0, "mem_used_mb": 2.0, "mem_total_mb": 4.0,
               "mem_used_pct": 50.0, "temperature_c": 85.0, "power_w": None}],
     "services": [{"name": "nginx.service", "active_state": "failed"}],
-    "net_interfaces": [{"name": "eth0", "rx_bps": 1000.0, "tx_bps": 10.0}],
+    "net_interfaces": [{"name": "eth0", "rx_bps": 1000.0, "tx_bps": 10.0, "counted": True},
+                       {"name": "br0", "rx_bps": 900.0, "tx_bps": 9.0, "counted": False}],
 }
 
 
@@ -45,8 +46,9 @@ def test_host_families_from_the_catalogue():
     assert not fams.get("fleetwatch_gpu_power_watts")
     states = {s.labels["state"]: s.value for s in fams["fleetwatch_service_state"]}
     assert states["failed"] == 1.0 and states["active"] == 0.0 and sum(states.values()) == 1.0
-    nic = fams["fleetwatch_network_interface_receive_bytes_per_second"][0]
-    assert nic.labels["interface"] == "eth0" and nic.value == 1000.0
+    nics = fams["fleetwatch_network_interface_receive_bytes_per_second"]
+    assert [(n.labels["interface"], n.labels["counted"], n.value) for n in nics] == [
+        ("eth0", "true", 1000.0), ("br0", "false", 900.0)]  # counted: towards the host's totals
 
 
 def test_every_exported_name_follows_prometheus_conventions():
@@ -117,6 +119,10 @@ def test_prometheus_scrapes_the_hub(web_hub, prometheus):
         v for _, v in rows) >= 2, timeout=60)
     cpus = dict((labels["host"], value) for labels, value in server.query("fleetwatch_cpus"))
     assert cpus == {"alpha": float(os.cpu_count()), "beta": float(os.cpu_count())}
+    # every interface with its rate, and a counted label that selects what the host's totals add up
+    nics = server.query("fleetwatch_network_interface_receive_bytes_per_second")
+    assert nics and {labels["counted"] for labels, _ in nics} <= {"true", "false"}
+    assert {labels["interface"] for labels, _ in nics if labels["counted"] == "false"} >= {"lo"}
 
 
 def test_serve_metrics_public_opens_metrics_only(tmp_path, sshd):

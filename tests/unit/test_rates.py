@@ -142,17 +142,18 @@ def test_disk_rates_no_time_is_none():
 
 def test_net_rates_real_readings():
     r = rates.net_rates(netdev.parse(PREV["net"]), netdev.parse(CUR["net"]), SECONDS)
-    assert [name for name, _, _ in r.per_interface] == ["eth0"]  # lo, ifb* excluded
+    assert [(name, counted) for name, _, _, counted in r.per_interface] == [
+        ("lo", False), ("ifb0", False), ("ifb1", False), ("eth0", True)]  # by name: lo, ifb* not counted
     assert r.rx_bps is not None and r.rx_bps >= 0 and r.tx_bps is not None and r.tx_bps >= 0
 
 
-def test_net_rates_virtual_excluded_and_custom():
+def test_net_rates_virtual_excluded_and_chosen():
     prev = nets(("lo", 0, 0), ("eth0", 0, 0), ("docker0", 0, 0), ("veth1234", 0, 0), ("br-abc", 0, 0))
     cur = nets(("lo", 999, 999), ("eth0", 100, 200), ("docker0", 50, 50), ("veth1234", 50, 50),
                ("br-abc", 50, 50))
     r = rates.net_rates(prev, cur, 10.0)
     assert (r.rx_bps, r.tx_bps) == (10.0, 20.0)
-    r = rates.net_rates(prev, cur, 10.0, excluded=("lo", "veth*"))
+    r = rates.net_rates(prev, cur, 10.0, counted={"eth0", "docker0", "br-abc"})
     assert (r.rx_bps, r.tx_bps) == (20.0, 30.0)
 
 
@@ -161,7 +162,7 @@ def test_net_rates_reset_and_new_interface():
     cur = nets(("eth0", 50, 200), ("eth1", 10, 10), ("wg0", 10**9, 10**9))
     r = rates.net_rates(prev, cur, 1.0)
     assert r.rx_bps is None and r.tx_bps == 110.0  # eth0 rx reset: no total, never negative
-    assert [n for n, _, _ in r.per_interface] == ["eth0", "eth1"]
+    assert [n for n, *_ in r.per_interface] == ["eth0", "eth1"]
 
 
 def test_rate_records_are_frozen():

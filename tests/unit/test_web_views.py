@@ -186,3 +186,30 @@ def test_a_failed_driver_is_said_on_the_host_page_not_no_gpu():
     assert "NVIDIA driver" in gpus.select_one("[data-gpu-error]").text and "No GPU" not in gpus.text
     healthy = build_report("g1", (parse_output(probe, 0, 1.0),))
     assert panel(healthy.to_dict()).select_one(".empty").text == "No GPU"
+
+
+def test_the_host_page_lists_interfaces_with_units_and_what_counted():
+    """Issue 17 item 6: each interface's rates, whether the totals count it, and the rule that chose them."""
+    from bs4 import BeautifulSoup
+    from collector.host_report import HostReport, Interface
+
+    report = HostReport("h1", "up", 0.0, {}, cpu_pct=1.0, net_rx_bps=2_500_000.0, net_tx_bps=1000.0,
+                        net_counting="physical",
+                        net_interfaces=(Interface("eth0", 2_500_000.0, 1000.0, True),
+                                        Interface("br0", 2_400_000.0, 900.0, False), Interface("lo", None, 0.0, False)))
+    html = t.templates.env.get_template("_host_live.html").render(
+        host={"id": "h1", "interval_s": 5}, live=live_view(report.to_dict(), None), refresh_s=5, now=0.0, proxy=None,
+        disk_columns=(), top_processes=[], is_admin=False)
+    panel = BeautifulSoup(html, "html.parser").select_one("#interfaces")
+    rows = [[td.text for td in tr.select("td")] for tr in panel.select("tbody tr")]
+    assert [r[0] for r in rows] == ["eth0", "br0", "lo"]
+    assert [r[3] for r in rows] == ["counted", "not counted", "not counted"]
+    assert all(r[1].endswith("/s") or r[1] == t.DASH for r in rows) and all(r[2].endswith("/s") for r in rows)
+    assert rows[0][1] == t.templates.env.filters["metric"](2_500_000.0, "bytes/s")
+    assert panel.select_one("[data-net-counting]")["data-net-counting"] == "physical"
+    assert "physical interfaces" in panel.select_one("[data-net-counting]").text
+    empty = live_view(HostReport("h1", "up", 0.0, {}, cpu_pct=1.0).to_dict(), None)
+    html = t.templates.env.get_template("_host_live.html").render(
+        host={"id": "h1", "interval_s": 5}, live=empty, refresh_s=5, now=0.0, proxy=None,
+        disk_columns=(), top_processes=[], is_admin=False)
+    assert "need two probes" in BeautifulSoup(html, "html.parser").select_one("#interfaces").text

@@ -41,6 +41,8 @@ class HostIn(BaseModel):
     disks: str | list[str] | None = Field(None, description='mount points, or "all" (every local filesystem) or "all+tmpfs" (with tmpfs too)')
     services: list[str] | None = Field(None, description="systemd units to watch")
     gpu: str | None = Field(None, description="auto | off | nvidia")
+    interfaces: list[str] | None = Field(None, description='interfaces (names or globs like "en*") the network '
+                                         "totals count; unset: the hub chooses the physical ones")
     labels: dict[str, str] | None = None
     proxy: dict[str, Any] | None = None
 
@@ -78,7 +80,8 @@ def server_summary(spec, now: fleet_state.HostNow) -> dict[str, Any]:
         "id": spec.id, "address": spec.address, "port": spec.port, "user": spec.user,
         "interval_s": spec.interval_s, "timeout_s": spec.timeout_s,
         "disks": spec.disks if isinstance(spec.disks, str) else list(spec.disks), "services": list(spec.services),
-        "gpu": spec.gpu, "labels": spec.labels,
+        "gpu": spec.gpu, "interfaces": None if spec.interfaces is None else list(spec.interfaces),
+        "labels": spec.labels,
         "state": now.state, "last_error": now.last_error,
         "last_seen_at": now.last_seen_at, "last_seen_iso": _iso(now.last_seen_at),
         "state_since": now.state_since, "state_since_iso": _iso(now.state_since),
@@ -185,15 +188,18 @@ async def delete_server(host_id: str, fleet: FleetDep) -> Response:
 
 @router.get("/{host_id}/latest")
 def latest(host_id: str, fleet: FleetDep, session: SessionDep) -> dict[str, Any]:
-    """The newest stored sample with GPUs, disks and services, plus state and top processes."""
+    """The newest stored sample with GPUs, disks and services, plus state and top processes; each network
+    interface's rates and whether the host's totals count it (`net_counting`: the rule that chose them)."""
     spec = known(fleet, host_id)
     now = fleet_state.host_now(session, host_id, cache=fleet.docs)
     sample = store.latest_sample(session, host_id)
     if sample is not None:
         sample["ts_iso"] = iso(sample["ts"])
         sample["age_s"] = round(time.time() - sample["ts"], 1)
+    report = now.report or {}
     return {"server": server_summary(spec, now), "sample": sample, "top_processes": now.top_processes,
-            "os": now.os}
+            "os": now.os, "net_interfaces": report.get("net_interfaces") or [],
+            "net_counting": report.get("net_counting")}
 
 
 @router.post("/{host_id}/probe")
