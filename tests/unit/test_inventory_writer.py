@@ -276,7 +276,9 @@ def test_example_file_round_trips_edits(tmp_path: Path):
     assert text_of(path) == original.replace("labels: {env: lab}", "labels: {env: lab, rack: r2}")
     writer.delete_host("prod-web-02")
     assert "prod-web-02" not in text_of(path)
-    assert "# A small box: all local filesystems, no GPU probing.\n  - id: nas\n" in text_of(path)
+    assert ("# A small box: all local filesystems, no GPU probing; Net in / out counts the\n"
+            "  # bridge br0 alone (a list here overrides the hub's own choice of interfaces).\n  - id: nas\n"
+            in text_of(path))
     assert 'remote_listen: "127.0.0.1:8080"  # on the host; loopback unless you say otherwise' in text_of(path)
     assert load_inventory(path).host_ids == ["gpu-01", "prod-web-01", "nas"]
 
