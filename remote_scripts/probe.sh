@@ -196,26 +196,28 @@ fw_nvidia() {
     fi
 }
 
-# fw_kv KEY FILE: "KEY VALUE" onto fw_o when FILE reads; a file the card
-# lacks, or one its driver refuses to read, adds nothing.
+# fw_kv FILE: "NAME VALUE" onto fw_o (NAME: the file's own name) when FILE
+# reads; a file the card lacks, or one its driver refuses, adds nothing.
+# The value is left in fw_v (empty when there is none).
 fw_kv() {
     fw_v=''
-    IFS= read -r fw_v 2>/dev/null < "$2" && fw_o="$fw_o$1 $fw_v$fw_nl"
+    IFS= read -r fw_v 2>/dev/null < "$1" && fw_o="$fw_o${1##*/} $fw_v$fw_nl"
 }
 
 # AMD GPUs without any tool: the amdgpu driver's sysfs files, read with the
 # read builtin (no process; asked with -g, so at every probe). Raw values,
 # interpreted by collector/parsers/amdgpu.py: bytes, millidegrees C,
-# microwatts, Hz, "key value" lines under a "card cardN" line per card.
+# microwatts, Hz, "NAME VALUE" lines under a "card cardN" line per card.
 # A host without the amdgpu module pays one test and prints nothing.
-# A runtime-suspended card (a sleeping desktop card) is not woken: the hub
-# is told it sleeps and gets its static files only.
+# A runtime-suspended card (a sleeping desktop card) is not woken: after its
+# runtime_status it gets no sensor read.
 FW_AMD_HWMON='temp1_input temp2_input temp3_input power1_average power1_input power1_cap freq1_input freq2_input pwm1 pwm1_max'
 fw_amdgpu() {
     [ -d "$FW_SYS/module/amdgpu" ] || return 0
     fw_o=''
     for fw_c in "$FW_SYS"/class/drm/card[0-9]*; do
-        case ${fw_c##*/} in *-*) continue ;; esac  # connectors: card0-DP-1
+        # not the connectors (card0-DP-1)
+        case ${fw_c##*/} in *-*) continue ;; esac
         fw_d=$fw_c/device fw_v=''
         IFS= read -r fw_v 2>/dev/null < "$fw_d/vendor"
         if [ "$fw_v" != 0x1002 ] || [ ! -e "$fw_d/gpu_busy_percent" ]; then
@@ -227,21 +229,16 @@ fw_amdgpu() {
                 case $fw_k in PCI_ID|PCI_SLOT_NAME) fw_o="$fw_o$fw_k $fw_v$fw_nl" ;; esac
             done < "$fw_d/uevent"
         fi
-        for fw_f in product_name unique_id mem_info_vram_total mem_info_vram_used; do
-            fw_kv "$fw_f" "$fw_d/$fw_f"
+        for fw_f in product_name unique_id mem_info_vram_total mem_info_vram_used power/runtime_status; do
+            fw_kv "$fw_d/$fw_f"
         done
-        fw_v=''
-        IFS= read -r fw_v 2>/dev/null < "$fw_d/power/runtime_status"
-        if [ "$fw_v" = suspended ]; then
-            fw_o="${fw_o}runtime_status suspended$fw_nl"
-            continue
-        fi
-        fw_kv gpu_busy_percent "$fw_d/gpu_busy_percent"
-        fw_kv mem_busy_percent "$fw_d/mem_busy_percent"
+        [ "$fw_v" = suspended ] && continue
+        fw_kv "$fw_d/gpu_busy_percent"
+        fw_kv "$fw_d/mem_busy_percent"
         for fw_h in "$fw_d"/hwmon/hwmon*; do
             # shellcheck disable=SC2086 # a list of plain names
             for fw_f in $FW_AMD_HWMON; do
-                fw_kv "$fw_f" "$fw_h/$fw_f"
+                fw_kv "$fw_h/$fw_f"
             done
         done
     done

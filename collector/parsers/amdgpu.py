@@ -11,6 +11,7 @@ could read::
     unique_id 2f3c4a5b6d7e8091            (some cards; the hub's uuid)
     mem_info_vram_total 68702699520       (bytes)
     mem_info_vram_used 11341824           (bytes)
+    runtime_status active                 (power/; "suspended": the card sleeps, and nothing below was read)
     gpu_busy_percent 0
     mem_busy_percent 0                    (memory controller; not on APUs)
     temp1_input 34000                     (hwmon: millidegrees C, edge; temp2 junction, temp3 memory)
@@ -18,7 +19,6 @@ could read::
     power1_cap 300000000                  (microwatts)
     freq1_input 800000000                 (hwmon: Hz, shader clock; freq2 memory clock)
     pwm1 81 / pwm1_max 255                (hwmon: fan duty; passively cooled cards have none)
-    runtime_status suspended              (instead of the sensors: the card sleeps and was not woken)
 
 Each card becomes the `Gpu` record the nvidia parser gives (vendor "amd"), numbered 0.. in card-number order
 (collector/report.py moves them past the NVIDIA cards of a mixed host). A file the probe could not read is
