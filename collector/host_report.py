@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from collector.metrics.catalogue import CATALOGUE
-from collector.parsers.nvidia import Gpu  # one card as nvidia-smi reports it: the report keeps the parser's record
+from collector.parsers.nvidia import Gpu  # one card as nvidia-smi (or amdgpu's sysfs) reports it: the parser's record
 
 __all__ = ["Disk", "DiskIo", "Gpu", "GpuProcess", "HostReport", "Interface", "OsInfo", "Process", "Service"]
 

@@ -66,7 +66,7 @@ def rows_from_report(report: HostReport) -> SampleRows:
         sample[key] = read(report)
     return SampleRows(
         sample=sample,
-        gpus=[{"host_id": host, "ts": ts, "gpu_index": g.index, "uuid": g.uuid, "name": g.name,
+        gpus=[{"host_id": host, "ts": ts, "gpu_index": g.index, "uuid": g.uuid, "name": g.name, "vendor": g.vendor,
                **{key: read(report, g) for key, read in _GPU}} for g in report.gpus],
         disks=[{"host_id": host, "ts": ts, "mount": d.mount, "fstype": d.fstype,
                 **{key: read(report, d) for key, read in _DISK}} for d in report.disks],

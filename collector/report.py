@@ -1,15 +1,21 @@
 """A host snapshot (`HostReport`) from readings (pure)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from collector import rates
 from collector.net_counting import counted_interfaces
 from collector.errors import HostError
-from collector.host_report import Disk, DiskIo, GpuProcess, HostReport, Interface, OsInfo, Process, Service
+from collector.host_report import Disk, DiskIo, Gpu, GpuProcess, HostReport, Interface, OsInfo, Process, Service
 from collector.parsers.df import local_disks
 from collector.reading import Reading
+
+# AMD cards are numbered from here on a host where nvidia-smi is installed (a mixed host), from 0 elsewhere:
+# a fixed base, not "after the last NVIDIA card", so that an AMD card keeps its index (and its history, its
+# alerts) when nvidia-smi lists fewer cards or fails for a poll.
+AMD_INDEX_BASE = 100
 
 # A failure class maps onto the host state the hub shows (SPEC §4).
 FAILURE_STATE = {
@@ -68,6 +74,16 @@ def _rates(prev: Reading | None, cur: Reading, interfaces: tuple[str, ...] | Non
     return out
 
 
+def _gpus(nv: Any, amd: Any) -> tuple[Gpu, ...]:
+    """NVIDIA cards as nvidia-smi numbers them, then the AMD ones (collector/parsers/amdgpu.py)."""
+    gpus = () if nv is None else nv.gpus
+    if amd is None or not amd.gpus:
+        return gpus
+    if nv is None or nv.absent:
+        return gpus + amd.gpus
+    return gpus + tuple(replace(g, index=g.index + AMD_INDEX_BASE) for g in amd.gpus)
+
+
 def _disks(rec: Any, disks: str | tuple[str, ...]) -> tuple[Disk, ...]:
     if rec is None:
         return ()
@@ -124,7 +140,7 @@ def build_report(host_id: str, readings: tuple[Reading, ...], *, disks: str | tu
         swap_free_bytes=mem.swap_free_bytes if mem else None,
         uptime_s=up.seconds if up else None,
         disks=_disks(cur.get("df"), disks),
-        gpus=() if nv is None else nv.gpus,
+        gpus=_gpus(nv, cur.get("amdgpu")),
         services=() if sd is None else tuple(
             Service(u.name, u.load_state, u.active_state, u.sub_state) for u in sd.units),
         os=OsInfo() if os_rec is None else OsInfo(os_rec.hostname, os_rec.pretty_name, os_rec.kernel, os_rec.arch),

@@ -5,14 +5,15 @@
 # <<<section>>> headers and the hub interprets everything, so a parsing fix
 # never needs a redeploy. Nothing is installed and nothing stays running.
 #
-# Usage: probe.sh [-o] [-p] [-g] [-a | -m MOUNTS] [--] [UNIT...]
+# Usage: probe.sh [-o] [-p] [-g [-c]] [-a | -m MOUNTS] [--] [UNIT...]
 #        probe.sh -U
 #   -U        service catalog instead of a probe: only the `units`
 #             (systemctl list-units), `unit_files` (list-unit-files) and
 #             `rc` sections; the hub asks on request, never while polling
 #   -o        add the static `os` section (hub asks once per connection)
 #   -p        add the `ps` section (top processes; costly, hub asks rarely)
-#   -g        query nvidia-smi (prints "absent" when it is not installed)
+#   -g        GPUs: query nvidia-smi (prints "absent" when it is not installed)
+#             and read AMD cards' amdgpu sysfs files (no tool needed)
 #   -c        with -g: also the GPU compute processes (`gpu_apps`: nvidia-smi
 #             --query-compute-apps) and `gpu_ps` (ps: user, elapsed seconds
 #             and command of those pids); a second nvidia-smi call, so the
@@ -25,8 +26,8 @@
 #
 # Output, in order: epoch, uptime, stat, loadavg, proc (one `head -v` over
 # meminfo, diskstats and net/dev: the hub splits it on head's
-# "==> FILE <==" lines), pressure, netclass, [os], [nvidia], [gpu_apps,
-# gpu_ps], [systemd], [ps], inodes, rc, df.
+# "==> FILE <==" lines), pressure, netclass, [os], [nvidia], [amdgpu],
+# [gpu_apps, gpu_ps], [systemd], [ps], inodes, rc, df.
 # The `rc` section lists "name exit-status" for every command run behind
 # `timeout` (124 = timed out, 127 = not found); df runs last and its status
 # is the exit status of the whole probe.
@@ -36,7 +37,8 @@
 # the `read` builtin, and output is gathered into few writes.
 #
 # Sourceable for tests: FLEETWATCH_PROBE_LIB=1 . probe.sh  defines the
-# functions without running anything.
+# functions without running anything. FW_SYS (default /sys) is where the
+# amdgpu section looks for sysfs; tests point it at a fake tree.
 
 # A zsh login shell runs the probe too, once told to behave like sh.
 [ -n "${ZSH_VERSION:-}" ] && emulate sh
@@ -55,6 +57,9 @@ FW_T_PS=3
 FW_T_CATALOG=5
 
 fw_rc=''
+fw_nl='
+'
+FW_SYS=${FW_SYS:-/sys}
 
 # fw_run NAME SECS CMD...: run CMD behind `timeout` when available and
 # remember its exit status for the rc section. stderr is kept with stdout so
@@ -246,6 +251,55 @@ EOF
         'ps -o pid=,user:32=,etimes=,args= -p "$1" | cut -c 1-300' sh "$fw_pids"
 }
 
+# fw_kv FILE: "NAME VALUE" onto fw_o (NAME: the file's own name) when FILE
+# reads; a file the card lacks, or one its driver refuses, adds nothing.
+# The value is left in fw_v (empty when there is none).
+fw_kv() {
+    fw_v=''
+    IFS= read -r fw_v 2>/dev/null < "$1" && fw_o="$fw_o${1##*/} $fw_v$fw_nl"
+}
+
+# AMD GPUs without any tool: the amdgpu driver's sysfs files, read with the
+# read builtin (no process; asked with -g, so at every probe). Raw values,
+# interpreted by collector/parsers/amdgpu.py: bytes, millidegrees C,
+# microwatts, Hz, "NAME VALUE" lines under a "card cardN" line per card.
+# A host without the amdgpu module pays one test and prints nothing.
+# A runtime-suspended card (a sleeping desktop card) is not woken: after its
+# runtime_status it gets no sensor read.
+FW_AMD_HWMON='temp1_input temp2_input temp3_input power1_average power1_input power1_cap freq1_input freq2_input pwm1 pwm1_max'
+fw_amdgpu() {
+    [ -d "$FW_SYS/module/amdgpu" ] || return 0
+    fw_o=''
+    for fw_c in "$FW_SYS"/class/drm/card[0-9]*; do
+        # not the connectors (card0-DP-1)
+        case ${fw_c##*/} in *-*) continue ;; esac
+        fw_d=$fw_c/device fw_v=''
+        IFS= read -r fw_v 2>/dev/null < "$fw_d/vendor"
+        if [ "$fw_v" != 0x1002 ] || [ ! -e "$fw_d/gpu_busy_percent" ]; then
+            continue
+        fi
+        fw_o="${fw_o}card ${fw_c##*/}$fw_nl"
+        if [ -r "$fw_d/uevent" ]; then
+            while IFS='=' read -r fw_k fw_v; do
+                case $fw_k in PCI_ID|PCI_SLOT_NAME) fw_o="$fw_o$fw_k $fw_v$fw_nl" ;; esac
+            done < "$fw_d/uevent"
+        fi
+        for fw_f in product_name unique_id mem_info_vram_total mem_info_vram_used power/runtime_status; do
+            fw_kv "$fw_d/$fw_f"
+        done
+        [ "$fw_v" = suspended ] && continue
+        fw_kv "$fw_d/gpu_busy_percent"
+        fw_kv "$fw_d/mem_busy_percent"
+        for fw_h in "$fw_d"/hwmon/hwmon*; do
+            # shellcheck disable=SC2086 # a list of plain names
+            for fw_f in $FW_AMD_HWMON; do
+                fw_kv "$fw_h/$fw_f"
+            done
+        done
+    done
+    printf '<<<amdgpu>>>\n%s' "$fw_o"
+}
+
 # fw_systemd UNIT...
 fw_systemd() {
     printf '<<<systemd>>>\n'
@@ -309,8 +363,11 @@ fw_main() {
     fw_pressure
     fw_netclass
     [ -n "$fw_want_os" ] && fw_os
-    [ -n "$fw_want_gpu" ] && fw_nvidia
-    [ -n "$fw_want_gpu" ] && [ -n "$fw_want_apps" ] && fw_gpu_apps
+    if [ -n "$fw_want_gpu" ]; then
+        fw_nvidia
+        fw_amdgpu
+        [ -n "$fw_want_apps" ] && fw_gpu_apps
+    fi
     [ $# -gt 0 ] && fw_systemd "$@"
     [ -n "$fw_want_ps" ] && fw_ps
     fw_inodes "$fw_df_mode" "$fw_mounts"

@@ -121,6 +121,7 @@ class GpuSample(_metric_columns("GpuSampleMetrics", "gpu"), table=True):
     gpu_index: int
     uuid: str | None = Field(default=None, max_length=128)
     name: str | None = Field(default=None, max_length=255)
+    vendor: str | None = Field(default=None, max_length=16)  # "nvidia" or "amd"; rows before 0014 are nvidia
 
 
 class DiskSample(_metric_columns("DiskSampleMetrics", "disk"), table=True):

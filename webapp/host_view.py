@@ -25,6 +25,7 @@ def _gpu(g: dict[str, Any]) -> dict[str, Any]:
     temp = g.get("temperature_c")
     used, total = g.get("mem_used_mb"), g.get("mem_total_mb")
     return {"index": g.get("index", g.get("gpu_index")), "name": g.get("name"), "util_pct": g.get("util_pct"),
+            "vendor": g.get("vendor") or "nvidia",  # a row stored before the vendor column: nvidia-smi's
             "mem_used_mb": used, "mem_total_mb": total,
             "mem_pct": used / total * 100 if used is not None and total else None,
             "temperature_c": temp, "power_w": g.get("power_w"),

@@ -2,10 +2,10 @@
 
 Each catalogue metric with a Prometheus name becomes one gauge family
 (`fleetwatch_cpu_busy_percent`), with a `host` label, the host's inventory
-labels, and for per-item metrics `mount` (filesystems), `gpu` and `uuid`
-(GPUs), `interface` and `counted` (network interfaces: "true" when the host's
-network totals count it, collector/net_counting.py) or `unit` (systemd units).
-A systemd state is exported as
+labels, and for per-item metrics `mount` (filesystems), `gpu`, `uuid` and
+`vendor` ("nvidia" or "amd"; GPUs), `interface` and `counted` (network
+interfaces: "true" when the host's network totals count it,
+collector/net_counting.py) or `unit` (systemd units). A systemd state is exported as
 node_exporter does: one series per state, 1 for the unit's current one.
 The text is written directly in Prometheus's text format (`host_text`; see
 its docstring for why). `fleetwatch_host_up` is 1 for a host the hub reaches (up or degraded), else 0;
@@ -34,7 +34,7 @@ SERVICE_STATES = ("active", "reloading", "inactive", "failed", "activating", "de
 # per-item labels: scope -> (report list key, [(label, item key)])
 _ITEM_LABELS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "disk": ("disks", (("mount", "mount"),)),
-    "gpu": ("gpus", (("gpu", "index"), ("uuid", "uuid"))),
+    "gpu": ("gpus", (("gpu", "index"), ("uuid", "uuid"), ("vendor", "vendor"))),
     "interface": ("net_interfaces", (("interface", "name"), ("counted", "counted"))),
     "service": ("services", (("unit", "name"),)),
 }

@@ -163,7 +163,8 @@ METRICS: tuple[Metric, ...] = (
           ("io_some_avg10", "Some tasks stalled on I/O", "I/O pressure", "I/O some"),
           ("io_full_avg10", "All non-idle tasks stalled on I/O", "I/O pressure (full)", "I/O full"))),
     # ------------------------------------------------------------------ host: GPU and disk summaries
-    M("gpu_count", "host", "count", "gauge", "GPUs nvidia-smi lists", "GPUs", column="int", alert=True, prom="gpus"),
+    M("gpu_count", "host", "count", "gauge", "GPUs nvidia-smi lists, and AMD cards of the amdgpu driver", "GPUs",
+      column="int", alert=True, prom="gpus"),
     M("gpu_temp_max_c", "host", "°C", "gauge", "Hottest GPU temperature", "Hottest GPU", short="hottest",
       read=_gpu_temp_max, column="float"),
     M("gpu_mem_fullest_pct", "host", "%", "gauge",
@@ -171,7 +172,7 @@ METRICS: tuple[Metric, ...] = (
       short="fullest memory", read=_gpu_mem_fullest, column="float", rollup=("avg", "max"), history=("max",),
       alert=True, prom="gpu_memory_used_fullest_percent"),
     M("gpu_unanswered", "host", "count", "gauge",
-      "GPUs nvidia-smi lists without a utilisation ([N/A], [Not Supported]: MIG mode, old cards), not in the mean",
+      "GPUs listed without a utilisation (nvidia-smi's [N/A], [Not Supported]: MIG mode, old cards), not in the mean",
       "GPUs not answering", short="not answering", read=_gpu_unanswered, column="int", rollup=("avg", "max"),
       history=("max",), alert=True, prom="gpus_unanswered"),
     M("disk_used_pct_max", "host", "%", "gauge", "Fullest watched filesystem (hourly: the hour's last value)",
@@ -195,7 +196,7 @@ METRICS: tuple[Metric, ...] = (
       "Inodes used %", key="inode_used_pct", read=lambda r, d: _inodes_used_pct(r, d.mount), column="float",
       rollup=("last",), hourly=(("last", "inode_used_pct"),), alert=True, prom="filesystem_inodes_used_percent",
       table=True),
-    # ------------------------------------------------------------------ per GPU (nvidia-smi)
+    # ------------------------------------------------------------------ per GPU (nvidia-smi, or amdgpu's sysfs files)
     M("gpu_util_pct", "gpu", "%", "gauge", "GPU utilisation of the card", "Util", key="util_pct",
       column="float", rollup=("avg", "max"), hourly=(("avg", "util_avg"), ("max", "util_max")), alert=True,
       prom="gpu_utilization_percent", table=True),

@@ -33,7 +33,8 @@ REASON_HW_POWER_BRAKE = 0x80
 @dataclass(frozen=True, slots=True)
 class Gpu:
     """One GPU; None where nvidia-smi said N/A, [Not Supported] and the like (or the row had only the base
-    fields). `lost`: the card said "GPU is lost", or [Unknown Error] for every metric."""
+    fields). `lost`: the card said "GPU is lost", or [Unknown Error] for every metric. `vendor`: "nvidia", or
+    "amd" for a card read from the amdgpu driver's sysfs files (collector/parsers/amdgpu.py)."""
 
     index: int
     uuid: str | None
@@ -67,6 +68,7 @@ class Gpu:
     retired_pages_pending: bool | None = None
     remapped_rows_pending: bool | None = None
     lost: bool = False
+    vendor: str = "nvidia"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ REPORT = {
     "mem_used_pct": 12.5, "uptime_s": 3600.0, "net_rx_bps": None,
     "disks": [{"mount": "/", "used_bytes": 10, "total_bytes": 100, "used_pct": 10.0, "avail_bytes": 90}],
     "gpus": [{"index": 0, "uuid": "GPU-abc", "util_pct": 37.0, "mem_used_mb": 2.0, "mem_total_mb": 4.0,
-              "mem_used_pct": 50.0, "temperature_c": 85.0, "power_w": None}],
+              "mem_used_pct": 50.0, "temperature_c": 85.0, "power_w": None, "vendor": "nvidia"},
+             {"index": 100, "uuid": "83a1c0f4d2b5e617", "util_pct": 98.0, "vendor": "amd"}],
     "services": [{"name": "nginx.service", "active_state": "failed"}],
     "net_interfaces": [{"name": "eth0", "rx_bps": 1000.0, "tx_bps": 10.0, "counted": True},
                        {"name": "br0", "rx_bps": 900.0, "tx_bps": 9.0, "counted": False}],
@@ -43,6 +44,8 @@ def test_host_families_from_the_catalogue():
     assert disk.labels["mount"] == "/" and disk.value == 10.0
     gpu = fams["fleetwatch_gpu_memory_used_bytes"][0]
     assert (gpu.labels["gpu"], gpu.labels["uuid"], gpu.value) == ("0", "GPU-abc", 2.0 * 2**20)  # MiB -> bytes
+    assert [(s.labels["gpu"], s.labels["vendor"], s.value) for s in fams["fleetwatch_gpu_utilization_percent"]] == [
+        ("0", "nvidia", 37.0), ("100", "amd", 98.0)]
     assert not fams.get("fleetwatch_gpu_power_watts")
     states = {s.labels["state"]: s.value for s in fams["fleetwatch_service_state"]}
     assert states["failed"] == 1.0 and states["active"] == 0.0 and sum(states.values()) == 1.0

@@ -495,7 +495,9 @@ def test_nvidia(text, expected):
 def test_nvidia_unavailable_values_are_none(value, fields):
     line = "0" + f", {value}" * (fields - 1)
     gpu = nvidia.parse(line).gpus[0]
-    assert all(getattr(gpu, f.name) is None for f in dataclasses.fields(gpu) if f.name not in ("index", "lost"))
+    assert all(getattr(gpu, f.name) is None for f in dataclasses.fields(gpu)
+               if f.name not in ("index", "lost", "vendor"))
+    assert gpu.vendor == "nvidia"
     assert gpu.lost is (value == "[Unknown Error]")
 
 

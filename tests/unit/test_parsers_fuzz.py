@@ -46,7 +46,7 @@ ALL_PARSERS = {**PARSERS, "units": units.parse, "unit_files": units.parse_files,
 # Their docstrings promise more than "ParseError only": these never raise at all.
 NEVER_RAISE = frozenset({"df", "nvidia", "os", "ps", "systemd", "units", "unit_files"})
 # Their text reaches the database or the pages: names and error lines (clean() in collector/parsers).
-CLEAN_TEXT = frozenset({"df", "nvidia", "os", "ps", "systemd"})
+CLEAN_TEXT = frozenset({"amdgpu", "df", "nvidia", "os", "ps", "systemd"})
 
 
 def _fixture_lines() -> list[str]:

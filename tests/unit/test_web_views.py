@@ -213,3 +213,30 @@ def test_the_host_page_lists_interfaces_with_units_and_what_counted():
         host={"id": "h1", "interval_s": 5}, live=empty, refresh_s=5, now=0.0, proxy=None,
         disk_columns=(), top_processes=[], is_admin=False)
     assert "need two probes" in BeautifulSoup(html, "html.parser").select_one("#interfaces").text
+
+
+def test_amd_cards_carry_an_amd_tag_on_the_host_page():
+    """AMD cards read from sysfs (issue 17 item 4) sit in the same GPU table, tagged; NVIDIA rows, and rows stored
+    before the vendor column, are not."""
+    from bs4 import BeautifulSoup
+    from collector.reading import parse_output
+    from collector.recorder import rows_from_report
+    from collector.report import build_report
+
+    probe = (FIXTURES / "probe" / "debian12_vm.txt").read_bytes()
+    mixed = probe.replace(b"<<<rc>>>\n", b"<<<nvidia>>>\n" + (FIXTURES / "nvidia" / "a100x2_full.csv").read_bytes()
+                          + (FIXTURES / "amdgpu" / "mi210x2.txt").read_bytes() + b"<<<rc>>>\n", 1)
+    report = build_report("g1", (parse_output(mixed, 0, 1.0, asked=frozenset({"nvidia"})),))
+
+    def rows(live):
+        html = t.templates.env.get_template("_host_live.html").render(
+            host={"id": "g1", "interval_s": 5}, live=live, refresh_s=5, now=0.0, proxy=None,
+            disk_columns=(), top_processes=[], is_admin=False)
+        return BeautifulSoup(html, "html.parser").select("#gpus tbody tr")
+
+    shown = [(r["data-gpu"], r.select_one(".badge").text if r.select_one(".badge") else None)
+             for r in rows(live_view(report.to_dict(), None))]
+    assert shown == [("0", None), ("1", None), ("100", "AMD"), ("101", "AMD")]
+    stored = rows_from_report(report)
+    sample = {**stored.sample, "gpus": [{**g, "vendor": None} if g["vendor"] == "nvidia" else g for g in stored.gpus]}
+    assert [r.select_one(".badge") is not None for r in rows(live_view(None, sample))] == [False, False, True, True]
