@@ -30,7 +30,7 @@ THROTTLED_POLLS = 2  # polls in a row with thermal or HW slowdown before gpu_thr
 # nvidia-smi's line for a card it cannot open while it answers for the others ("... GPU is lost. Reboot ...")
 NO_HANDLE = "Unable to determine the device handle"
 # the GPU columns a stored sample keeps besides the metrics (schema GpuSample, schema.samples.latest_sample)
-_ROW_IDENTITY = frozenset({"gpu_index", "uuid", "name", "host_id", "ts", "id"})
+_ROW_IDENTITY = frozenset({"vendor", "gpu_index", "uuid", "name", "host_id", "ts", "id"})
 
 
 @dataclass(frozen=True, slots=True)
