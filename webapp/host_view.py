@@ -28,8 +28,11 @@ def _gpu(g: dict[str, Any]) -> dict[str, Any]:
             "vendor": g.get("vendor") or "nvidia",  # a row stored before the vendor column: nvidia-smi's
             "mem_used_mb": used, "mem_total_mb": total,
             "mem_pct": used / total * 100 if used is not None and total else None,
-            "temperature_c": temp, "power_w": g.get("power_w"),
+            "temperature_c": temp, "power_w": g.get("power_w"), "power_limit_w": g.get("power_limit_w"),
+            "fan_pct": g.get("fan_pct"), "pcie_gen": g.get("pcie_gen"), "pcie_width": g.get("pcie_width"),
+            "ecc_corrected": g.get("ecc_corrected_volatile"), "ecc_uncorrected": g.get("ecc_uncorrected_volatile"),
             "sm_clock_mhz": g.get("sm_clock_mhz"), "pstate": g.get("pstate"), "reason_thermal": g.get("reason_thermal"),
+            "reason_hw_slowdown": g.get("reason_hw_slowdown"), "lost": g.get("lost") or False,
             "hot": temp is not None and temp >= GPU_HOT_C}
 
 
@@ -65,8 +68,18 @@ def tiles(live: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def chart_specs(host_id: str, gpu_count: int) -> list[dict[str, Any]]:
-    """The host page's charts (the catalogue's): title, unit, value scale and the API series each one draws."""
+# per-card charts of a GPU host: (id, title, metric of /gpus/timeseries, unit, max)
+GPU_CHARTS = (
+    ("gpu-util", "GPU utilisation per card", "util_pct", "%", 100),
+    ("gpu-mem", "GPU memory used per card", "mem_used_pct", "%", 100),
+    ("gpu-temp", "GPU temperature per card", "temperature_c", "°C", None),
+    ("gpu-power", "GPU power per card", "power_w", "W", None),
+)
+
+
+def chart_specs(host_id: str, gpu_count: int, power_limit_w: float | None = None) -> list[dict[str, Any]]:
+    """The host page's charts (the catalogue's, then one per GPU metric with a line per card): title, unit, value
+    scale and the API series each one draws. The power chart's scale ends at the cards' power limit."""
     base = f"/api/servers/{host_id}/timeseries?metric="
     charts = []
     for chart in CATALOGUE.charts:
@@ -77,8 +90,22 @@ def chart_specs(host_id: str, gpu_count: int) -> list[dict[str, Any]]:
         if chart.max is not None:
             spec["max"] = chart.max
         charts.append(spec)
-    if gpu_count:
-        charts.append({"id": "gpu-util", "title": "GPU utilisation per card", "unit": "%", "scale": 1, "max": 100,
-                       "sources": [{"kind": "gpus", "label": "GPU",
-                                    "url": f"/api/servers/{host_id}/gpus/timeseries?metric=util_pct"}]})
+    if not gpu_count:
+        return charts
+    for chart_id, title, metric, unit, top in GPU_CHARTS:
+        spec = {"id": chart_id, "title": title, "unit": unit, "scale": 1,
+                "sources": [{"kind": "gpus", "label": "GPU",
+                             "url": f"/api/servers/{host_id}/gpus/timeseries?metric={metric}"}]}
+        if metric == "power_w" and power_limit_w:
+            spec["title"] = f"{title}, limit {power_limit_w:.0f} W"
+            top = power_limit_w
+        if top is not None:
+            spec["max"] = top
+        charts.append(spec)
     return charts
+
+
+def power_limit(live: dict[str, Any] | None) -> float | None:
+    """The highest power limit of the host's cards (the power chart's top), None when none says."""
+    limits = [g["power_limit_w"] for g in (live or {}).get("gpus") or () if g.get("power_limit_w")]
+    return max(limits) if limits else None

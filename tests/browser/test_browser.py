@@ -121,7 +121,7 @@ def test_overview_lists_hosts_and_updates_without_reload(page):
 
 def test_host_page_draws_charts_with_points_and_a_hot_gpu_in_red(page):
     page.goto("/hosts/alpha")
-    for chart in ("cpu", "mem", "disk-io", "net", "gpu-util"):
+    for chart in ("cpu", "mem", "disk-io", "net", "gpu-util", "gpu-mem", "gpu-temp", "gpu-power"):
         box = page.locator(f"#chart-{chart}")
         expect(box).to_have_attribute("data-state", "drawn", timeout=15_000)
         assert int(box.get_attribute("data-points")) > 10, chart

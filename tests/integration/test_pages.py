@@ -153,14 +153,18 @@ def test_host_without_gpus_says_so(client):
     doc = page(client, "/hosts/beta")
     assert doc.select_one("#gpus .empty").text.strip() == "No GPU" and doc.select_one("#gpus table") is None
     assert doc.select_one('.tile[data-tile="gpus"]') is None and doc.select_one('.tile[data-tile="cpu"]')
-    assert "chart-gpu-util" not in [c["id"] for c in doc.select(".chart[data-chart]")]
+    assert not [c["id"] for c in doc.select(".chart[data-chart]") if c["id"].startswith("chart-gpu")]
 
 
 def test_host_page_charts_name_series_that_answer(client):
     doc = page(client, "/hosts/alpha")
     charts = {c["id"]: json.loads(c["data-chart"]) for c in doc.select(".chart[data-chart]")}
     # the catalogue's charts (collector/metrics/catalogue.py), and one line per card for a host with GPUs
-    assert set(charts) == {f"chart-{c.id}" for c in CATALOGUE.charts} | {"chart-gpu-util"}
+    gpu_charts = {"chart-gpu-util", "chart-gpu-mem", "chart-gpu-temp", "chart-gpu-power"}  # a line per card each
+    assert set(charts) == {f"chart-{c.id}" for c in CATALOGUE.charts} | gpu_charts
+    # power against the cards' limit (the fake A100s: 400 W)
+    assert charts["chart-gpu-power"]["max"] == 400 and "limit 400 W" in charts["chart-gpu-power"]["title"]
+    assert charts["chart-gpu-mem"]["max"] == 100 and charts["chart-gpu-temp"]["unit"] == "°C"
     assert {"chart-cpu", "chart-mem", "chart-disk-io", "chart-net"} <= set(charts)
     ranges = [a["data-range"] for a in doc.select(".ranges a")]
     assert ranges == ["1h", "6h", "24h", "7d", "30d"]
@@ -318,3 +322,18 @@ def test_discover_services_offers_the_hosts_units(client):
     assert boxes["ssh.service"] is False and boxes["cron.service"] is False
     doc = htmx(client, "/servers/ghost/discover", "watched-services")
     assert "cannot reach ghost" in doc.select_one("[role=alert]").text
+
+
+def test_host_page_gpu_table_is_one_line_per_card_with_units(client):
+    """Issue 17 item 1: power against its limit, fan, clock, PCIe link and ECC counts, no cell wrapped."""
+    doc = page(client, "/hosts/alpha")
+    table = doc.select_one("#gpus table")
+    assert "nowrap" in table["class"]
+    headers = [th.text for th in table.select("thead th")]
+    assert headers == ["#", "Name", "Util", "Memory", "Temperature", "Power / limit", "Fan", "Clock", "PCIe", "ECC"]
+    rows = {r["data-gpu"]: r for r in table.select("tbody tr")}
+    assert rows["0"].select_one("[data-gpu-power]").text.strip() == "92 W / 400 W"
+    assert rows["1"].select_one("[data-gpu-power]").text.strip() == "– / 400 W"  # [N/A] draw: a dash, not 0
+    assert rows["0"].select_one("[data-gpu-pcie]").text.strip() == "Gen4 x16"
+    assert rows["1"].select_one("[data-gpu-ecc]").text.strip() == "3 / 0"
+    assert rows["0"].select_one("[data-gpu-memory]").text.strip().endswith("%")

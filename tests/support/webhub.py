@@ -62,7 +62,7 @@ def _prefill(db_url: str, now: float) -> None:
             for g in range(2):
                 gpus.append({"host_id": host, "ts": ts, "gpu_index": g, "name": "NVIDIA A100-SXM4-80GB",
                              "util_pct": 10.0 + 20 * g + m % 5, "mem_used_mb": 1000.0, "mem_total_mb": 81920.0,
-                             "temperature_c": 50.0})
+                             "temperature_c": 50.0 + 5 * g, "power_w": 90.0 + 100 * g})
     for k in range(60):  # more than one page of events (50 a page)
         events.append({"ts": now - 600 - 60 * k, "host_id": LIVE[k % 2], "type": "host_down" if k % 3 else "gpu_hot",
                        "subject": "0" if k % 3 == 0 else None, "message": f"prefilled event {k}", "details": None})

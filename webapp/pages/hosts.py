@@ -11,7 +11,7 @@ from schema import samples as store
 from webapp.api.proxy import proxy_view
 from webapp.api.servers import server_summary
 from webapp.deps import FleetDep, SessionDep
-from webapp.host_view import DEFAULT_RANGE, DISK_COLUMNS, RANGES, chart_specs, live_view
+from webapp.host_view import DEFAULT_RANGE, DISK_COLUMNS, RANGES, chart_specs, live_view, power_limit
 from webapp.templating import htmx_target, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +35,7 @@ def host_page(request: Request, host_id: str, fleet: FleetDep, session: SessionD
     context = {"page": "overview", "host": info, "live": live, "os": now.os or {}, "disk_columns": DISK_COLUMNS,
                "top_processes": now.top_processes, "now": time.time(), "refresh_s": REFRESH_S,
                "ranges": RANGES, "range": range if range in RANGES else DEFAULT_RANGE, "proxy": proxy,
-               "charts": chart_specs(host_id, (live and len(live["gpus"])) or info.get("gpu_count") or 0)}
+               "charts": chart_specs(host_id, (live and len(live["gpus"])) or info.get("gpu_count") or 0,
+                                     power_limit(live))}
     name = "_host_live.html" if htmx_target(request) == "host-live" else "host.html"
     return render(request, name, context)
