@@ -98,6 +98,26 @@ def local_shell_cost(shell: list[str], command: str, n: int) -> float:
     return ((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)) * 1000 / n
 
 
+async def eight_gpus(sshd, spec_gpu, n: int) -> list[dict]:
+    """8 fake cards, then the same with a compute process on each (the -c probe, every 30 s by default): 8 real
+    `sleep` processes, so that ps has owners to name."""
+    (sshd.fakebin / "gpu_count").write_text("8\n")
+    jobs = [subprocess.Popen(["sleep", "600"]) for _ in range(8)]
+    try:
+        rows = [await measure(spec_gpu, "  + gpu, 8 cards", n, sshd.proc.pid)]
+        (sshd.fakebin / "apps").write_text("".join(f"{i} {j.pid} {1000 * (i + 1)} python3\n"
+                                                   for i, j in enumerate(jobs)))
+        rows.append(await measure(spec_gpu, "  + gpu, 8 cards, + their 8 compute processes and owners (-c)",
+                                  max(n // 3, 30), sshd.proc.pid, want_gpu_apps=True))
+        return rows
+    finally:
+        for j in jobs:
+            j.kill()
+            j.wait()
+        for name in ("gpu_count", "apps"):
+            (sshd.fakebin / name).unlink(missing_ok=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=300, help="probes per variant (default 300)")
@@ -113,7 +133,8 @@ async def main() -> None:
             await measure(spec_plain, "5 s probe, default inventory (disks [/], no services, gpu off)", n,
                           sshd.proc.pid),
             await measure(spec_svc, "  + 2 services (fake systemctl, a sh script)", n, sshd.proc.pid),
-            await measure(spec_gpu, "  + gpu (fake nvidia-smi, a sh script)", n, sshd.proc.pid),
+            await measure(spec_gpu, "  + gpu (fake nvidia-smi, a sh script, 2 cards)", n, sshd.proc.pid),
+            *await eight_gpus(sshd, spec_gpu, n),
             await measure(spec_plain, "  + os section (once per connection)", max(n // 3, 30), sshd.proc.pid,
                           want_os=True),
             await measure(spec_plain, "  + ps section (top processes; every 60 s)", max(n // 3, 30),

@@ -234,16 +234,21 @@ fw_gpu_apps() {
     fw_rc="${fw_rc}gpu_apps $?
 "
     [ -n "$fw_out" ] && printf '%s\n' "$fw_out"
+    # the pids: the second field of each row, split with the shell's own
+    # expansions (no here-document: the hub sends the script minified)
     fw_pids=''
     fw_ifs=$IFS
-    while IFS=', ' read -r _ fw_pid _; do
+    IFS=$fw_nl
+    set -f
+    for fw_line in $fw_out; do
+        fw_pid=${fw_line#*, }
+        fw_pid=${fw_pid%%,*}
         case $fw_pid in
             ''|*[!0-9]*) ;;
             *) fw_pids="$fw_pids${fw_pids:+,}$fw_pid" ;;
         esac
-    done <<EOF
-$fw_out
-EOF
+    done
+    set +f
     IFS=$fw_ifs
     printf '<<<gpu_ps>>>\n'
     # shellcheck disable=SC2016 # $1 is the inner sh's
