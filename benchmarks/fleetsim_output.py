@@ -87,6 +87,7 @@ class ProbeArgs:
     want_os: bool = False
     want_ps: bool = False
     want_gpu: bool = False
+    want_gpu_apps: bool = False
     df_all: bool = False
     mounts: tuple[str, ...] = ("/",)
     units: tuple[str, ...] = ()
@@ -122,8 +123,9 @@ def parse_command(command: str, cache: dict[str, ProbeArgs | None]) -> ProbeArgs
             if x == "-m" and a:
                 opts["mounts"] = tuple(m for m in a.pop(0).split("\n") if m)
                 opts["df_all"] = False
-            elif x in ("-o", "-p", "-g", "-a", "-U"):
-                key = {"-o": "want_os", "-p": "want_ps", "-g": "want_gpu", "-a": "df_all", "-U": "catalog"}[x]
+            elif x in ("-o", "-p", "-g", "-c", "-a", "-U"):
+                key = {"-o": "want_os", "-p": "want_ps", "-g": "want_gpu", "-c": "want_gpu_apps", "-a": "df_all",
+                       "-U": "catalog"}[x]
                 opts[key] = True
             else:
                 a.insert(0, x)
@@ -154,6 +156,7 @@ class HostProfile:
         self.docker = self.role in ("batch", "k8s", "gpu") or r.random() < 0.2
         self._disks(r)
         self._nics(r)
+        self._netclass()
         self._mounts(r)
         self._gpus(r)
 
@@ -185,6 +188,13 @@ class HostProfile:
         virt = ["docker0"] + [f"veth{r.getrandbits(28):07x}" for _ in range(r.randint(0, 6))] if self.docker else []
         self.nics = ["lo", *phys, *virt][:10]
 
+    def _netclass(self) -> None:
+        """The probe's netclass lines: physical NICs have a device, docker0 is a bridge, its veths are ports."""
+        facts = [f"{n}/device\n" for n in self.nics if not n.startswith(("lo", "docker", "veth"))]
+        facts += [f"{n}/bridge\n" for n in self.nics if n == "docker0"]
+        facts += [f"{n}/brport\n" for n in self.nics if n.startswith("veth")]
+        self.netclass = "".join(f"{n}\n" for n in self.nics) + "".join(facts)
+
     def _mounts(self, r: random.Random) -> None:
         """(source, fstype, mount, size kB); the first is /, then 0-5 more disk mounts."""
         root = "/dev/nvme0n1p2" if any(x[2] == "nvme0n1p2" for x in self.disk_rows) else "/dev/sda1"
@@ -204,6 +214,7 @@ class HostProfile:
         self.gpu_model = r.choice(GPU_MODELS[:5] if self.gpu_count >= 4 else GPU_MODELS)
         self.gpu_uuids = [f"GPU-{uuid.UUID(int=r.getrandbits(128))}" for _ in range(self.gpu_count)]
         self.gpu_bus = [f"00000000:{b:02X}:00.0" for b in sorted(r.sample(range(0x10, 0xF0), self.gpu_count))]
+        self.lab_users = r.sample(("alice", "bob", "chen.wei", "li.na", "wang.xiaoming", "svc-train"), 3)
         # degrees per % of utilisation; ~1 GPU in 8 runs hot enough to pass 80 °C when busy
         self.gpu_heat = [r.uniform(0.5, 0.6) if r.random() < 0.12 else r.uniform(0.25, 0.42)
                          for _ in range(self.gpu_count)]
@@ -363,7 +374,8 @@ class SimHostState:
                % (int(now) if p.epoch_builtin else "", up, self.idle_s, *self.ticks, *self.load,
                   1 + int(self.load[0] / 2), 180 + p.cpus * 4, self.pid_next),
                self.meminfo(), "\n==> /proc/diskstats <==\n", self.diskstats(),
-               "\n==> /proc/net/dev <==\n", self.netdev(), "<<<pressure>>>\n", self.pressure()]
+               "\n==> /proc/net/dev <==\n", self.netdev(), "<<<pressure>>>\n", self.pressure(),
+               "<<<netclass>>>\n", p.netclass]
         rc = []
         if a.want_os:
             out.append("<<<os>>>\n%d\n%.2f %.2f\n==> /etc/os-release <==\n%s\n\n==> /proc/sys/kernel/hostname <==\n"
@@ -374,6 +386,10 @@ class SimHostState:
             if p.gpu_count:
                 out.append("<<<nvidia>>>\n" + self.nvidia())
                 rc.append("nvidia 0\n")
+                if a.want_gpu_apps:
+                    apps, owners = self.gpu_apps(now)
+                    out.append("<<<gpu_apps>>>\n" + apps + "<<<gpu_ps>>>\n" + owners)
+                    rc.append("gpu_apps 0\ngpu_ps 0\n")
             else:
                 out.append("<<<nvidia>>>\nabsent\n")
         if a.units:
@@ -452,10 +468,27 @@ class SimHostState:
             used = int(mib * self.gpu_mem[i])
             temp = int(32 + u * p.gpu_heat[i] + self.r.uniform(-1.5, 1.5))
             watts = idle_w + (limit - idle_w) * u / 100 * self.r.uniform(0.8, 0.95)
-            rows.append("%d, %s, %s, %s, %d, %d, %d, %d, %d, %.2f, %.2f, %s\n" % (
-                i, p.gpu_uuids[i], name, p.gpu_bus[i], u, u * 2 // 5, used, mib, temp, watts, limit,
-                str(30 + u // 2) if fan else "[N/A]"))
+            # the probe's full list (collector/parsers/nvidia.py QUERY_FIELDS): state, reasons, ECC, repairs
+            rows.append("%d, %s, %s, %s, %d, %d, %d, %d, %d, %.2f, %.2f, %s, %d, %d, P%d, 4, 16, Enabled, Disabled, "
+                        "0x%016x, 0, 0, %d, 0, [N/A], No\n" % (
+                            i, p.gpu_uuids[i], name, p.gpu_bus[i], u, u * 2 // 5, used, mib, temp, watts, limit,
+                            str(30 + u // 2) if fan else "[N/A]", 210 + 12 * u, 1593, 0 if u else 8,
+                            0x4 if u > 80 else 0x1 if u < 5 else 0, i % 3))
         return "".join(rows)
+
+    def gpu_apps(self, now: float) -> tuple[str, str]:
+        """A training process on every card in use (its owner one of a few lab users), and ps's lines for them."""
+        p = self.p
+        name, mib = p.gpu_model[0], p.gpu_model[1]
+        apps, owners = [], []
+        for i in range(p.gpu_count):
+            if self.gpu_util[i] < 5 and self.gpu_mem[i] < 0.05:
+                continue
+            pid = 40_000 + 17 * i + p.index % 1000
+            apps.append("%s, %d, %d, python3\n" % (p.gpu_uuids[i], pid, int(mib * self.gpu_mem[i])))
+            owners.append("%d %-32s %10d python3 train.py --model %s --rank %d\n" % (
+                pid, p.lab_users[i % len(p.lab_users)], int(now - self.boot_at) // 2, name.split()[-1], i))
+        return "".join(apps), "".join(owners)
 
     def systemd(self, units: tuple[str, ...]) -> str:
         blocks = []
