@@ -118,7 +118,7 @@ def test_htmx_gets_the_table_alone_and_the_sort_it_used(client):
 
 
 def test_a_hostile_process_name_and_command_are_text(client):
-    for path in ("/gpus",):
+    for path in ("/gpus", "/hosts/gpu-b"):
         resp = client.get(path)
         assert "<script>alert" not in resp.text and "<img src=x" not in resp.text, path
         doc = BeautifulSoup(resp.text, "html.parser")
@@ -218,6 +218,21 @@ def test_user_hours_api_and_csv(client):
     assert client.get("/api/gpus/users.csv", params={"days": 0}).status_code == 422
 
 
+# --------------------------------------------------------------------------- the host page's panel
+def test_host_page_lists_the_gpu_processes(client):
+    doc = html(client, "/hosts/gpu-a")
+    panel = doc.select_one("#gpu-processes")
+    got = [[td.get_text(strip=True) for td in tr.select("td")] for tr in panel.select("tbody tr")]
+    assert got == [
+        ["0", "101", "alice", "28.3 GiB", "3 h 12 min", "python3 train.py --epochs 90 --data /datasets/imagenet"],
+        ["1", "202", "bob", "7.8 GiB", "2 h", "jupyter-lab --no-browser"]]
+    assert panel.select_one("[data-gpu-processes-every]").text.startswith("Read every 30 s")
+    assert panel.select_one('a[href="/gpus?q=gpu-a"]')
+    hostile = html(client, "/hosts/gpu-b").select_one('#gpu-processes tr[data-pid="303"] .cut')
+    assert hostile.text == hostile["title"] == HOSTILE_COMMAND
+    assert html(client, "/hosts/cpu-box").select_one("#gpu-processes") is None  # no GPU, no panel
+
+
 # --------------------------------------------------------------------------- a live hub: the fake nvidia-smi
 def test_a_live_hubs_cards_and_processes(web_hub):
     """alpha's probe reads the fake nvidia-smi over sshd: two cards, pid 4242 (python3, 20000 MiB) on card 0;
@@ -228,3 +243,6 @@ def test_a_live_hubs_cards_and_processes(web_hub):
         card = cells(doc, "alpha", 0)
         assert card["processes"].select_one(".cut").text == "python3"
         assert "19.5 GiB" in card["processes"].text and card["memory"].text.startswith("20.0 GiB / 80.0 GiB")
+        panel = html(client, "/hosts/alpha").select_one("#gpu-processes")
+        assert [tr["data-pid"] for tr in panel.select("tbody tr")] == ["4242"]
+        assert panel.select_one('tr[data-pid="4242"] td:nth-of-type(4)').text == "19.5 GiB"
