@@ -38,10 +38,10 @@ def web_hub(tmp_path_factory):
     stop_web_hub(web)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gpu_hub(tmp_path_factory):
-    """A web-only `fleetwatch serve` over a database with known GPU reports and hours (tests/support/gpuhub.py),
-    shared by the GPU page and browser tests."""
+    """A web-only `fleetwatch serve` over a database with known GPU reports and hours (tests/support/gpuhub.py);
+    one a module, so that the reports' ages ("busy for 3 h 12 min") are as written when its tests read them."""
     from tests.support.gpuhub import start_gpu_hub, stop_gpu_hub
 
     hub = start_gpu_hub(tmp_path_factory.mktemp("gpus"))

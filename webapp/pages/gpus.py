@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 # the table's sortable columns: sort key -> (heading, aria-sort of its order); schema.gpu_fleet.CARD_SORTS
 SORT_COLUMNS = {"host": ("Host", "ascending"), "util": ("Util", "ascending"),
-                "memory": ("Memory used / total", "descending"), "temperature": ("Temp.", "descending"),
+                "memory": ("Memory", "descending"), "temperature": ("Temp.", "descending"),
                 "user": ("Users", "ascending"), "since": ("Busy since", "ascending")}
 
 
