@@ -53,4 +53,6 @@ def day_span(days: int, now: float) -> DaySpan:
 def user_rows(session: Session, span: DaySpan, *, host_id: str | None = None,
               user: str | None = None) -> list[UserDay]:
     """GPU-hours per user per host per UTC day over the span, newest day first."""
+    if "\x00" in (host_id or "") + (user or ""):
+        return []  # no stored name holds a NUL (and PostgreSQL refuses one in a parameter: a 500, not "none")
     return user_days(session, span.start, span.end, host_id=host_id or None, user=user or None)

@@ -216,6 +216,7 @@ def test_user_hours_api_and_csv(client):
     assert [row[1:] for row in table[1:]] == [["gpu-a", "alice", "2.0", "2.0", "1"],
                                               ["gpu-a", "alice", "1.0", "1.0", "1"]]
     assert client.get("/api/gpus/users.csv", params={"days": 0}).status_code == 422
+    assert client.get("/api/gpus/users", params={"user": "a\x00b", "server_id": "\x00"}).json()["rows"] == []
 
 
 # --------------------------------------------------------------------------- the host page's panel
