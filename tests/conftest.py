@@ -36,3 +36,14 @@ def web_hub(tmp_path_factory):
     web = start_web_hub(tmp_path_factory.mktemp("web"))
     yield web
     stop_web_hub(web)
+
+
+@pytest.fixture(scope="module")
+def gpu_hub(tmp_path_factory):
+    """A web-only `fleetwatch serve` over a database with known GPU reports and hours (tests/support/gpuhub.py);
+    one a module, so that the reports' ages ("busy for 3 h 12 min") are as written when its tests read them."""
+    from tests.support.gpuhub import start_gpu_hub, stop_gpu_hub
+
+    hub = start_gpu_hub(tmp_path_factory.mktemp("gpus"))
+    yield hub
+    stop_gpu_hub(hub)

@@ -12,9 +12,9 @@ from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
 from webapp.fleet_source import FleetSource
 from webapp.gate import WebGate
-from webapp.api import alerts, events, health, history, metrics, proxy, servers, timeseries
+from webapp.api import alerts, events, gpus, health, history, metrics, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
-from webapp.pages import overview
+from webapp.pages import gpus as gpus_page, overview
 from webapp.pages import api_docs, login, servers as servers_page
 from webapp.templating import STATIC_DIR
 
@@ -75,9 +75,10 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
 
     app.include_router(api_docs.router)  # /docs: Swagger UI from our own static files, no CDN (air-gapped hubs)
 
-    for module in (servers, proxy, timeseries, history, events, alerts, health, metrics):
+    for module in (servers, proxy, timeseries, history, events, alerts, gpus, health, metrics):
         app.include_router(module.router)
-    for module in (login, overview, hosts, compare, history_page, events_page, alerts_page, servers_page):
+    for module in (login, overview, hosts, gpus_page, compare, history_page, events_page, alerts_page,
+                   servers_page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

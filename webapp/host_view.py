@@ -36,6 +36,13 @@ def _gpu(g: dict[str, Any]) -> dict[str, Any]:
             "hot": temp is not None and temp >= GPU_HOT_C}
 
 
+def gpu_processes(src: dict[str, Any]) -> list[dict[str, Any]]:
+    """The processes on the cards, card by card, the biggest GPU memory first (None: a card not listed)."""
+    procs = list(src.get("gpu_processes") or ())
+    return sorted(procs, key=lambda p: (p.get("gpu_index") is None, p.get("gpu_index") or 0,
+                                        -(p.get("used_mem_mb") or 0.0), p.get("pid") or 0))
+
+
 def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> dict[str, Any] | None:
     """The newest values of a host in one shape, from the live report or else the stored sample."""
     src = report if report and report.get("ok") is not None and "cpu_pct" in report else sample
@@ -46,6 +53,7 @@ def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> d
     out["mem_pct"] = used / total * 100 if used is not None and total else None
     out["source"] = "live" if src is report else "stored"
     out["gpus"] = [_gpu(g) for g in src.get("gpus") or ()]
+    out["gpu_processes"] = gpu_processes(src)  # live only: a stored sample has none
     out["disks"] = list(src.get("disks") or ())
     out["interfaces"] = list(src.get("net_interfaces") or ())  # live only: a stored sample has none
     out["net_counting"] = src.get("net_counting")

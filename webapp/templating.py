@@ -18,8 +18,9 @@ UPLOT_JS = "vendor/uPlot-1.6.32.min.js"
 UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
 DASH = MISSING  # shown where a value is unknown
 
-NAV = (("overview", "/", "Overview"), ("compare", "/compare", "Compare"), ("history", "/history", "History"),
-       ("events", "/events", "Events"), ("alerts", "/alerts", "Alerts"), ("servers", "/servers", "Servers"))
+NAV = (("overview", "/", "Overview"), ("gpus", "/gpus", "GPUs"), ("compare", "/compare", "Compare"),
+       ("history", "/history", "History"), ("events", "/events", "Events"), ("alerts", "/alerts", "Alerts"),
+       ("servers", "/servers", "Servers"))
 
 
 def pct(value: float | None, digits: int = 0) -> str:

@@ -5,6 +5,7 @@ Every test saves a screenshot of its page under test-artifacts/screenshots/.
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 import datetime as dt
 import io
 from zoneinfo import ZoneInfo
@@ -14,33 +15,34 @@ import time
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.support.browser import launch, screenshot_path
+from tests.support.browser import screenshot_path
 from tests.support.webhub import HOT_GPU_C, USERS
 
 TZ = "Asia/Tokyo"  # not the hub's zone (UTC): times must follow the browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, web_hub):
-    context = browser.new_context(base_url=web_hub.url, timezone_id=TZ, viewport={"width": 1280, "height": 900},
+@contextmanager
+def logged_in(browser, base_url: str, name: str = "ada"):
+    """A page of a fresh browser context, logged in as `name`; no JavaScript error may happen on it."""
+    context = browser.new_context(base_url=base_url, timezone_id=TZ, viewport={"width": 1280, "height": 900},
                                   accept_downloads=True)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    log_in(pg, "ada")
-    yield pg
-    context.close()
+    try:
+        log_in(pg, name)
+        yield pg
+    finally:
+        context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser, web_hub):
+    with logged_in(browser, web_hub.url) as pg:
+        yield pg
 
 
 def log_in(pg, name: str, next_path: str = "/") -> None:

@@ -320,7 +320,8 @@ async def test_openapi_lists_every_endpoint(api):
     assert {"/api/servers", "/api/servers/{host_id}", "/api/servers/{host_id}/latest",
             "/api/servers/{host_id}/probe", "/api/servers/{host_id}/services/catalog",
             "/api/servers/{host_id}/timeseries", "/api/history/hourly", "/api/history/hourly.csv",
-            "/api/compare", "/api/events", "/healthz", "/api/inventory/status"} <= paths
+            "/api/compare", "/api/events", "/healthz", "/api/inventory/status", "/api/gpus", "/api/gpus/users",
+            "/api/gpus/users.csv"} <= paths
     assert (await api["client"].get("/docs")).status_code == 200
 
 

@@ -40,13 +40,14 @@ def cards(doc: BeautifulSoup) -> dict[str, object]:
 
 
 # --------------------------------------------------------------------------- every page
-@pytest.mark.parametrize("path, current", [("/", "/"), ("/hosts/alpha", "/"), ("/compare", "/compare"),
+@pytest.mark.parametrize("path, current", [("/", "/"), ("/hosts/alpha", "/"), ("/gpus", "/gpus"),
+                                           ("/gpus/users", "/gpus"), ("/compare", "/compare"),
                                            ("/history", "/history"), ("/events", "/events"), ("/alerts", "/alerts"),
                                            ("/servers", "/servers")])
 def test_every_page_has_the_same_navigation(client, path, current):
     doc = page(client, path)
     links = [a["href"] for a in doc.select("header nav a")]
-    assert links == ["/", "/compare", "/history", "/events", "/alerts", "/servers", "/docs"]
+    assert links == ["/", "/gpus", "/compare", "/history", "/events", "/alerts", "/servers", "/docs"]
     assert [a["href"] for a in doc.select('header nav a[aria-current="page"]')] == [current]
     scripts = [s["src"] for s in doc.select("script[src]")]
     assert any(src.endswith("/static/vendor/htmx-2.0.11.min.js") for src in scripts)

@@ -33,7 +33,8 @@ def host_page(request: Request, host_id: str, fleet: FleetDep, session: SessionD
     live = live_view(report, sample)
     info = server_summary(spec, now)
     context = {"page": "overview", "host": info, "live": live, "os": now.os or {}, "disk_columns": DISK_COLUMNS,
-               "top_processes": now.top_processes, "now": time.time(), "refresh_s": REFRESH_S,
+               "top_processes": now.top_processes, "gpu_processes_s": spec.gpu_processes_s,
+               "now": time.time(), "refresh_s": REFRESH_S,
                "ranges": RANGES, "range": range if range in RANGES else DEFAULT_RANGE, "proxy": proxy,
                "charts": chart_specs(host_id, (live and len(live["gpus"])) or info.get("gpu_count") or 0,
                                      power_limit(live))}
