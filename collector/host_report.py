@@ -117,6 +117,7 @@ class HostReport:
     os: OsInfo = field(default_factory=OsInfo)
     top_processes: tuple[Process, ...] = ()
     gpu_processes: tuple[GpuProcess, ...] = ()
+    gpu_processes_at: float | None = None  # when they were read (every 30 s by default; the poller fills it)
     # per card index: since when it holds memory but does no work (collector/gpu_usage.py; the poller fills it)
     gpu_held_idle_since: Mapping[int, float] = field(default_factory=lambda: _EMPTY)
     probe_bytes: int = 0
@@ -163,6 +164,7 @@ class HostReport:
             "os": _record(self.os),
             "top_processes": [_record(p) for p in self.top_processes],
             "gpu_processes": [_record(p) for p in self.gpu_processes],
+            "gpu_processes_at": self.gpu_processes_at,
             "probe_bytes": self.probe_bytes,
             "errors": dict(self.errors),
             "cpu_pct": self.cpu_pct, "disk_read_bps": self.disk_read_bps, "disk_write_bps": self.disk_write_bps,
@@ -202,8 +204,8 @@ def _record(r: Any) -> dict[str, Any]:
 _BASE_KEYS = frozenset({"host", "ok", "state", "ts", "host_epoch", "cpu_count", "load1", "load5", "load15",
                         "mem_total_bytes", "mem_used_bytes", "mem_available_bytes", "swap_total_bytes",
                         "swap_free_bytes", "uptime_s", "disks", "gpus", "gpu_count", "services", "os",
-                        "top_processes", "gpu_processes", "probe_bytes", "errors", "cpu_pct", "disk_read_bps",
-                        "disk_write_bps", "net_rx_bps", "net_tx_bps", "interval_s", "disk_io", "net_interfaces",
+                        "top_processes", "gpu_processes", "gpu_processes_at", "probe_bytes", "errors", "cpu_pct",
+                        "disk_read_bps", "disk_write_bps", "net_rx_bps", "net_tx_bps", "interval_s", "disk_io", "net_interfaces",
                         "net_counting"})
 _HOST_EXTRA = tuple((m.key, m.reader) for m in CATALOGUE.scope("host") if m.key not in _BASE_KEYS)
 _ITEM_EXTRA = tuple((scope, key, extra) for scope, key in _ITEMS.items()

@@ -152,14 +152,15 @@ class Poller:
         prev_status = rt.status
         rt.status = on_success(prev_status, degraded=bool(errors), error_text=error_text, now=now)
         rt.gpu_held_since = gpu_usage.held_idle_since(rt.gpu_held_since, report.gpus, now)
-        report = dataclasses.replace(report, state=rt.status.state,
-                                     gpu_held_idle_since=MappingProxyType(dict(rt.gpu_held_since)))
         if apps_every_s is not None:  # the GPU processes were asked for this time
             apps = reading.get("gpu_apps")
             if apps is not None and not apps.absent and not apps.errors:
                 span = gpu_usage.read_span(rt.last_gpu_apps_at, now, apps_every_s)
                 self.writer.add_gpu_users(gpu_usage.user_rows(rt.host_id, report.gpu_processes, now, span))
             rt.last_gpu_apps_at = now
+        report = dataclasses.replace(report, state=rt.status.state,
+                                     gpu_held_idle_since=MappingProxyType(dict(rt.gpu_held_since)),
+                                     gpu_processes_at=rt.last_gpu_apps_at if report.gpu_processes else None)
         snapshot = ev.HostSnapshot.from_report(report)
         drafts = ev.state_events(rt.host_id, prev_status, rt.status, now)
         drafts += ev.sample_events(rt.host_id, rt.snapshot, snapshot, now)

@@ -53,9 +53,10 @@ class GpuCard:
 
 
 def _card(host_id: str, state: str, labels: dict[str, str], g: dict[str, Any], procs: list[dict[str, Any]],
-          now: float) -> GpuCard:
+          now: float, read_at: float | None = None) -> GpuCard:
     mine = [p for p in procs if p.get("gpu_index") == g["index"] or (g.get("uuid") and p.get("gpu_uuid") == g["uuid"])]
-    started = [now - p["elapsed_s"] for p in mine if p.get("elapsed_s") is not None]
+    # elapsed_s is as of the read of the processes (every 30 s), not of this page
+    started = [(read_at or now) - p["elapsed_s"] for p in mine if p.get("elapsed_s") is not None]
     since = g.get("held_idle_since")
     return GpuCard(
         host_id=host_id, host_state=state, labels=labels, index=g["index"], name=g.get("name"), uuid=g.get("uuid"),
@@ -91,7 +92,8 @@ def fleet_cards(hosts: Iterable[Any], labels: Mapping[str, Mapping[str, str]], n
         report = h.report or {}
         procs = report.get("gpu_processes") or []
         own = dict(labels.get(h.id) or {})
-        cards += [_card(h.id, h.state, own, g, procs, now) for g in report.get("gpus") or ()]
+        read_at = report.get("gpu_processes_at")
+        cards += [_card(h.id, h.state, own, g, procs, now, read_at) for g in report.get("gpus") or ()]
     words = query.lower().split()
     if words:
         cards = [c for c in cards if all(w in _text(c) for w in words)]

@@ -156,3 +156,18 @@ def test_held_idle_since() -> None:
     unanswered = gpu_usage.held_idle_since(later, [_gpu(0, None, None), _gpu(1, 50, 20000)], 2100.0)
     assert unanswered == {0: 100.0}  # a card that did not answer keeps its mark; one that worked loses it
     assert gpu_usage.held_idle_since(unanswered, [_gpu(0, 0, 1024)], 2200.0) == {}  # memory freed
+
+
+def test_a_cards_busy_since_counts_from_the_read_of_its_processes() -> None:
+    """elapsed_s is as of the read of the processes (up to 30 s before the page), not of the page."""
+    from schema.fleet import HostNow
+    from schema.gpu_fleet import fleet_cards
+
+    report = {"gpus": [{"index": 0, "uuid": UUID0, "name": "A100", "util_pct": 50.0}],
+              "gpu_processes": [{"gpu_index": 0, "gpu_uuid": UUID0, "pid": 1, "name": "python3", "user": "alice",
+                                 "elapsed_s": 600, "used_mem_mb": 100.0, "command": "python3 x.py"}],
+              "gpu_processes_at": 1000.0}
+    (card,) = fleet_cards([HostNow("h", "up", report=report)], {}, now=1025.0)
+    assert card.busy_since == 400.0 and card.users == ("alice",)
+    (card,) = fleet_cards([HostNow("h", "up", report={**report, "gpu_processes_at": None})], {}, now=1025.0)
+    assert card.busy_since == 425.0  # a report from before the field: the page's time
