@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from collector.rollup import apply_retention, hours_to_fill, rollup_hours
 from collector.rollup_partial import DISK_LAST
-from schema.models import DiskSample, Event, GpuSample, Sample, SampleHourly, ServiceSample
+from schema.models import DiskSample, Event, GpuSample, GpuUserHourly, Sample, SampleHourly, ServiceSample
 
 H = 1795255200  # 2026-11-21T10:00:00Z, an hour start
 HOUR = 3600
@@ -190,11 +190,15 @@ def test_retention_rolls_up_first_and_deletes_only_old_rows(session):
     session.add(SampleHourly(host_id="kept", hour=H - 700 * 86400, sample_count=1))
     session.add(Event(ts=H - 800 * 86400, host_id="old", type="host_down"))
     session.add(Event(ts=H, host_id="kept", type="host_up"))
+    # per-user GPU hours are kept as long as the hourly rollups
+    session.add(GpuUserHourly(host_id="old", hour=H - 800 * 86400, username="alice", gpu_seconds=3600.0))
+    session.add(GpuUserHourly(host_id="kept", hour=H - 700 * 86400, username="alice", gpu_seconds=3600.0))
     session.commit()
 
     counts = apply_retention(session, now, batch=3)  # small batches: several rounds per table
     assert counts == {"samples": 4, "gpu_samples": 8, "disk_samples": 8, "service_samples": 2,
-                      "samples_hourly": 1, "events": 1}
+                      "samples_hourly": 1, "gpu_user_hourly": 1, "events": 1}
+    assert [r.host_id for r in session.scalars(select(GpuUserHourly)).all()] == ["kept"]
     # the two hours that lost their raw rows were rolled up first, completely
     rows = {(r["host_id"], r["hour"]): r for r in hourly_rows(session)}
     assert set(rows) == {("gpu1", H), ("gpu1", H + HOUR), ("kept", H - 700 * 86400)}
