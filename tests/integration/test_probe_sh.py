@@ -56,6 +56,39 @@ def test_minified_probe_prints_the_same_sections_as_the_source() -> None:
     assert len(probe_minified()) < len(probe_source()) * 0.6
 
 
+@pytest.mark.parametrize("args", [
+    ["-m", "/"],  # a default 5 s probe with gpu off: no GPU, os, ps or catalog code sent
+    ["-g", "-m", "/"],
+    ["-g", "-c", "-o", "-p", "-a"],
+    ["-U"],
+    ARGS,
+], ids=["default", "gpu", "everything", "catalog", "services"])
+def test_a_probe_sent_without_the_parts_it_does_not_use_prints_what_the_whole_script_prints(args) -> None:
+    from remote_scripts import probe_for, probe_minified
+
+    asked = probe_command(args)
+    whole = "set -- " + " ".join(f"'{a}'" for a in args) + "\n" + probe_minified()
+    trimmed, full = run_probe("dash", args), run_probe("dash", args, script=whole)
+    assert trimmed.returncode == full.returncode and trimmed.stderr == full.stderr == b""
+    assert section_names(trimmed.stdout) == section_names(full.stdout)
+    if args == ["-m", "/"]:
+        assert len(asked) < 0.5 * len(whole) and "fw_nvidia()" not in asked and "fw_main()" in asked
+    assert len(probe_for(frozenset({"-g", "-c", "-o", "-p", "-U"}))) == len(probe_minified())
+
+
+def test_every_function_of_the_probe_is_a_part_of_its_own() -> None:
+    """remote_scripts._parts finds each `name() {` ... `}` of probe.sh, and the parts make the whole script."""
+    import re
+
+    from remote_scripts import OPTIONAL_PARTS, _parts, probe_minified
+
+    functions = re.findall(r"^([a-z_]+)\(\) \{$", probe_source(), re.M)
+    names = [name for name, _ in _parts()]
+    assert [n for n in names if n and n.islower()] == functions
+    assert "".join(text for _, text in _parts()) == probe_minified()
+    assert {n for parts in OPTIONAL_PARTS.values() for n in parts} <= set(names)
+
+
 def test_shellcheck_is_clean() -> None:
     assert shutil.which("shellcheck"), "shellcheck missing: .ci/run installs it"
     files = [PROBE, *sorted(FAKEBIN.iterdir())]
