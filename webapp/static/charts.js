@@ -4,6 +4,9 @@
   "use strict";
   var COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#bf3989", "#4d2d00",
                 "#6639ba", "#0550ae", "#953800", "#116329", "#a40e26", "#57606a", "#8c6d1f", "#3e1f79"];
+  // the same hues, light enough for the dark theme's cards (app.css --card)
+  var DARK_COLORS = ["#4493f8", "#ff7b72", "#3fb950", "#a371f7", "#f0883e", "#39c5cf", "#db61a2", "#d29922",
+                     "#bc8cff", "#79c0ff", "#ffa657", "#56d364", "#ffa198", "#8b949e", "#e3b341", "#d2a8ff"];
 
   // One API answer -> [{label, points: [[ts, avg, max], ...]}]
   function tablesOf(source, body) {
@@ -65,12 +68,17 @@
       }
       var data = tables.length === 1 ? tables[0] : uPlot.join(tables);
       var unit = spec.unit || "";
+      // axes and grid in the theme's colours (app.css custom properties); a theme change redraws (below)
+      var fw = window.fleetwatch, ink = fw.color("--fg"), grid = {stroke: fw.color("--line"), width: 1};
+      var colors = fw.theme() === "dark" ? DARK_COLORS : COLORS;
       var opts = {
-        width: Math.max(300, el.clientWidth || 500), height: 220,
+        width: Math.max(200, el.clientWidth || 500), height: 220,
         scales: {x: {time: true, range: [from, to]}, y: spec.max ? {range: [0, spec.max]} : {}},
-        axes: [{}, {size: 70, values: function (u, vals) { return vals.map(function (v) { return num(v) + " " + unit; }); }}],
+        axes: [{stroke: ink, grid: grid, ticks: grid},
+               {size: 70, stroke: ink, grid: grid, ticks: grid,
+                values: function (u, vals) { return vals.map(function (v) { return num(v) + " " + unit; }); }}],
         series: [{}].concat(lines.map(function (line, i) {
-          return {label: line.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false,
+          return {label: line.label, stroke: colors[i % colors.length], width: 1.5, spanGaps: false,
                   value: function (u, v) { return v === null || v === undefined ? "–" : num(v) + " " + unit; }};
         })),
         legend: {live: true}
@@ -110,6 +118,15 @@
         if (parseFloat(el.dataset.rangeS) <= 21600 && !document.hidden) draw(el);
       });
     }, 30000);
+    // A chart follows its box's width (a phone turned, a window resized) and the theme.
+    var resized = new ResizeObserver(function (entries) {
+      entries.forEach(function (e) {
+        var el = e.target, w = Math.max(200, Math.floor(el.clientWidth));
+        if (el._plot && Math.abs(el._plot.width - w) > 1) el._plot.setSize({width: w, height: 220});
+      });
+    });
+    document.querySelectorAll(".chart[data-chart]").forEach(function (el) { resized.observe(el); });
+    document.addEventListener("fleetwatch:theme", function () { drawAll(); });
   });
   window.fleetwatchCharts = {draw: draw, drawAll: drawAll};
 })();

@@ -1,4 +1,4 @@
-// Times in the browser's zone, "3 s ago" that keeps counting, and nothing else global.
+// Times in the browser's zone, "3 s ago" that keeps counting, the theme switch and the top bar's menu.
 (function () {
   "use strict";
   // the hub's wording (schema/units_format.py format_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"
@@ -29,7 +29,45 @@
     });
     tick(root);
   }
-  window.fleetwatch = { duration: duration, local: local };
+  // The theme: "system" follows prefers-color-scheme (app.css), "light" or "dark" hold; base.html's inline
+  // script sets <html data-theme> from the same key before the stylesheet applies.
+  var THEME_KEY = "fleetwatch-theme", darkSystem = window.matchMedia("(prefers-color-scheme: dark)");
+  function setTheme(choice) {
+    choice = choice === "light" || choice === "dark" ? choice : "system";
+    document.documentElement.dataset.theme = choice;
+    try {
+      if (choice === "system") localStorage.removeItem(THEME_KEY); else localStorage.setItem(THEME_KEY, choice);
+    } catch (e) { /* storage refused: the choice holds for this page only */ }
+    var sw = document.getElementById("theme-switch");
+    if (sw) sw.value = choice;
+    document.dispatchEvent(new CustomEvent("fleetwatch:theme", {detail: {theme: theme()}}));
+  }
+  function theme() {  // the theme in force: "light" or "dark"
+    var t = document.documentElement.dataset.theme;
+    return t === "light" || t === "dark" ? t : (darkSystem.matches ? "dark" : "light");
+  }
+  function color(name) {  // a colour custom property as the canvas needs it ("rgb(…)"), in the theme in force
+    var probe = document.createElement("i");
+    probe.style.color = "var(" + name + ")";
+    probe.hidden = true;
+    document.body.appendChild(probe);
+    var c = getComputedStyle(probe).color;
+    probe.remove();
+    return c;
+  }
+  darkSystem.addEventListener("change", function () {
+    if (document.documentElement.dataset.theme === "system") setTheme("system");
+  });
+  window.addEventListener("storage", function (e) { if (e.key === THEME_KEY) setTheme(e.newValue); });
+  // Wide windows show the menu's content in the bar; where ::details-content cannot show a closed <details>,
+  // keep it open there (the narrow layout's "Menu" then starts open after a resize, which does no harm).
+  var wide = window.matchMedia("(min-width: 48rem)");
+  function menuFollows() {
+    if (window.CSS && CSS.supports && CSS.supports("selector(::details-content)")) return;
+    document.querySelectorAll("details.menu").forEach(function (d) { d.open = wide.matches; });
+  }
+  wide.addEventListener("change", menuFollows);
+  window.fleetwatch = { duration: duration, local: local, theme: theme, setTheme: setTheme, color: color };
   document.addEventListener("DOMContentLoaded", function () {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
     document.querySelectorAll("[data-tz]").forEach(function (el) { el.textContent = tz; });
@@ -37,6 +75,12 @@
     document.querySelectorAll("input[data-tzo]").forEach(function (el) { el.value = new Date().getTimezoneOffset(); });
     localize(document);
     setInterval(tick, 1000);
+    var sw = document.getElementById("theme-switch");
+    if (sw) {
+      sw.value = document.documentElement.dataset.theme || "system";
+      sw.addEventListener("change", function () { setTheme(sw.value); });
+    }
+    menuFollows();
   });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); });
 })();
