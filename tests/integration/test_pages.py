@@ -316,6 +316,41 @@ def test_servers_add_edit_delete_through_forms(client, web_hub):
     assert resp.status_code == 303 and "form-host" not in _inventory_ids(web_hub)
 
 
+def _field_errors(resp) -> dict[str, str]:
+    """{field: message} beside the fields, each tied to its input (aria-invalid, aria-describedby)."""
+    assert resp.status_code == 422, resp.text[:2000]
+    doc = BeautifulSoup(resp.text, "html.parser")
+    out = {}
+    for err in doc.select("[data-error-for]"):
+        name = err["data-error-for"]
+        described = doc.select(f'[aria-describedby="{err["id"]}"]')
+        assert len(described) == 1 and described[0]["aria-invalid"] == "true", name
+        out[name] = err.text
+    summary = doc.select("#form-errors [data-summary-for]")
+    assert [li["data-summary-for"] for li in summary] == list(out), "the summary lists every field, in order"
+    for li in summary:
+        assert doc.select_one(li.a["href"]) is not None, li  # the link reaches the field
+    return out
+
+
+def test_the_host_form_reports_every_mistake_at_once(client, web_hub):
+    """Issue 18 item 5: not the port first and the id and address after it is fixed."""
+    before = web_hub.inventory.read_text()
+    resp = client.post("/servers", data={"id": "bad id!", "address": "bad addr!", "port": "70000",
+                                         "identity_file": "/etc/passwd", "interval": "fast", "labels": "novalue"})
+    errors = _field_errors(resp)
+    assert list(errors) == ["id", "address", "port", "identity_file", "interval", "labels"], errors
+    assert "65535" in errors["port"] and "bad id!" in errors["id"] and "bad addr!" in errors["address"]
+    assert "outside" in errors["identity_file"] and "fast" in errors["interval"]
+    assert web_hub.inventory.read_text() == before, "a rejected form writes nothing"
+
+    resp = client.post("/servers/alpha", data={"address": "", "port": "0", "timeout": "-1s",
+                                               "services_extra": "bad unit;rm"})
+    errors = _field_errors(resp)
+    assert list(errors) == ["address", "port", "timeout", "services"], errors
+    assert web_hub.inventory.read_text() == before
+
+
 def test_discover_services_offers_the_hosts_units(client):
     doc = htmx(client, "/servers/alpha/discover", "watched-services")
     boxes = {i["value"]: i.has_attr("checked") for i in doc.select('input[type=checkbox][name="services"]')}
