@@ -22,6 +22,12 @@ demo-gpu-1 runs it with `demo_bin/` first on PATH (a fake nvidia-smi with four
 H100s that follow the clock, a fake systemctl with nginx running and backup
 failed); demo-flaky-1 goes down (refuses connections and drops the open ones)
 for `down_s` after every `up_s`.
+
+Alerting, so the Alerts page has something to show within two minutes: two rules (a GPU above
+80 C, which demo-gpu-1's GPU 2 is for the first three minutes of every four from the demo's
+start; a host down, which demo-flaky-1 is for a while every cycle) notify a webhook receiver
+that the demo runs on 127.0.0.1 (collector/demo_receiver.py; its deliveries are written to
+webhook-received.jsonl in the demo's folder).
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +46,7 @@ from typing import Any
 import asyncssh
 import yaml
 
+from collector.demo_receiver import DemoReceiver
 from collector.hostkeys import public_key_line
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,22 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 DEMO_BIN = Path(__file__).resolve().parent / "demo_bin"
 FAKE_TOOLS = ("nvidia-smi", "systemctl")
+NOTIFIER = "demo-receiver"
+GPU_HOT_RULE = "demo-gpu-hot"
+HOST_DOWN_RULE = "demo-host-down"
+
+
+def demo_alerting(receiver_url: str) -> dict[str, Any]:
+    """The demo's `alerts:` and `notifiers:`: a hot GPU and a host down, told to the demo's receiver."""
+    return {
+        "alerts": [
+            {"name": GPU_HOT_RULE, "hosts": "demo-*", "metric": "gpu_temperature_c", "op": ">", "threshold": 80,
+             "for": "10s", "severity": "warning", "notify": [NOTIFIER]},
+            {"name": HOST_DOWN_RULE, "hosts": "demo-*", "event": "host_down", "severity": "critical",
+             "notify": [NOTIFIER]},
+        ],
+        "notifiers": {NOTIFIER: {"type": "webhook", "url": receiver_url, "timeout": "5s", "max_attempts": 3}},
+    }
 _POSIX = hasattr(os, "killpg")
 _PIPE = asyncio.subprocess.PIPE
 
@@ -187,7 +211,7 @@ class SimulatedHost:
     """One asyncssh server on 127.0.0.1 running `sh -c COMMAND` for each exec request."""
 
     def __init__(self, sim: SimHost, *, sh: str, user: str, client_key: asyncssh.SSHKey,
-                 host_key: asyncssh.SSHKey) -> None:
+                 host_key: asyncssh.SSHKey, started_at: float | None = None) -> None:
         self.sim, self.sh, self.user = sim, sh, user
         self.client_key, self.host_key = client_key, host_key
         self.port = 0  # the OS picks it; kept when a flapping host listens again
@@ -200,6 +224,8 @@ class SimulatedHost:
         self._cwd = _home()
         if sim.bin_dir is not None:
             self._env["PATH"] = f"{sim.bin_dir}{os.pathsep}{self._env.get('PATH', '')}"
+        if started_at is not None:  # the fake nvidia-smi's hot GPU counts its cycle from the demo's start
+            self._env["FLEETWATCH_DEMO_T0"] = str(int(started_at))
 
     async def start(self) -> None:
         await self._listen()
@@ -295,15 +321,19 @@ class DemoFleet:
         self.client_key_path = workdir / "client_ed25519"
         self.inventory_path = workdir / "hosts.yaml"
         self.hosts: list[SimulatedHost] = []
+        self.receiver = DemoReceiver(workdir / "webhook-received.jsonl")
 
     async def start(self) -> None:
-        """Make the keys, start every server, write hosts.yaml."""
+        """Make the keys, start the webhook receiver and every server, write hosts.yaml."""
+        started_at = time.time()
+        await self.receiver.start()
         client_key = asyncssh.generate_private_key("ssh-ed25519", comment="fleetwatch-demo")
         _write_secret(self.client_key_path, client_key.export_private_key())
         for sim in demo_hosts(fake_bin(self.workdir), *self.flap):
             host_key = asyncssh.generate_private_key("ssh-ed25519", comment=sim.id)
             _write_secret(self.workdir / f"host_key_{sim.id}", host_key.export_private_key())
-            host = SimulatedHost(sim, sh=self.sh, user=self.user, client_key=client_key, host_key=host_key)
+            host = SimulatedHost(sim, sh=self.sh, user=self.user, client_key=client_key, host_key=host_key,
+                                 started_at=started_at)
             self.hosts.append(host)
             await host.start()
         self.write_inventory()
@@ -321,8 +351,8 @@ class DemoFleet:
             entries.append(entry)
         header = ("# fleetwatch demo: simulated hosts served on 127.0.0.1 by the `fleetwatch demo` process\n"
                   "# (collector/demo.py); they run the probe on this machine and exist only while it runs.\n")
-        self.inventory_path.write_text(header + yaml.safe_dump({"hosts": entries}, sort_keys=False),
-                                       encoding="utf-8")
+        doc = {"hosts": entries, **demo_alerting(self.receiver.url)}
+        self.inventory_path.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
     async def stop(self) -> None:
-        await asyncio.gather(*(h.stop() for h in self.hosts), return_exceptions=True)
+        await asyncio.gather(*(h.stop() for h in self.hosts), self.receiver.stop(), return_exceptions=True)

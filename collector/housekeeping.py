@@ -112,6 +112,10 @@ class Housekeeping:
         # and just past every hour (past the lag), so the hour just ended is settled at once
         scheduler.add_job(job(self._if_holding(self.fill_rollups)), "cron", minute=0, second=int(ROLLUP_LAG_S) + 10,
                           id="rollup-hourly", **common)
+        if o.first_rollup_s is not None:  # once, soon after start, up to that moment (`fleetwatch demo`)
+            scheduler.add_job(job(self._if_holding(functools.partial(self.fill_rollups, complete=True))), "date",
+                              run_date=datetime.now(timezone.utc) + timedelta(seconds=o.first_rollup_s),
+                              id="first-rollup", misfire_grace_time=None, **common)
         # the first retention a minute after start (not an hour): a hub restarted often still trims
         scheduler.add_job(job(self._if_holding(self.retention)), "interval", seconds=o.retention_every_s,
                           id="retention", next_run_time=datetime.now(timezone.utc) + timedelta(seconds=60),

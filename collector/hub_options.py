@@ -16,6 +16,7 @@ class HubOptions:
     hourly_keep_s: float = 2 * 365 * 24 * HOUR
     flush_every_s: float = 1.0
     rollup_every_s: float = 60.0  # the hour in progress stays fresh; a run reads only a minute of samples
+    first_rollup_s: float | None = None  # one complete rollup this long after start (the demo: History not empty)
     retention_every_s: float = HOUR
     backup_every_s: float = 24 * HOUR  # 0 turns the daily backup off
     backup_dir: Path | None = None

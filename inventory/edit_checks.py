@@ -8,15 +8,17 @@ YAML 1.2, where e.g. ``yes`` or ``12:30`` mean something else).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from .errors import InventoryError, Problem
+from .models import HostEntry
 from .yaml_roundtrip import same
 
-__all__ = ["MAX_DEPTH", "check_changes", "check_entry", "check_faithful", "field_error"]
+__all__ = ["MAX_DEPTH", "check_changes", "check_entry", "check_faithful", "entry_problems", "field_error"]
 
 MAX_DEPTH = 32
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -27,47 +29,88 @@ def field_error(source: str, host: str | None, field: str, message: str) -> Inve
     return InventoryError([Problem(source, None, host, field, message)])
 
 
-def _check_value(value: Any, source: str, host: str | None, field: str, depth: int = 0) -> None:
+def _value_problems(value: Any, source: str, host: str | None, field: str, out: list[Problem],
+                    depth: int = 0) -> list[Problem]:
+    """Every value that is not plain JSON-like data (each mapping key and list item looked at)."""
     if depth > MAX_DEPTH:
-        raise field_error(source, host, field, "the value is nested too deeply")
-    if isinstance(value, Mapping):
+        out.append(Problem(source, None, host, field, "the value is nested too deeply"))
+    elif isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise field_error(source, host, field, f"mapping keys must be strings, got {key!r}")
-            _check_value(item, source, host, f"{field}.{key}", depth + 1)
+                out.append(Problem(source, None, host, field, f"mapping keys must be strings, got {key!r}"))
+            else:
+                _value_problems(item, source, host, f"{field}.{key}" if field else key, out, depth + 1)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_value(item, source, host, f"{field}[{i}]", depth + 1)
+            _value_problems(item, source, host, f"{field}[{i}]", out, depth + 1)
     elif value is not None and not isinstance(value, (str, int, float, bool)):
-        raise field_error(source, host, field, f"unsupported value of type {type(value).__name__}")
+        out.append(Problem(source, None, host, field, f"unsupported value of type {type(value).__name__}"))
+    return out
 
 
-def _check_id(value: Any, source: str, host: str | None) -> str:
+def _id_problem(value: Any, source: str, host: str | None) -> Problem | None:
     if value is None:
-        raise field_error(source, host, "id", "required, but missing")
+        return Problem(source, None, host, "id", "required, but missing")
     if not isinstance(value, str) or not value:
-        raise field_error(source, host, "id", f"expected a non-empty string, got {value!r}")
-    return value
+        return Problem(source, None, host, "id", f"expected a non-empty string, got {value!r}")
+    return None
 
 
-def check_entry(entry: Any, source: str) -> dict[str, Any]:
-    """A new host: a mapping with a string ``id`` (returned first) and plain values."""
+def _host_of(entry: Mapping) -> str | None:
+    host_id = entry.get("id")
+    return host_id if isinstance(host_id, str) and host_id else None
+
+
+def entry_problems(entry: Mapping[str, Any], source: str, host: str | None = None) -> list[Problem]:
+    """Every problem of one host entry at once (pydantic checks all its fields in one pass), worded
+    as the loader words them; ``host`` names the host in them (default: the entry's own id)."""
+    from .loader import _format_path, _message  # the loader's wording (imported late: it imports much)
+
+    host = _host_of(entry) if host is None else host
+    try:
+        HostEntry.model_validate(dict(entry))
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if p != "[key]")
+            out.append(Problem(source, None, host, _format_path(loc), _message(err, ("hosts", 0, *err["loc"]))))
+        return list(dict.fromkeys(out))
+    return []
+
+
+def check_entry(entry: Any, source: str, also: Sequence[Problem] = ()) -> dict[str, Any]:
+    """A new host: a mapping with a string ``id`` (returned first) and plain values. Raises one
+    InventoryError with every problem found and those in ``also`` (and then the model's own)."""
     if not isinstance(entry, Mapping):
         kind = "a list" if isinstance(entry, (list, tuple)) else type(entry).__name__
         raise field_error(source, None, "", f"a host must be a mapping with at least 'id' and 'address', got {kind}")
-    host_id = _check_id(entry.get("id"), source, None)
-    _check_value(entry, source, host_id, "")
-    return {"id": host_id, **{k: v for k, v in entry.items() if k != "id"}}  # id first
+    host = _host_of(entry)
+    problems = _value_problems(entry, source, host, "", [])
+    id_problem = _id_problem(entry.get("id"), source, None)
+    if id_problem is not None and not any(p.field == "id" for p in problems):
+        problems.insert(0, id_problem)
+    problems += also
+    if problems and not any(p.field not in ("id", *(a.field for a in also)) for p in problems):
+        # refused before the entry is written (where the loader would find the rest, with line numbers):
+        # the model's own checks too, so that every problem is told at once
+        problems += [p for p in entry_problems(entry, source, host) if p.field != "id" or id_problem is None]
+    if problems:
+        raise InventoryError(list(dict.fromkeys(problems)))
+    return {"id": host, **{k: v for k, v in entry.items() if k != "id"}}  # id first
 
 
 def check_changes(changes: Any, host_id: str, source: str) -> dict[str, Any]:
-    """Changes to a host: a mapping of keys to plain values (``None`` removes a key)."""
+    """Changes to a host: a mapping of keys to plain values (``None`` removes a key); every problem at once."""
     if not isinstance(changes, Mapping):
         raise field_error(source, host_id, "",
                           f"changes must be a mapping of keys to values, got {type(changes).__name__}")
+    problems = []
     if "id" in changes:
-        _check_id(changes["id"], source, host_id)
-    _check_value(changes, source, host_id, "")
+        problem = _id_problem(changes["id"], source, host_id)
+        problems += [problem] if problem is not None else []
+    problems += _value_problems(changes, source, host_id, "", [])
+    if problems:
+        raise InventoryError(list(dict.fromkeys(problems)))
     return dict(changes)
 
 

@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedSeq
 
 from schema.atomic_file import atomic_write, copy_mode, fsync_dir, write_temp
 
-from .edit_checks import check_changes, check_entry, check_faithful, field_error
+from .edit_checks import check_changes, check_entry, check_faithful, entry_problems
 from .errors import HostExists, HostNotFound, InventoryConflict, InventoryError, Problem
 from .guarded_write import append_bytes, replace_if_unchanged
 from .loader import load_inventory, load_inventory_text
@@ -60,8 +60,9 @@ class InventoryWriter:
     # ----------------------------------------------------------------- public
     def add_host(self, entry: dict) -> Inventory:
         """Append a host to ``hosts:``; :class:`HostExists` if its id is taken."""
-        entry = check_entry(entry, str(self.path))
-        self._check_key_paths(entry["id"], entry)
+        host = entry.get("id") if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) else None
+        also = self.key_problems(host, entry) if isinstance(entry, Mapping) else []
+        entry = check_entry(entry, str(self.path), also=also)  # every problem at once, the key paths' too
 
         def edit(doc: YamlDocument) -> tuple[int | None, dict[str, Any]]:
             hosts = doc.hosts(str(self.path), create=True)
@@ -90,7 +91,12 @@ class InventoryWriter:
                 raise HostExists(new_id)
             item = hosts[index]
             # a path written by hand is trusted: only a value this edit changes is checked
-            self._check_key_paths(host_id, {k: v for k, v in changes.items() if not same(item.get(k), v)})
+            problems = self.key_problems(host_id, {k: v for k, v in changes.items() if not same(item.get(k), v)})
+            if problems:  # with the entry's other problems, so that all are told at once
+                edited = {**{k: v for k, v in item.items() if k not in changes},
+                          **{k: v for k, v in changes.items() if v is not None}}
+                raise InventoryError(problems + [p for p in entry_problems(edited, str(self.path), host_id)
+                                                 if p.field not in KEY_FIELDS])
             following = take_following(item)  # re-attached below: the next host's comments
             for key, value in changes.items():
                 if value is None:
@@ -166,13 +172,12 @@ class InventoryWriter:
             f"the edit was saved, but another program rewrote the inventory file at the same moment and its "
             f"version could not be merged; it is kept in {aside}: merge it by hand"))
 
-    def _check_key_paths(self, host_id: str, values: Mapping[str, Any]) -> None:
+    def key_problems(self, host_id: str | None, values: Mapping[str, Any]) -> list[Problem]:
+        """identity_file and known_hosts of ``values`` that point outside the allowed folders (web edits)."""
         if self.key_folders is None:
-            return
-        for field in KEY_FIELDS:
-            problem = self.key_folders.problem(field, values.get(field))
-            if problem:
-                raise field_error(str(self.path), host_id, field, problem)
+            return []
+        found = ((field, self.key_folders.problem(field, values.get(field))) for field in KEY_FIELDS)
+        return [Problem(str(self.path), None, host_id, field, problem) for field, problem in found if problem]
 
     def _find(self, hosts: CommentedSeq, host_id: str) -> int:
         index = host_index(hosts, host_id)

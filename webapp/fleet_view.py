@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from collector.host_state import FAILING_STATES
+from webapp.access_hint import access_hint
 
 MAX_GPU_BARS = 16
 GPU_HOT_C = 80.0
@@ -44,6 +45,7 @@ class HostCard:
     gpu_mem_fullest_pct: float | None  # the fullest card's memory
     failed_services: tuple[str, ...]
     labels: dict[str, str]
+    access_hint: str | None = None  # what to do when the hub cannot log in (webapp/access_hint.py)
 
     @property
     def state_class(self) -> str:
@@ -97,6 +99,7 @@ def host_card(spec, status) -> HostCard:
         gpu_mem_fullest_pct=report.get("gpu_mem_fullest_pct"),
         failed_services=tuple(s["name"] for s in report.get("services") or () if s.get("active_state") == "failed"),
         labels=dict(spec.labels),
+        access_hint=access_hint(spec, status.state, status.last_error),
     )
 
 

@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inventory import DISK_MODES
+from inventory.edit_checks import entry_problems
 
 TEXT_FIELDS = ("address", "user", "identity_file", "known_hosts", "host_key", "interval", "timeout")
 GPU_MODES = ("auto", "off", "nvidia")
 _FIELD = re.compile(r"[a-z_]+")
+# the form's fields in the order the page shows them, with their labels (the error summary names them so)
+LABELS = {"id": "Id", "address": "Address", "port": "SSH port", "user": "User", "identity_file": "Private key file",
+          "known_hosts": "known_hosts file", "host_key": "Pinned host key", "interval": "Probe interval",
+          "timeout": "Probe timeout", "disks": "Disks", "gpu": "GPU", "labels": "Labels", "services": "Services"}
 
 
 @dataclass
@@ -29,6 +34,18 @@ class HostForm:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.general
+
+    def summary(self) -> list[tuple[str, str, str]]:
+        """(field, label, message) of every field in error, in the page's order (the list at the top)."""
+        order = [name for name in LABELS if name in self.errors] + [n for n in self.errors if n not in LABELS]
+        return [(name, LABELS.get(name, name), self.errors[name]) for name in order]
+
+    def add_problems(self, problems) -> None:
+        """Inventory problems beside their fields; a field keeps the first problem it was given."""
+        errors, general = problem_fields(problems)
+        for name, message in errors.items():
+            self.errors.setdefault(name, message)
+        self.general += [g for g in general if g not in self.general]
 
 
 def _one(form: Mapping[str, Sequence[str]], name: str) -> str:
@@ -47,15 +64,18 @@ def _port(text: str, out: HostForm) -> int | None:
 
 def _labels(text: str, out: HostForm) -> dict[str, str]:
     labels: dict[str, str] = {}
+    bad: list[str] = []
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            out.errors["labels"] = f"line {n}: write labels as key=value, one a line (got {line!r})"
+            bad.append(f"line {n} ({line[:40]!r})")
             continue
         labels[key.strip()] = value.strip()
+    if bad:
+        out.errors["labels"] = f"write labels as key=value, one a line: {', '.join(bad)}"
     return labels
 
 
@@ -65,8 +85,10 @@ def _services(form: Mapping[str, Sequence[str]]) -> list[str]:
     return list(dict.fromkeys(s for s in chosen if s))
 
 
-def parse_host_form(form: Mapping[str, Sequence[str]], *, editing: bool) -> HostForm:
-    """The entry to write (add) or the changes to apply (edit), with field errors."""
+def parse_host_form(form: Mapping[str, Sequence[str]], *, editing: bool, host_id: str | None = None) -> HostForm:
+    """The entry to write (add) or the changes to apply (edit, to host `host_id`), with every field's
+    problem at once: the form's own checks, then the inventory's (the model checks all its fields in
+    one pass) for the fields the form found nothing wrong with."""
     values = {name: _one(form, name) for name in ("id", "port", "disks", "gpu", "labels", *TEXT_FIELDS)}
     values["services"] = _services(form)
     out = HostForm(values=values)
@@ -90,6 +112,10 @@ def parse_host_form(form: Mapping[str, Sequence[str]], *, editing: bool) -> Host
     entry["labels"] = _labels(values["labels"], out) or None
     # adding: unset fields are left out (inherit); editing: None puts a field back to the default
     out.entry = entry if editing else {k: v for k, v in entry.items() if v is not None}
+    checked = {k: v for k, v in entry.items() if v is not None and k not in out.errors}
+    if editing:
+        checked["id"] = host_id or "host"
+    out.add_problems(entry_problems(checked, "form", host_id))
     return out
 
 

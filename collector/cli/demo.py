@@ -9,7 +9,13 @@ same code as `fleetwatch serve`, on an inventory, keys and a SQLite database
 in a temporary folder (removed at exit unless --keep).
 
 --flap-up / --flap-down SECONDS (left out of --help) set how long demo-flaky-1
-stays up and down (default 90 s and 40 s); the tests shorten them.
+stays up and down (default 60 s and 40 s); the tests shorten them.
+
+The Alerts page has something to show within two minutes: the inventory has two
+alert rules (a GPU above 80 C, a host down) whose notifier posts to a webhook
+receiver the demo runs on 127.0.0.1 (collector/demo_receiver.py), and
+demo-gpu-1 runs a hot GPU while demo-flaky-1 goes down now and then. History
+is not empty either: the first rollup runs FIRST_ROLLUP_S after the start.
 
 The URL to open is printed on stdout, once the web server accepts connections,
 as one line starting with "Open http://". Ctrl-C or SIGTERM stops everything
@@ -34,6 +40,7 @@ from collector.cli.serve import bind_problem as _bind_problem
 from collector.cli.serve import hostport as _hostport
 
 DEMO_USER = "demo"
+FIRST_ROLLUP_S = 20.0  # the hosts' first samples are stored by then: History shows the hour in progress
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -127,10 +134,12 @@ async def _run(args: argparse.Namespace, workdir: Path, sh: str, db_url: str, st
         print(f"fleetwatch demo: {len(fleet.hosts)} simulated hosts on {demo.LOOPBACK} ({ids}); "
               f"demo-flaky-1 goes down for {args.flap_down:g} s every {args.flap_up + args.flap_down:g} s",
               flush=True)
+        print(f"fleetwatch demo: alert rules {demo.GPU_HOT_RULE} and {demo.HOST_DOWN_RULE} notify a webhook "
+              f"receiver at {fleet.receiver.url} (deliveries in {fleet.receiver.log_path.name})", flush=True)
         defaults = HubOptions()
         serve_args = argparse.Namespace(inventory=str(fleet.inventory_path), db=db_url, listen=args.listen,
                                         raw_retention=defaults.raw_keep_s, hourly_retention=defaults.hourly_keep_s,
-                                        no_backup=True, log_level=args.log_level)
+                                        no_backup=True, log_level=args.log_level, first_rollup_s=FIRST_ROLLUP_S)
         watch = asyncio.create_task(_watch(args.listen, workdir, args.keep, stopper, args.password))
         stopper.phase = "serve"
         try:
@@ -209,6 +218,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--keep", action="store_true",
                       help="keep the temporary folder (inventory, keys, database) at exit")
     demo.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    demo.add_argument("--flap-up", metavar="SECONDS", type=_duration, default=90.0, help=argparse.SUPPRESS)
+    demo.add_argument("--flap-up", metavar="SECONDS", type=_duration, default=60.0, help=argparse.SUPPRESS)
     demo.add_argument("--flap-down", metavar="SECONDS", type=_duration, default=40.0, help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)

@@ -152,7 +152,8 @@ async def _serve(args: argparse.Namespace, *, handle_signals: bool = True) -> in
         hosts = 0
     options = HubOptions(raw_keep_s=args.raw_retention, hourly_keep_s=args.hourly_retention,
                          backup_every_s=0 if args.no_backup else 24 * 3600, db_url=args.db, listen=args.listen,
-                         key_dirs=tuple(Path(d).expanduser().resolve() for d in getattr(args, "key_dir", None) or ()))
+                         key_dirs=tuple(Path(d).expanduser().resolve() for d in getattr(args, "key_dir", None) or ()),
+                         first_rollup_s=getattr(args, "first_rollup_s", None))
     engine = make_engine(args.db)
     member = getattr(args, "member", None) or socket.gethostname()
     taken = _member_taken(engine, member)

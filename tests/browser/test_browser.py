@@ -189,12 +189,19 @@ def test_events_in_the_browsers_time_zone(page):
 
 def test_adding_a_host_on_the_servers_page_writes_the_inventory(page, web_hub):
     page.goto("/servers")
-    page.fill("#f-id", "browser-added")
-    page.fill("#f-address", "127.0.0.1")
+    page.fill("#f-id", "bad id!")
+    page.fill("#f-address", "bad addr!")
     page.fill("#f-port", "not-a-port")
     page.click("#add-form button[type=submit]")
+    # every mistake at once (issue 18 item 5), each beside its field and listed at the top
     expect(page.locator('[data-error-for="port"]')).to_contain_text("1 to 65535")
+    expect(page.locator('[data-error-for="id"]')).to_contain_text("invalid host id")
+    expect(page.locator('[data-error-for="address"]')).to_contain_text("invalid address")
+    expect(page.locator("#form-errors li")).to_have_count(3)
+    expect(page.locator("#f-address")).to_have_attribute("aria-describedby", "err-address")
     page.screenshot(path=screenshot_path("servers-error"), full_page=True)
+    page.fill("#f-id", "browser-added")
+    page.fill("#f-address", "127.0.0.1")
     page.fill("#f-port", "2200")
     page.fill("#f-labels", "rack=c3")
     page.click("#add-form button[type=submit]")

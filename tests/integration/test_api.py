@@ -180,6 +180,22 @@ async def test_add_server_rejects_bad_input_and_writes_nothing(api, body, status
     assert path.read_text() == before
 
 
+async def test_an_edit_is_told_every_problem_at_once(api):
+    """Issue 18 item 5: one 422 lists each problem (one line each), not the first of them."""
+    client, path = api["client"], Path(api["inventory"])
+    before = path.read_text()
+    r = await client.post("/api/servers", json={"port": "abc", "address": "bad addr!", "colour": "red",
+                                                "identity_file": "/etc/passwd"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert sorted(p["field"] for p in detail) == ["address", "colour", "id", "identity_file", "port"], detail
+    assert all("\n" not in p["text"] and p["message"] in p["text"] for p in detail)
+    r = await client.put("/api/servers/live", json={"port": 0, "timeout": "soon", "identity_file": "/etc/k"})
+    assert r.status_code == 422, r.text
+    assert sorted(p["field"] for p in r.json()["detail"]) == ["identity_file", "port", "timeout"], r.text
+    assert path.read_text() == before
+
+
 async def test_update_unknown_server_is_404(api):
     r = await api["client"].put("/api/servers/nope", json={"port": 22})
     assert r.status_code == 404

@@ -213,10 +213,15 @@ def test_demo_serves_simulated_hosts_and_stops_cleanly():
         demo.wait_for("host_down and host_up events", lambda: {"host_down", "host_up"} <= {
             e["type"] for e in demo.get(f"/api/events?server_id={FLAKY}")["rows"]}, 5)  # written once a second
 
+        receiver = next(line for line in demo.out if "webhook receiver at http://127.0.0.1:" in line)
+        _alerting_checks(demo, workdir, receiver)
+
         demo.proc.send_signal(signal.SIGINT)
         assert demo.finish() == 0, demo.log()
         assert not workdir.exists()
         assert all(_refused(h["port"]) for h in inventory.values())
+        receiver_port = int(receiver.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+        assert _refused(receiver_port), "the webhook receiver stops with the demo"
         assert "Traceback" not in "".join(demo.err), demo.log()
     finally:
         demo.kill()
@@ -246,3 +251,44 @@ def test_demo_without_posix_sh_fails_clearly(tmp_path):
         demo.kill()
     err = "".join(demo.err)
     assert rc == 1 and "POSIX sh" in err and "Traceback" not in err, demo.log()
+
+
+def _received(workdir: Path) -> list[dict]:
+    """What the demo's webhook receiver got: one JSON line a delivery."""
+    path = workdir / "webhook-received.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+
+def _alerting_checks(demo: Demo, workdir: Path, receiver: str) -> None:
+    """Issue 18 item 8: the demo ships a hot-GPU rule and a host-down rule whose notifier posts to a receiver
+    the demo runs; alerts fire, the receiver gets them, the Alerts page counts them, and History is not empty
+    (the first rollup runs soon after the start)."""
+    inventory = yaml.safe_load((workdir / "hosts.yaml").read_text())
+    assert {r["name"] for r in inventory["alerts"]} == {"demo-gpu-hot", "demo-host-down"}
+    assert inventory["notifiers"]["demo-receiver"]["url"] in receiver
+
+    def raised(rule: str) -> list[dict]:
+        return [a for a in demo.get(f"/api/alerts?rule={rule}")["rows"] if a["state"] in ("firing", "resolved")]
+
+    hot = demo.wait_for("the hot GPU's alert firing", lambda: raised("demo-gpu-hot"), 30)
+    assert {(a["host_id"], a["item"]) for a in hot} == {("demo-gpu-1", "2")}, hot
+    demo.wait_for("the host-down alert", lambda: raised("demo-host-down"), 10)
+
+    def delivered() -> set[str]:
+        return {d["body"]["alert"]["rule"] for d in _received(workdir) if isinstance(d["body"], dict)}
+    demo.wait_for("both alerts received by the demo's receiver",
+                  lambda: {"demo-gpu-hot", "demo-host-down"} <= delivered(), 20)
+    stats = demo.wait_for("the Alerts page counting the deliveries", lambda: next(
+        (n["stats"] for n in demo.get("/api/alerts/rules")["notifiers"]
+         if n["name"] == "demo-receiver" and n["stats"].get("delivered", 0) >= 2), None), 20)
+    assert stats.get("failed", 0) == 0, stats
+
+    rows = demo.wait_for("History not empty", lambda: demo.get("/api/history/hourly")["rows"], 30)
+    assert {r["host_id"] for r in rows} >= {"demo-web-1", "demo-gpu-1"}, rows
+
+
+def _received(workdir: Path) -> list[dict]:
+    """What the demo's webhook receiver got: one JSON line a delivery."""
+    path = workdir / "webhook-received.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -316,6 +316,83 @@ def test_servers_add_edit_delete_through_forms(client, web_hub):
     assert resp.status_code == 303 and "form-host" not in _inventory_ids(web_hub)
 
 
+def _field_errors(resp) -> dict[str, str]:
+    """{field: message} beside the fields, each tied to its input (aria-invalid, aria-describedby)."""
+    assert resp.status_code == 422, resp.text[:2000]
+    doc = BeautifulSoup(resp.text, "html.parser")
+    out = {}
+    for err in doc.select("[data-error-for]"):
+        name = err["data-error-for"]
+        described = doc.select(f'[aria-describedby="{err["id"]}"]')
+        assert len(described) == 1 and described[0]["aria-invalid"] == "true", name
+        out[name] = err.text
+    summary = doc.select("#form-errors [data-summary-for]")
+    assert [li["data-summary-for"] for li in summary] == list(out), "the summary lists every field, in order"
+    for li in summary:
+        assert doc.select_one(li.a["href"]) is not None, li  # the link reaches the field
+    return out
+
+
+def test_the_host_form_reports_every_mistake_at_once(client, web_hub):
+    """Issue 18 item 5: not the port first and the id and address after it is fixed."""
+    before = web_hub.inventory.read_text()
+    resp = client.post("/servers", data={"id": "bad id!", "address": "bad addr!", "port": "70000",
+                                         "identity_file": "/etc/passwd", "interval": "fast", "labels": "novalue"})
+    errors = _field_errors(resp)
+    assert list(errors) == ["id", "address", "port", "identity_file", "interval", "labels"], errors
+    assert "65535" in errors["port"] and "bad id!" in errors["id"] and "bad addr!" in errors["address"]
+    assert "outside" in errors["identity_file"] and "fast" in errors["interval"]
+    assert web_hub.inventory.read_text() == before, "a rejected form writes nothing"
+
+    resp = client.post("/servers/alpha", data={"address": "", "port": "0", "timeout": "-1s",
+                                               "services_extra": "bad unit;rm"})
+    errors = _field_errors(resp)
+    assert list(errors) == ["address", "port", "timeout", "services"], errors
+    assert web_hub.inventory.read_text() == before
+
+
+def _state_of(client, host_id: str) -> str | None:
+    return client.get(f"/api/servers/{host_id}", headers={"Accept": "application/json"}).json().get("state")
+
+
+def test_a_host_the_hub_cannot_log_in_to_says_what_to_do(client, web_hub):
+    """Issue 18 item 5: added with the default key, a host that refuses it (auth_failed) or whose host key
+    is unknown (host_key_mismatch) says the fix on its card and its host page."""
+    from collector.hostkeys import public_key_line
+
+    sshd = web_hub.sshd
+    hosts = ("locked-out", "unknown-key")
+    try:  # the default key, refused by the host (or missing here)
+        resp = client.post("/servers", data={"id": "locked-out", "address": "127.0.0.1", "port": str(sshd.port),
+                                             "host_key": public_key_line(sshd.host_key), "user": "nobody-here"})
+        assert resp.status_code == 303, resp.text[:2000]
+        # a good key, but the host's key is in no known_hosts (written by hand: the form keeps key files in ~/.ssh)
+        empty = web_hub.tmp / "empty_known_hosts"
+        empty.write_text("")
+        doc = yaml.safe_load(web_hub.inventory.read_text())
+        doc["hosts"].append({"id": "unknown-key", "address": "127.0.0.1", "port": sshd.port, "user": sshd.user,
+                             "identity_file": str(sshd.client_key_path), "known_hosts": str(empty)})
+        web_hub.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
+        want = {"locked-out": ("auth_failed", "ssh-copy-id -i"), "unknown-key": ("host_key_mismatch",
+                                                                                 "fleetwatch hosts trust unknown-key")}
+        deadline = time.monotonic() + 30
+        while {h: _state_of(client, h) for h in want} != {h: w[0] for h, w in want.items()}:
+            assert time.monotonic() < deadline, {h: _state_of(client, h) for h in want}
+            time.sleep(0.3)
+        overview = cards(page(client, "/"))
+        for host_id, (_state, needle) in want.items():
+            hint = overview[host_id].select_one("[data-hint=access]")
+            assert hint is not None and needle in hint.text, overview[host_id]
+            hint = page(client, f"/hosts/{host_id}").select_one("#state-info [data-hint=access]")
+            assert hint is not None and needle in hint.text
+        assert "nobody-here@127.0.0.1" in overview["locked-out"].select_one("[data-hint=access]").text
+        assert overview["alpha"].select_one("[data-hint=access]") is None  # a host that is up: no hint
+    finally:
+        for host_id in hosts:
+            client.post(f"/servers/{host_id}/delete")
+    assert not set(hosts) & set(_inventory_ids(web_hub))
+
+
 def test_discover_services_offers_the_hosts_units(client):
     doc = htmx(client, "/servers/alpha/discover", "watched-services")
     boxes = {i["value"]: i.has_attr("checked") for i in doc.select('input[type=checkbox][name="services"]')}

@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlmodel import Session
 
 from collector.errors import Failure, HostError
@@ -25,26 +25,35 @@ router = APIRouter(prefix="/api/servers", tags=["servers"])
 FAILURE_STATUS = {Failure.TIMEOUT: 504}
 
 
+def _loose(tp: Any, **field: Any) -> Any:
+    """A field documented as `tp` but taken as sent: the inventory's checks then report every field's
+    problem at once, worded as `fleetwatch inventory check` words them (a request-validation error here
+    would hide the others until it is fixed)."""
+    return Field(None, json_schema_extra=TypeAdapter(tp).json_schema(), **field)
+
+
 class HostIn(BaseModel):
     """A host entry as written to the inventory; unset fields inherit `defaults`."""
 
-    model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, description="host id (letters, digits, . _ -); required when adding")
-    address: str | None = Field(None, description="IP address or DNS name")
-    port: int | None = None
-    user: str | None = None
-    identity_file: str | None = None
-    known_hosts: str | None = None
-    host_key: str | None = Field(None, description="pinned host key, `ssh-ed25519 AAAA...`")
-    interval: str | float | None = Field(None, description='probe interval, "5s" or seconds')
-    timeout: str | float | None = Field(None, description='probe timeout, "10s" or seconds')
-    disks: str | list[str] | None = Field(None, description='mount points, or "all" (every local filesystem) or "all+tmpfs" (with tmpfs too)')
-    services: list[str] | None = Field(None, description="systemd units to watch")
-    gpu: str | None = Field(None, description="auto | off | nvidia")
-    interfaces: list[str] | None = Field(None, description='interfaces (names or globs like "en*") the network '
-                                         "totals count; unset: the hub chooses the physical ones")
-    labels: dict[str, str] | None = None
-    proxy: dict[str, Any] | None = None
+    # unknown keys too reach the inventory's checks, which name them (with a "did you mean")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    id: Any = _loose(str | None, description="host id (letters, digits, . _ -); required when adding")
+    address: Any = _loose(str | None, description="IP address or DNS name")
+    port: Any = _loose(int | None)
+    user: Any = _loose(str | None)
+    identity_file: Any = _loose(str | None)
+    known_hosts: Any = _loose(str | None)
+    host_key: Any = _loose(str | None, description="pinned host key, `ssh-ed25519 AAAA...`")
+    interval: Any = _loose(str | float | None, description='probe interval, "5s" or seconds')
+    timeout: Any = _loose(str | float | None, description='probe timeout, "10s" or seconds')
+    disks: Any = _loose(str | list[str] | None, description='mount points, or "all" (every local filesystem) or '
+                        '"all+tmpfs" (with tmpfs too)')
+    services: Any = _loose(list[str] | None, description="systemd units to watch")
+    gpu: Any = _loose(str | None, description="auto | off | nvidia")
+    interfaces: Any = _loose(list[str] | None, description='interfaces (names or globs like "en*") the network '
+                             "totals count; unset: the hub chooses the physical ones")
+    labels: Any = _loose(dict[str, str] | None)
+    proxy: Any = _loose(dict[str, Any] | None)
 
 
 class EditError(BaseModel):
@@ -152,9 +161,7 @@ def list_servers(fleet: FleetDep, session: SessionDep) -> list[dict[str, Any]]:
 @router.post("", status_code=status.HTTP_201_CREATED, responses=EDIT_RESPONSES)
 async def add_server(body: HostIn, fleet: FleetDep) -> dict[str, Any]:
     """Add a host to the inventory file (comments and key order kept, one backup)."""
-    entry = body.model_dump(exclude_none=True)
-    if not entry.get("id") or not entry.get("address"):
-        raise HTTPException(422, detail="`id` and `address` are required to add a server")
+    entry = body.model_dump(exclude_none=True)  # a missing id or address: a problem among the others
     await _write(fleet, edits.add_host(entry))
     return await summary_now(fleet, entry["id"])
 

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from schema import fleet as fleet_state
 from schema import samples as store
+from webapp.access_hint import access_hint
 from webapp.api.proxy import proxy_view
 from webapp.api.servers import server_summary
 from webapp.deps import FleetDep, SessionDep
@@ -35,6 +36,7 @@ def host_page(request: Request, host_id: str, fleet: FleetDep, session: SessionD
     context = {"page": "overview", "host": info, "live": live, "os": now.os or {}, "disk_columns": DISK_COLUMNS,
                "top_processes": now.top_processes, "gpu_processes_s": spec.gpu_processes_s,
                "now": time.time(), "refresh_s": REFRESH_S,
+               "access_hint": access_hint(spec, now.state, now.last_error),
                "ranges": RANGES, "range": range if range in RANGES else DEFAULT_RANGE, "proxy": proxy,
                "charts": chart_specs(host_id, (live and len(live["gpus"])) or info.get("gpu_count") or 0,
                                      power_limit(live))}

@@ -17,7 +17,7 @@ from webapp import inventory_edits as edits
 from webapp.auth import current
 from schema import fleet as fleet_state
 from webapp.deps import FleetDep
-from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form, problem_fields
+from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -64,12 +64,19 @@ def _admins_only(request: Request, host_id: str | None = None) -> None:
 
 
 async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str | None, done: str, host_id: str):
-    """Write the edit; back to the list with a notice, or the form again with errors beside the fields."""
-    if form.ok:
+    """Write the edit; back to the list with a notice, or the form again with errors beside the fields
+    (every field's problem at once: the key files' folders are checked too when the form has others)."""
+    if not form.ok:
+        values = form.entry
+        if editing is not None:  # a path written by hand is trusted: only one this edit changes is checked
+            current = _entry(fleet, editing)
+            values = {k: v for k, v in values.items() if getattr(current, k, None) != v}
+        form.add_problems(edits.writer(fleet).key_problems(host_id or None, values))
+    else:
         try:
             await edits.apply_edit(fleet, edit)
         except InventoryError as exc:
-            form.errors, form.general = problem_fields(exc.problems)
+            form.add_problems(exc.problems)
         except HostExists as exc:
             form.errors["id"] = str(exc)
         except HostNotFound as exc:
@@ -128,7 +135,7 @@ def edit_server(request: Request, host_id: str, fleet: FleetDep):
 async def save_server(request: Request, host_id: str, fleet: FleetDep):
     """Save the edit form of one host."""
     _entry(fleet, host_id)
-    form = parse_host_form(await _form(request), editing=True)
+    form = parse_host_form(await _form(request), editing=True, host_id=host_id)
     form.values["id"] = host_id
     return await _save(request, fleet, form, edits.update_host(host_id, form.entry), editing=host_id, done="saved",
                        host_id=host_id)
