@@ -181,6 +181,8 @@ def test_host_page_draws_charts_with_points_and_a_hot_gpu_in_red(page):
     expect(mark).to_have_count(1)
     left = float(mark.evaluate("el => parseFloat(el.style.left)"))
     assert 0 < left < cpu.locator(".u-over").bounding_box()["width"]
+    # and its alerts: gpu-hot fires at alpha's first poll (tests/support/webhub.py)
+    expect(cpu.locator('.chart-mark[data-type="alert_firing"][title*="alert gpu-hot (0) fired"]')).to_have_count(1)
     page.screenshot(path=screenshot_path("host"), full_page=True)
     page.click('.ranges a[data-range="24h"]')  # range buttons redraw without leaving the page
     expect(page.locator("#chart-cpu")).to_have_attribute("data-range-s", "86400")
@@ -200,6 +202,8 @@ def test_a_host_with_no_samples_yet_says_its_charts_and_history_are_collecting(p
     page.click('.ranges a[data-range="1h"]')
     expect(cpu.locator(".nodata")).to_contain_text("first appear within a minute")
     page.screenshot(path=screenshot_path("host-collecting"), full_page=True)
+    page.goto("/compare?servers=ghost&metric=cpu_pct&range=30d")  # the compare API's resolution is per series
+    expect(page.locator("#chart-compare .nodata")).to_contain_text("no hourly point yet")
     page.goto("/history?servers=ghost")
     note = page.locator("#history-collecting")
     expect(note).to_contain_text("Collecting")

@@ -214,7 +214,7 @@
     var marks = spec.marks ? fetchMarks(spec.marks, from, to, rangeS).catch(function () { return null; }) : null;
     return Promise.all(spec.sources.map(function (s) {
       return fetchJSON(withRange(s.url, from, to)).then(function (body) {
-        resolution = resolution || body.resolution;
+        resolution = resolution || body.resolution || ((body.series || [])[0] || {}).resolution;
         return tablesOf(s, body);
       });
     })).then(function (parts) {
