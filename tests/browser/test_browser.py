@@ -184,6 +184,12 @@ def test_host_page_draws_charts_with_points_and_a_hot_gpu_in_red(page):
     # and its alerts: gpu-hot fires at alpha's first poll (tests/support/webhub.py)
     expect(cpu.locator('.chart-mark[data-type="alert_firing"][title*="alert gpu-hot (0) fired"]')).to_have_count(1)
     page.screenshot(path=screenshot_path("host"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: each chart across the whole width
+    page.wait_for_function("""() => { const c = document.querySelector('#chart-cpu canvas').getBoundingClientRect();
+                                      return c.width <= 390 && c.width >= 300; }""")
+    cpu.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_path("host-phone-chart"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click('.ranges a[data-range="24h"]')  # range buttons redraw without leaving the page
     expect(page.locator("#chart-cpu")).to_have_attribute("data-range-s", "86400")
     expect(page.locator("#chart-cpu")).to_have_attribute("data-state", "drawn", timeout=15_000)
