@@ -120,6 +120,12 @@ def query_hourly(session: Session, *, host_ids: Sequence[str] | None = None, sta
     return HourlyPage(total=int(total), limit=limit, offset=offset, rows=rows)
 
 
+def has_rows(session: Session, host_ids: Sequence[str] | None = None) -> bool:
+    """Whether samples_hourly holds any row (of these hosts): none yet means a new install or a new host."""
+    conditions = _filters(host_ids, None, None)
+    return session.execute(select(_TABLE.c.id).where(*conditions).limit(1)).first() is not None
+
+
 def _page_query(conditions: list[Any], sort: str | None, limit: int, offset: int, details: bool = True) -> Any:
     """The page query: sort and page over (sort keys, id) alone, then join the page's whole rows."""
     # This deferred join keeps the wide JSON columns out of the sort, and lets an index on the

@@ -7,6 +7,7 @@ or for a host that has been removed from the inventory.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from collector.metrics.catalogue import CATALOGUE
 from collector.net_counting import RULES as NET_RULES
@@ -17,8 +18,6 @@ DEFAULT_RANGE = "1h"
 # the newest values the page shows: every host metric of the catalogue (a stored sample has the stored ones)
 LIVE_KEYS = ("ts", *(m.key for m in CATALOGUE.scope("host")))
 DISK_COLUMNS = CATALOGUE.table("disk")  # the disk table's columns after mount and type
-# a chart's axis: (unit shown, factor from the metric's unit)
-_AXIS = {"%": ("%", 1), "bytes/s": ("MB/s", 1e-6), "bytes": ("GiB", 2**-30), "s": ("h", 1 / 3600), "°C": ("°C", 1)}
 
 
 def _gpu(g: dict[str, Any]) -> dict[str, Any]:
@@ -85,25 +84,32 @@ GPU_CHARTS = (
 )
 
 
+def chart_marks(host_id: str) -> dict[str, str]:
+    """Where a host chart's markers come from: the host's events (charts.js adds the range) and alerts."""
+    host = quote(host_id, safe="")
+    return {"events": f"/api/events?server_id={host}", "alerts": f"/api/alerts?server_id={host}&state=firing,resolved"}
+
+
 def chart_specs(host_id: str, gpu_count: int, power_limit_w: float | None = None) -> list[dict[str, Any]]:
-    """The host page's charts (the catalogue's, then one per GPU metric with a line per card): title, unit, value
-    scale and the API series each one draws. The power chart's scale ends at the cards' power limit."""
-    base = f"/api/servers/{host_id}/timeseries?metric="
+    """The host page's charts (the catalogue's, then one per GPU metric with a line per card): title, the API's
+    unit (charts.js picks kB/s or MB/s, MiB or GiB from the values), the API series each one draws and where
+    its event markers come from. The power chart's scale ends at the cards' power limit."""
+    base = f"/api/servers/{quote(host_id, safe='')}"
+    marks = chart_marks(host_id)
     charts = []
     for chart in CATALOGUE.charts:
         members = CATALOGUE.members(chart)
-        unit, scale = _AXIS.get(members[0].unit, (members[0].unit, 1))
-        spec = {"id": chart.id, "title": chart.title, "unit": unit, "scale": scale,
-                "sources": [{"kind": "series", "label": m.label, "url": base + m.name} for m in members]}
+        spec = {"id": chart.id, "title": chart.title, "unit": members[0].unit, "marks": marks,
+                "sources": [{"kind": "series", "label": m.label, "url": f"{base}/timeseries?metric={m.name}"}
+                            for m in members]}
         if chart.max is not None:
             spec["max"] = chart.max
         charts.append(spec)
     if not gpu_count:
         return charts
     for chart_id, title, metric, unit, top in GPU_CHARTS:
-        spec = {"id": chart_id, "title": title, "unit": unit, "scale": 1,
-                "sources": [{"kind": "gpus", "label": "GPU",
-                             "url": f"/api/servers/{host_id}/gpus/timeseries?metric={metric}"}]}
+        spec = {"id": chart_id, "title": title, "unit": unit, "marks": marks,
+                "sources": [{"kind": "gpus", "label": "GPU", "url": f"{base}/gpus/timeseries?metric={metric}"}]}
         if metric == "power_w" and power_limit_w:
             spec["title"] = f"{title}, limit {power_limit_w:.0f} W"
             top = power_limit_w

@@ -8,6 +8,7 @@ import csv
 from contextlib import contextmanager
 import datetime as dt
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import time
@@ -121,7 +122,27 @@ def test_overview_lists_hosts_and_updates_without_reload(page):
     assert page.locator('article[data-host="alpha"] footer time').inner_text().endswith(" ago")
 
 
+def _quiet_network(route):
+    """alpha's network series as the API answers them, with small rates: received 1.5-2 kB/s, sent 300 B/s."""
+    response = route.fetch()
+    body = response.json()
+    rx = "net_rx_bps" in route.request.url
+    body["points"] = [[p[0], 1500.0 + 50 * (i % 10) if rx else 300.0, None] for i, p in enumerate(body["points"])]
+    route.fulfill(response=response, json=body)
+
+
+def legend(chart) -> list[str]:
+    """The values a chart's legend shows: the time first, then one per line."""
+    return chart.locator(".u-legend .u-value").all_inner_texts()
+
+
+def legend_time(text: str) -> float:
+    """A legend's time (Intl's en-US date and 24-hour time, "05/31/2026, 14:03:22") in the browser's zone."""
+    return dt.datetime.strptime(text, "%m/%d/%Y, %H:%M:%S").replace(tzinfo=ZoneInfo(TZ)).timestamp()
+
+
 def test_host_page_draws_charts_with_points_and_a_hot_gpu_in_red(page):
+    page.route(re.compile(r"/api/servers/alpha/timeseries\?metric=net_(rx|tx)_bps"), _quiet_network)
     page.goto("/hosts/alpha")
     for chart in ("cpu", "mem", "disk-io", "net", "gpu-util", "gpu-mem", "gpu-temp", "gpu-power"):
         box = page.locator(f"#chart-{chart}")
@@ -135,11 +156,68 @@ def test_host_page_draws_charts_with_points_and_a_hot_gpu_in_red(page):
     assert hot.evaluate("el => getComputedStyle(el).color") == "rgb(211, 47, 47)"
     cool = page.locator('#gpus tr[data-gpu="1"] td.temp')
     assert cool.evaluate("el => getComputedStyle(el).color") != "rgb(211, 47, 47)"
+    cpu, net = page.locator("#chart-cpu"), page.locator("#chart-net")
+    # charts people read: big, 24-hour times, the latest values without hovering, units that fit the values
+    assert cpu.bounding_box()["height"] >= 300 and cpu.bounding_box()["width"] >= 500
+    labels = cpu.get_attribute("data-x-labels").split("|")
+    assert len(labels) >= 3 and all(re.fullmatch(r"\d\d:\d\d( .+)?", x) for x in labels), labels
+    when, *values = legend(cpu)  # the newest point's time (en-US, the browser's default locale), 24-hour
+    assert abs(legend_time(when) - time.time()) < 120, when
+    assert values and all(re.fullmatch(r"[\d.]+ %", v) for v in values), values
+    expect(net).to_have_attribute("data-y-unit", "kB/s")  # not "0.00 MB/s"
+    rx, tx = legend(net)[1:]
+    assert rx.endswith(" kB/s") and 1.5 <= float(rx.split()[0]) <= 1.95 and tx == "300 B/s", (rx, tx)
+    assert page.evaluate("['bytes/s', 'bytes'].flatMap(u => [999, 1500, 2.5e6].map(v => fleetwatchCharts.format(u, v)))"
+                         ) == ["999 B/s", "1.5 kB/s", "2.5 MB/s", "999 B", "1.46 KiB", "2.38 MiB"]
+    page.hover("#chart-cpu .u-over", position={"x": 30, "y": 100})  # hovering shows that moment's values ...
+    expect(cpu.locator(".u-legend .u-value").first).not_to_have_text(when)
+    assert time.time() - legend_time(legend(cpu)[0]) > 1800
+    page.mouse.move(5, 5)  # ... and leaving goes back to the latest
+    expect(cpu.locator(".u-legend .u-value").nth(1)).not_to_have_text("–")
+    assert abs(legend_time(legend(cpu)[0]) - time.time()) < 120
+    # the host's events on its charts: the seeded gpu_hot of 10 minutes before the hub started is in the hour
+    expect(cpu).to_have_attribute("data-marks", re.compile(r"^[1-9]\d*$"))
+    mark = cpu.locator('.chart-mark[data-type="gpu_hot"][title$=": prefilled event 0"]')
+    expect(mark).to_have_count(1)
+    left = float(mark.evaluate("el => parseFloat(el.style.left)"))
+    assert 0 < left < cpu.locator(".u-over").bounding_box()["width"]
+    # and its alerts: gpu-hot fires at alpha's first poll (tests/support/webhub.py)
+    expect(cpu.locator('.chart-mark[data-type="alert_firing"][title*="alert gpu-hot (0) fired"]')).to_have_count(1)
     page.screenshot(path=screenshot_path("host"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: each chart across the whole width
+    page.wait_for_function("""() => { const c = document.querySelector('#chart-cpu canvas').getBoundingClientRect();
+                                      return c.width <= 390 && c.width >= 300; }""")
+    cpu.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_path("host-phone-chart"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click('.ranges a[data-range="24h"]')  # range buttons redraw without leaving the page
     expect(page.locator("#chart-cpu")).to_have_attribute("data-range-s", "86400")
     expect(page.locator("#chart-cpu")).to_have_attribute("data-state", "drawn", timeout=15_000)
     assert page.url.endswith("range=24h")
+
+
+def test_a_host_with_no_samples_yet_says_its_charts_and_history_are_collecting(page):
+    page.goto("/hosts/ghost?range=7d")  # never answered: no samples, no hourly rows
+    cpu = page.locator("#chart-cpu")
+    expect(cpu).to_have_attribute("data-state", "empty", timeout=15_000)
+    hours = {time.time() // 3600 * 3600}  # the hour in progress (an hour may begin while the page loads)
+    expect(cpu.locator(".nodata")).to_contain_text("Collecting")
+    hours.add(time.time() // 3600 * 3600)
+    ends = {dt.datetime.fromtimestamp(h + 3600, ZoneInfo(TZ)).strftime("%H:%M") for h in hours}
+    assert any(f"complete at {e}" in cpu.locator(".nodata").inner_text() for e in ends)
+    page.click('.ranges a[data-range="1h"]')
+    expect(cpu.locator(".nodata")).to_contain_text("first appear within a minute")
+    page.screenshot(path=screenshot_path("host-collecting"), full_page=True)
+    page.goto("/compare?servers=ghost&metric=cpu_pct&range=30d")  # the compare API's resolution is per series
+    expect(page.locator("#chart-compare .nodata")).to_contain_text("no hourly point yet")
+    page.goto("/history?servers=ghost")
+    note = page.locator("#history-collecting")
+    expect(note).to_contain_text("Collecting")
+    first, complete = note.locator("time").all()
+    hour = float(first.get_attribute("data-local"))
+    assert hour in hours | {time.time() // 3600 * 3600} and float(complete.get_attribute("data-local")) == hour + 3600
+    expect(complete).to_have_text(dt.datetime.fromtimestamp(hour + 3600, ZoneInfo(TZ)).strftime("%Y-%m-%d %H:%M:%S"))
+    page.screenshot(path=screenshot_path("history-collecting"), full_page=True)
 
 
 def test_compare_draws_one_line_per_host(page):

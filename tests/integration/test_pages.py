@@ -205,6 +205,14 @@ def test_compare_table_has_average_and_peak_per_host(client):
     assert [o["value"] for o in doc.select('select[name="servers"] option[selected]')] == ["alpha", "beta"]
 
 
+def test_compare_rates_in_a_unit_that_fits_them(client):
+    doc = page(client, "/compare?servers=alpha&metric=net_rx_bps&range=24h")
+    chart = json.loads(doc.select_one("#chart-compare")["data-chart"])
+    assert chart["unit"] == "bytes/s" and "scale" not in chart  # charts.js scales it
+    cells = [td.text.strip() for td in doc.select('#compare-table tr[data-host="alpha"] td')]
+    assert all(c.split()[-1] in ("B/s", "kB/s", "MB/s", "GB/s") for c in cells[1:3]), cells
+
+
 def test_compare_bad_input_is_explained(client):
     assert "unknown metric" in page(client, "/compare?servers=alpha&metric=nope").select_one("[role=alert]").text
     many = "&".join(f"servers=h{i}" for i in range(25))
@@ -244,6 +252,18 @@ def test_history_csv_link_has_the_filtered_rows(client):
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(resp.text)))
     assert len(rows) == total and {r["host_id"] for r in rows} == {"alpha"}
+
+
+def test_empty_history_says_when_the_first_row_of_a_new_host_comes(client):
+    hour = time.time() // 3600 * 3600
+    doc = page(client, "/history?servers=ghost")  # never answered: no hourly row at all
+    note = doc.select_one("#history-collecting")
+    assert "Collecting" in note.text and doc.select_one("#history-rows") is None
+    first, complete = (float(t["data-local"]) for t in note.select("time[data-local]"))
+    assert first in (hour, hour + 3600) and complete == first + 3600
+    # hosts with rows, a range before any: just empty, nothing is said to be coming
+    doc = page(client, "/history?servers=alpha&from=2020-01-01&to=2020-01-02")
+    assert doc.select_one("#history-collecting") is None and "No hourly rows" in doc.select_one(".empty").text
 
 
 def test_history_bad_input_is_explained(client):

@@ -17,15 +17,6 @@ from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-# How a metric's unit is shown: (label, factor from the API's unit)
-DISPLAY = {"bytes/s": ("MB/s", 1e-6), "bytes": ("GiB", 1 / 2**30)}
-
-
-def display_unit(metric: str) -> tuple[str, float]:
-    unit = ts.METRICS[metric].unit
-    return DISPLAY.get(unit, (unit, 1.0))
-
-
 def all_host_ids(fleet, session) -> list[str]:
     """Hosts of the inventory first, then removed hosts that still have history."""
     specs = fleet.specs
@@ -43,7 +34,7 @@ def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers
     if metric not in ts.METRICS:
         problem, metric = f"unknown metric {metric!r}; pick one from the list", "cpu_pct"
     range = range if range in RANGES else DEFAULT_RANGE
-    unit, factor = display_unit(metric)
+    unit = ts.METRICS[metric].unit  # the chart and the table pick kB/s or MB/s, MiB or GiB from the values
     if len(chosen) > MAX_COMPARE:
         problem = f"compare at most {MAX_COMPARE} hosts at once (you picked {len(chosen)})"
     elif chosen:
@@ -53,11 +44,9 @@ def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers
         except ValueError as exc:
             problem = str(exc)
         else:
-            rows = [{"host_id": s.host_id, "points": len(s.points),
-                     "avg": None if s.avg is None else s.avg * factor,
-                     "peak": None if s.peak is None else s.peak * factor} for s in series]
+            rows = [{"host_id": s.host_id, "points": len(s.points), "avg": s.avg, "peak": s.peak} for s in series]
             query = urlencode({"servers": ",".join(chosen), "metric": metric})
-            chart = {"id": "compare", "title": ts.METRICS[metric].description, "unit": unit, "scale": factor,
+            chart = {"id": "compare", "title": ts.METRICS[metric].description, "unit": unit,
                      "max": 100 if unit == "%" else None,
                      "sources": [{"kind": "compare", "label": metric, "url": f"/api/compare?{query}"}]}
     context = {"page": "compare", "hosts": all_host_ids(fleet, session), "chosen": chosen, "metric": metric,

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from collector.metrics.catalogue import CATALOGUE
 from schema import history
+from schema.timeutil import HOUR, hour_floor
 from webapp.api.params import id_list
 from webapp.pages.common import QUICK_RANGES, date_range, fetch_page, url_with
 from webapp.pages.compare import all_host_ids
@@ -26,13 +27,24 @@ COLUMNS = (
 )
 
 
+def first_row(has_rows: bool, span_end: float, now: float) -> dict[str, float] | None:
+    """When the first hourly row comes, for an empty table of hosts with no row at all (a new install, a new
+    host) over a range that reaches the hour in progress: that hour is rolled up every minute (its row appears
+    within two minutes of the first sample) and is complete at the next hour's start. None otherwise."""
+    this_hour = hour_floor(now)
+    if has_rows or span_end < this_hour:
+        return None
+    return {"hour": this_hour, "complete": this_hour + HOUR}
+
+
 @router.get("/history", response_class=HTMLResponse)
 def history_page(request: Request, fleet: FleetDep, session: SessionDep, servers: list[str] = Query(default=[]),
                  range: str = "7d", from_date: str = Query("", alias="from"), to_date: str = Query("", alias="to"),
                  tzo: int = 0, sort: str = "-hour", page: int = 1):
     """Hourly history; htmx asks for the `#history-table` section alone."""
     chosen = id_list(servers) or []
-    span = date_range(range, from_date, to_date, tzo, time.time())
+    now = time.time()
+    span = date_range(range, from_date, to_date, tzo, now)
     problem = span.problem
     try:
         history.parse_sort(sort)
@@ -41,11 +53,13 @@ def history_page(request: Request, fleet: FleetDep, session: SessionDep, servers
     pg, result = fetch_page(lambda limit, offset: history.query_hourly(
         session, host_ids=chosen, start=span.start, end=span.end, sort=sort, limit=limit, offset=offset,
         details=False), page, PER_PAGE)
+    first = None if result.rows or pg.total else first_row(history.has_rows(session, chosen), span.end, now)
     csv_query = urlencode({"server_id": chosen, "from": f"{span.start:.0f}", "to": f"{span.end:.0f}", "sort": sort},
                           doseq=True)
     context = {"page": "history", "hosts": all_host_ids(fleet, session), "chosen": chosen, "span": span,
                "quick": QUICK_RANGES, "from_date": from_date, "to_date": to_date, "sort": sort, "pager": pg,
-               "rows": result.rows, "columns": COLUMNS, "problem": problem, "csv_url": f"/api/history/hourly.csv?{csv_query}",
+               "rows": result.rows, "columns": COLUMNS, "problem": problem, "first_row": first,
+               "csv_url": f"/api/history/hourly.csv?{csv_query}",
                "url_with": lambda **kw: url_with(request, **kw)}
     name = "_history_table.html" if htmx_target(request) == "history-table" else "history.html"
     return render(request, name, context)
