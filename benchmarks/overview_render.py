@@ -144,7 +144,10 @@ def main() -> None:
     proc.start()
     cases = [("GET / (whole page)", "/", {}),
              ("htmx refresh of #fleet", "/", {"HX-Request": "true", "HX-Target": "fleet"}),
-             ("GET /?state=problems", "/?state=problems", {})]
+             ("GET /?state=problems", "/?state=problems", {}),
+             ("GET /?view=table", "/?view=table", {}),
+             ("htmx refresh, table view", "/?view=table", {"HX-Request": "true", "HX-Target": "fleet"}),
+             ("table sorted by net in", "/?view=table&sort=net_in", {"HX-Request": "true", "HX-Target": "fleet"})]
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             wait_ready(client, proc)

@@ -86,23 +86,26 @@ def conditions(state: str, report: dict[str, Any] | None, *, last_error: str | N
         found.append(Condition("bad" if severity == "critical" else "warn", f"alert firing: {rule}"))
     found += [Condition("bad", f"failed service: {_service_name(s['name'])}")
               for s in report.get("services") or () if s.get("active_state") == "failed"]
-    gpus = [_gpu_cell(i, g) for i, g in enumerate(report.get("gpus") or ())]
-    raw = {c.index: g for c, g in zip(gpus, report.get("gpus") or ())}
-    found += [Condition("bad", f"GPU {c.index} lost") for c in gpus if c.lost]
-    for c in gpus:
-        ecc = raw[c.index].get("ecc_uncorrected_volatile")
-        if ecc and not c.lost:
-            found.append(Condition("bad", f"GPU {c.index} ECC errors", f"{ecc} uncorrected ECC errors"))
-    hot = sorted((c for c in gpus if c.hot and not c.lost), key=lambda c: (-c.temperature_c, c.index))
-    found += [Condition("bad", f"GPU {c.index} hot {c.temperature_c:.0f} °C") for c in hot]
+    lost, ecc, hot, throttled = [], [], [], []  # one pass over the GPUs (16,000 of them per refresh)
+    for i, g in enumerate(report.get("gpus") or ()):
+        index = g.get("index", i)
+        if g.get("lost"):
+            lost.append(Condition("bad", f"GPU {index} lost"))
+            continue  # what a lost card still says is noise
+        errors = g.get("ecc_uncorrected_volatile")
+        if errors:
+            ecc.append(Condition("bad", f"GPU {index} ECC errors", f"{errors} uncorrected ECC errors"))
+        temp = g.get("temperature_c")
+        if temp is not None and temp >= GPU_HOT_C:
+            hot.append((-temp, index, Condition("bad", f"GPU {index} hot {temp:.0f} °C")))
+        if g.get("reason_thermal") or g.get("reason_hw_slowdown"):
+            why = [w for w, key in (("thermal", "reason_thermal"), ("hardware slowdown", "reason_hw_slowdown"))
+                   if g.get(key)]
+            throttled.append(Condition("warn", f"GPU {index} throttled", f"clocks slowed: {', '.join(why)}"))
+    found += lost + ecc + [c for *_, c in sorted(hot, key=lambda h: h[:2])]
     if state == "degraded":
         found.append(Condition("warn", "degraded", last_error))
-    for c in gpus:
-        g = raw[c.index]
-        why = [w for w, flag in (("thermal", g.get("reason_thermal")), ("hardware slowdown",
-                                                                        g.get("reason_hw_slowdown"))) if flag]
-        if why and not c.lost:
-            found.append(Condition("warn", f"GPU {c.index} throttled", f"clocks slowed: {', '.join(why)}"))
+    found += throttled
     disks = [d for d in report.get("disks") or () if d.get("used_pct") is not None
              and d["used_pct"] >= DISK_FULL_PCT]
     found += [Condition("warn", f"disk {d.get('mount') or '?'} {d['used_pct']:.0f} %")
