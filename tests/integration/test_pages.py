@@ -155,6 +155,9 @@ def test_table_view_a_row_per_host_with_units(client):
     assert doc.select_one('#fleet-view input[value="table"]').has_attr("checked")
     rows = {r["host"]: r for r in table(doc)}
     assert set(rows) == {"alpha", "beta", "ghost"}
+    assert doc.select_one("#fleet [data-rows]").text == "3 of 3 hosts, problems first."
+    narrowed = page(client, "/?view=table&q=rack=a1&sort=-cpu").select_one("#fleet [data-rows]")
+    assert narrowed.text == "1 of 3 hosts, busiest CPU first, reversed."
     alpha, beta = rows["alpha"], rows["beta"]
     assert alpha["severity"] == "bad" and alpha["gpus"] == "2" and alpha["gpu_temp"] == f"{HOT_GPU_C} °C"
     assert alpha["gpu_util"].endswith(" %") and alpha["cpu"].endswith(" %") and alpha["mem"].endswith(" %")
