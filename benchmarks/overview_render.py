@@ -55,7 +55,7 @@ def fleet_report(i: int, now: float) -> dict:
 
 
 def build_hub(tmp: Path, hosts: int) -> Hub:
-    lines = ["defaults:\n  user: monitor\nhosts:\n"]
+    lines = ["defaults:\n  user: monitor\n  interval: 1h\nhosts:\n"]  # reports written once: not stale for an hour
     lines += [f"  - id: gpu-{i:04d}\n    address: 10.{i // 65536}.{i // 256 % 256}.{i % 256}\n    labels: {{rack: r{i % 40}}}\n"
               for i in range(hosts)]
     inventory_path = tmp / "hosts.yaml"
