@@ -55,7 +55,7 @@ def fleet_report(i: int, now: float) -> dict:
 
 
 def build_hub(tmp: Path, hosts: int) -> Hub:
-    lines = ["defaults:\n  user: monitor\nhosts:\n"]
+    lines = ["defaults:\n  user: monitor\n  interval: 1h\nhosts:\n"]  # reports written once: not stale for an hour
     lines += [f"  - id: gpu-{i:04d}\n    address: 10.{i // 65536}.{i // 256 % 256}.{i % 256}\n    labels: {{rack: r{i % 40}}}\n"
               for i in range(hosts)]
     inventory_path = tmp / "hosts.yaml"
@@ -144,7 +144,10 @@ def main() -> None:
     proc.start()
     cases = [("GET / (whole page)", "/", {}),
              ("htmx refresh of #fleet", "/", {"HX-Request": "true", "HX-Target": "fleet"}),
-             ("GET /?state=problems", "/?state=problems", {})]
+             ("GET /?state=problems", "/?state=problems", {}),
+             ("GET /?view=table", "/?view=table", {}),
+             ("htmx refresh, table view", "/?view=table", {"HX-Request": "true", "HX-Target": "fleet"}),
+             ("table sorted by net in", "/?view=table&sort=net_in", {"HX-Request": "true", "HX-Target": "fleet"})]
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             wait_ready(client, proc)

@@ -70,6 +70,16 @@ def count_firing(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(_A).where(_A.c.state == "firing")).scalar_one())
 
 
+def firing_by_host(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """Each host's alert instances firing as (rule, severity), oldest first (the overview's cards)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    rows = session.execute(select(_A.c.host_id, _A.c.rule, _A.c.severity).where(_A.c.state == "firing")
+                           .order_by(_A.c.started_at, _A.c.id))
+    for host_id, rule, severity in rows:
+        out.setdefault(host_id, []).append((rule, severity))
+    return out
+
+
 def query_alerts(session: Session, *, states: Sequence[str] | None = None, host_ids: Sequence[str] | None = None,
                  rules: Sequence[str] | None = None, alert_ids: Sequence[int] | None = None, limit: int = 50,
                  offset: int = 0) -> Page:

@@ -1,31 +1,129 @@
-"""What the overview shows: a card per host from its inventory entry and what the collectors last wrote
-(`schema.fleet.HostNow`: state row and newest report), and totals over the fleet."""
+"""What the overview shows: a card (or a table row) per host from its inventory entry and what the collectors
+last wrote (`schema.fleet.HostNow`: state row and newest report), the host's conditions worst first, and
+totals over the fleet."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from collector.host_state import FAILING_STATES
+from schema.units_format import format_duration
 from webapp.access_hint import access_hint
 
-MAX_GPU_BARS = 16
-GPU_HOT_C = 80.0
+MAX_GPU_BARS = 16  # GPUs shown on a card; the others are "+N"
+GPU_ROW = 8  # GPUs per row of a card's GPU grid (app.css: .gg has 8 columns)
+# thresholds of the conditions (`conditions`)
+GPU_HOT_C = 80.0  # a card at or above this is hot
+DISK_FULL_PCT = 90.0  # a filesystem at or above this is full
+MEM_FULL_PCT = 90.0
+STALE_INTERVALS = 3  # data older than this many of the host's poll intervals is stale...
+STALE_MIN_S = 15.0  # ...and never younger than this (a 1 s interval with a 2 s poll is not stale)
+SEVERITIES = ("bad", "warn", "wait", "ok")  # worst first: the card's class and the "problems first" order
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+STATE_WORDS = {"auth_failed": "auth failed", "host_key_mismatch": "host key mismatch"}
 STATE_CLASS = {"up": "ok", "degraded": "warn", "connecting": "wait"}  # every failing state is "bad"
-SORTS = {"name": "name", "state": "problems first", "cpu": "busiest CPU first"}
+DEFAULT_SORT = "state"
+VIEWS = ("cards", "table")
 
 
-class GpuBar(NamedTuple):
-    """One GPU's mini bar (a tuple: 16,000 of them are built per refresh of a big fleet)."""
+class Condition(NamedTuple):
+    """One thing wrong with a host (or "connecting"), in words; `title`: the longer story (an error text)."""
+
+    severity: str  # bad, warn or wait
+    text: str
+    title: str | None = None
+
+
+class GpuCell(NamedTuple):
+    """One GPU of a card: what the card's GPU grid shows (a tuple: 16,000 of them per refresh of a big fleet)."""
 
     index: int
     util_pct: float | None
+    mem_pct: float | None
     temperature_c: float | None
     hot: bool
+    lost: bool
 
 
-def _gpu_bar(i: int, g: dict[str, Any]) -> GpuBar:
+GpuBar = GpuCell  # its old name
+
+
+def _gpu_mem_pct(g: dict[str, Any]) -> float | None:
+    used, total = g.get("mem_used_mb"), g.get("mem_total_mb")
+    return used / total * 100 if used is not None and total else None
+
+
+def _gpu_cell(i: int, g: dict[str, Any]) -> GpuCell:
     temp = g.get("temperature_c")
-    return GpuBar(g.get("index", i), g.get("util_pct"), temp, temp is not None and temp >= GPU_HOT_C)
+    return GpuCell(g.get("index", i), g.get("util_pct"), _gpu_mem_pct(g), temp,
+                   temp is not None and temp >= GPU_HOT_C, bool(g.get("lost")))
+
+
+def _service_name(name: str) -> str:
+    return name.removesuffix(".service")
+
+
+def conditions(state: str, report: dict[str, Any] | None, *, last_error: str | None = None,
+               last_seen_at: float | None = None, interval_s: float | None = None, now: float | None = None,
+               firing: Iterable[tuple[str, str]] = ()) -> tuple[Condition, ...]:
+    """Everything wrong with a host, worst first (bad, then warn, then wait; within a severity, in the order
+    below); empty for a healthy host. `firing`: (rule, severity) of its alerts firing; `now` None: no stale
+    check. A value that was not reported (None) is never a condition.
+
+    bad:  a failing state (down, unreachable, auth failed, host key mismatch), an alert firing with severity
+          critical, a failed service, a GPU lost, a GPU with uncorrected ECC errors, a GPU at GPU_HOT_C or more
+    warn: degraded, another alert firing, a GPU throttled (thermal or hardware slowdown), a disk at
+          DISK_FULL_PCT or more, memory at MEM_FULL_PCT or more, stale data (last seen longer ago than
+          STALE_INTERVALS polls), the last poll failed (the host keeps its state for a miss or two)
+    wait: connecting
+    """
+    report = report or {}
+    found: list[Condition] = []
+    failing = state in FAILING_STATES
+    if failing:
+        found.append(Condition("bad", STATE_WORDS.get(state, state), last_error))
+    for rule, severity in dict.fromkeys(firing):
+        found.append(Condition("bad" if severity == "critical" else "warn", f"alert firing: {rule}"))
+    found += [Condition("bad", f"failed service: {_service_name(s['name'])}")
+              for s in report.get("services") or () if s.get("active_state") == "failed"]
+    lost, ecc, hot, throttled = [], [], [], []  # one pass over the GPUs (16,000 of them per refresh)
+    for i, g in enumerate(report.get("gpus") or ()):
+        index = g.get("index", i)
+        if g.get("lost"):
+            lost.append(Condition("bad", f"GPU {index} lost"))
+            continue  # what a lost card still says is noise
+        errors = g.get("ecc_uncorrected_volatile")
+        if errors:
+            ecc.append(Condition("bad", f"GPU {index} ECC errors", f"{errors} uncorrected ECC errors"))
+        temp = g.get("temperature_c")
+        if temp is not None and temp >= GPU_HOT_C:
+            hot.append((-temp, index, Condition("bad", f"GPU {index} hot {temp:.0f} °C")))
+        if g.get("reason_thermal") or g.get("reason_hw_slowdown"):
+            why = [w for w, key in (("thermal", "reason_thermal"), ("hardware slowdown", "reason_hw_slowdown"))
+                   if g.get(key)]
+            throttled.append(Condition("warn", f"GPU {index} throttled", f"clocks slowed: {', '.join(why)}"))
+    found += lost + ecc + [c for *_, c in sorted(hot, key=lambda h: h[:2])]
+    if state == "degraded":
+        found.append(Condition("warn", "degraded", last_error))
+    found += throttled
+    disks = [d for d in report.get("disks") or () if d.get("used_pct") is not None
+             and d["used_pct"] >= DISK_FULL_PCT]
+    found += [Condition("warn", f"disk {d.get('mount') or '?'} {d['used_pct']:.0f} %")
+              for d in sorted(disks, key=lambda d: (-d["used_pct"], d.get("mount") or ""))]
+    mem = _mem_pct(report)
+    if mem is not None and mem >= MEM_FULL_PCT:
+        found.append(Condition("warn", f"memory {mem:.0f} %"))
+    if not failing and now is not None and last_seen_at is not None and interval_s:
+        age = now - last_seen_at
+        if age > max(STALE_INTERVALS * interval_s, STALE_MIN_S):
+            found.append(Condition("warn", f"stale data: last seen {format_duration(age)} ago"))
+    if last_error is not None and state in ("up", "connecting"):
+        found.append(Condition("warn", "last poll failed, retrying", last_error))
+    if state == "connecting":
+        found.append(Condition("wait", "connecting"))
+    found.sort(key=lambda c: SEVERITY_RANK[c.severity])  # stable: the order above within a severity
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -39,13 +137,31 @@ class HostCard:
     mem_pct: float | None
     disk_pct: float | None
     disk_mount: str | None
-    gpus: tuple[GpuBar, ...]
+    gpus: tuple[GpuCell, ...]
     gpu_count: int
-    gpu_unanswered: int | None  # cards without a utilisation (left out of the mean): the bars show them hatched
+    gpu_unanswered: int | None  # cards without a utilisation (left out of the mean)
     gpu_mem_fullest_pct: float | None  # the fullest card's memory
     failed_services: tuple[str, ...]
     labels: dict[str, str]
     access_hint: str | None = None  # what to do when the hub cannot log in (webapp/access_hint.py)
+    conditions: tuple[Condition, ...] = ()  # worst first (`conditions`); empty: healthy
+    gpu_util_mean: float | None = None  # over the cards that report one
+    gpu_temp_max: float | None = None
+    net_rx_bps: float | None = None
+    net_tx_bps: float | None = None
+
+    @property
+    def worst(self) -> Condition:
+        return self.conditions[0] if self.conditions else Condition("ok", self.state)
+
+    @property
+    def severity(self) -> str:
+        """bad, warn, wait or ok: the card's border and tint."""
+        return self.worst.severity
+
+    @property
+    def others(self) -> tuple[Condition, ...]:
+        return self.conditions[1:]
 
     @property
     def state_class(self) -> str:
@@ -53,12 +169,20 @@ class HostCard:
 
     @property
     def troubled(self) -> bool:
-        """Down, degraded, a failed service, or still connecting after an error."""
-        return self.state_class in ("bad", "warn") or bool(self.failed_services) or self.last_error is not None
+        """Something bad or worth a warning (`conditions`)."""
+        return self.severity in ("bad", "warn")
 
     @property
     def gpu_more(self) -> int:
         return max(0, self.gpu_count - MAX_GPU_BARS)
+
+    @property
+    def gpu_rows(self) -> list[tuple[GpuCell, ...]]:
+        return [self.gpus[i:i + GPU_ROW] for i in range(0, len(self.gpus), GPU_ROW)]
+
+    @property
+    def labels_text(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.labels.items())
 
 
 @dataclass(frozen=True)
@@ -85,21 +209,33 @@ def _fullest_disk(report: dict[str, Any]) -> tuple[float | None, str | None]:
     return top["used_pct"], top.get("mount")
 
 
-def host_card(spec, status) -> HostCard:
-    """One host's card from its inventory entry and what the hub last saw (`schema.fleet.HostNow`)."""
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def host_card(spec, status, *, now: float | None = None, firing: Iterable[tuple[str, str]] = ()) -> HostCard:
+    """One host's card from its inventory entry and what the hub last saw (`schema.fleet.HostNow`);
+    `firing`: (rule, severity) of the host's alerts firing; `now`: for the stale-data check."""
     report = status.report or {}
     gpus = report.get("gpus") or ()
+    cells = tuple(_gpu_cell(i, g) for i, g in enumerate(gpus))
     disk_pct, disk_mount = _fullest_disk(report)
+    temps = [c.temperature_c for c in cells if c.temperature_c is not None]
     return HostCard(
         id=spec.id, state=status.state, address=spec.address, last_seen_at=status.last_seen_at,
         last_error=status.last_error, cpu_pct=report.get("cpu_pct"), mem_pct=_mem_pct(report),
-        disk_pct=disk_pct, disk_mount=disk_mount,
-        gpus=tuple(_gpu_bar(i, g) for i, g in enumerate(gpus[:MAX_GPU_BARS])),
+        disk_pct=disk_pct, disk_mount=disk_mount, gpus=cells[:MAX_GPU_BARS],
         gpu_count=len(gpus), gpu_unanswered=report.get("gpu_unanswered"),
         gpu_mem_fullest_pct=report.get("gpu_mem_fullest_pct"),
         failed_services=tuple(s["name"] for s in report.get("services") or () if s.get("active_state") == "failed"),
         labels=dict(spec.labels),
         access_hint=access_hint(spec, status.state, status.last_error),
+        conditions=conditions(status.state, report, last_error=status.last_error,
+                              last_seen_at=status.last_seen_at, interval_s=getattr(spec, "interval_s", None),
+                              now=now, firing=firing),
+        gpu_util_mean=_mean([c.util_pct for c in cells if c.util_pct is not None]),
+        gpu_temp_max=max(temps) if temps else None,
+        net_rx_bps=report.get("net_rx_bps"), net_tx_bps=report.get("net_tx_bps"),
     )
 
 
@@ -108,18 +244,56 @@ def _matches(card: HostCard, query: str) -> bool:
     return all(word in text for word in query.lower().split())
 
 
-def _sort_key(sort: str):
-    if sort == "state":
-        rank = {"bad": 0, "warn": 1, "wait": 2, "ok": 3}
-        return lambda c: (not c.troubled, rank[c.state_class], -len(c.failed_services), c.id)
-    if sort == "cpu":
-        return lambda c: (-(c.cpu_pct if c.cpu_pct is not None else -1), c.id)
-    return lambda c: c.id
+# sort key -> (what the sort menu says, the table's heading, its first order, the value it sorts on);
+# `-key`: the other order. Hosts without the value (None) come last either way, by name.
+SORT_COLUMNS: dict[str, tuple[str, str, str, Any]] = {
+    "state": ("problems first", "State", "ascending", lambda c: SEVERITY_RANK[c.severity]),
+    "name": ("name", "Host", "ascending", lambda c: c.id),
+    "labels": ("labels", "Labels", "ascending", lambda c: c.labels_text or None),
+    "cpu": ("busiest CPU first", "CPU", "descending", lambda c: c.cpu_pct),
+    "mem": ("fullest memory first", "Memory", "descending", lambda c: c.mem_pct),
+    "disk": ("fullest disk first", "Fullest disk", "descending", lambda c: c.disk_pct),
+    "gpus": ("most GPUs first", "GPUs", "descending", lambda c: c.gpu_count or None),
+    "gpu_util": ("busiest GPUs first", "GPU util", "descending", lambda c: c.gpu_util_mean),
+    "gpu_temp": ("hottest GPU first", "Hottest GPU", "descending", lambda c: c.gpu_temp_max),
+    "net_in": ("most network in first", "Net in", "descending", lambda c: c.net_rx_bps),
+    "net_out": ("most network out first", "Net out", "descending", lambda c: c.net_tx_bps),
+    "seen": ("longest unseen first", "Last seen", "ascending", lambda c: c.last_seen_at),
+}
+SORTS = {key: col[0] for key, col in SORT_COLUMNS.items()}  # the sort menu
 
 
-def fleet(specs, now, *, query: str = "", state: str = "", sort: str = "name") -> tuple[FleetTotals, list[HostCard]]:
-    """Totals over the whole fleet, and the cards that match the filter, sorted (`now`: HostNow by id)."""
-    cards = [host_card(spec, now[host_id]) for host_id, spec in specs.items()]
+def check_sort(sort: str) -> tuple[str, bool]:
+    """(column, reversed) of a sort parameter (`cpu`, `-cpu`); ValueError for an unknown column."""
+    column = sort.removeprefix("-")
+    if column not in SORT_COLUMNS:
+        raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORT_COLUMNS)} (a leading - reverses it)")
+    return column, sort.startswith("-")
+
+
+def sort_cards(cards: list[HostCard], sort: str) -> list[HostCard]:
+    """The cards in the order `sort` asks for: by its value (severity for `state`), ties and hosts without the
+    value by name."""
+    column, flipped = check_sort(sort)
+    value = SORT_COLUMNS[column][3]
+    descending = (SORT_COLUMNS[column][2] == "descending") != flipped
+    known = [(v, c) for c in cards if (v := value(c)) is not None]
+    unknown = sorted((c for c in cards if value(c) is None), key=lambda c: c.id)
+    known.sort(key=lambda vc: vc[1].id)  # ties by name, whichever the order
+    known.sort(key=lambda vc: vc[0], reverse=descending)
+    return [c for _, c in known] + unknown
+
+
+def fleet(specs, now, *, query: str = "", state: str = "", sort: str = DEFAULT_SORT,
+          firing: dict[str, list[tuple[str, str]]] | None = None,
+          at: float | None = None) -> tuple[FleetTotals, list[HostCard]]:
+    """Totals over the whole fleet, and the cards that match the filter, sorted (`now`: HostNow by id;
+    `firing`: each host's (rule, severity) alerts firing; `at`: the time, for stale data). ValueError for
+    an unknown sort."""
+    check_sort(sort)
+    firing = firing or {}
+    cards = [host_card(spec, now[host_id], now=at, firing=firing.get(host_id, ()))
+             for host_id, spec in specs.items()]
     totals = FleetTotals(
         hosts=len(cards),
         up=sum(c.state == "up" for c in cards),
@@ -135,5 +309,4 @@ def fleet(specs, now, *, query: str = "", state: str = "", sort: str = "name") -
         cards = [c for c in cards if c.troubled]
     elif state:
         cards = [c for c in cards if c.state == state]
-    cards.sort(key=_sort_key(sort if sort in SORTS else "name"))
-    return totals, cards
+    return totals, sort_cards(cards, sort)

@@ -54,21 +54,40 @@ def bar(value: float | None) -> str:
     return f"{clamp_pct(value):.0f}"
 
 
-def gpu_bars(gpus) -> Markup:
-    """The overview card's mini bar per GPU, built here rather than in a Jinja loop.
+GPU_GRID_LEGEND = "<i>GPU</i><i>util %</i><i>mem %</i><i>°C</i>"  # app.css: the first 4 cells of a .gg
 
-    With 8 GPUs a card, this loop was most of the overview's render time at
-    1,000 hosts (docs/benchmarks.md, "Overview page").
+
+def _num(value: float | None) -> str:
+    return DASH if value is None else f"{value:.0f}"
+
+
+def gpu_grid(rows) -> Markup:
+    """The overview card's GPUs, readable without hovering: per row of up to 8 cards a small grid, a column a
+    card (index, utilisation %, memory %, temperature °C), built here rather than in a Jinja loop: with 8 GPUs
+    a card, the loop was most of the overview's render time at 1,000 hosts (docs/benchmarks.md, "Overview page").
+    Terse markup (1,000 cards go out per refresh): a utilisation is the cell with a bar (`--v`). A value not
+    reported is a dash, never 0; a card not answering has a hatched utilisation, a hot one is red.
     """
     parts = []
-    for g in gpus:
-        hot = " hot" if g.hot else ""
-        if g.util_pct is None:  # not answering: hatched, not an idle card's empty bar
-            hot += " na"
-        util = pct(g.util_pct) if g.util_pct is not None else "utilisation not reported"
-        title = escape(f"GPU {g.index}: {util}, {temp(g.temperature_c)}")
-        parts.append(f'<span class="mini{hot}" style="--v:{clamp_pct(g.util_pct):.0f}%" title="{title}"></span>')
+    for row in rows:
+        parts.append(f'<div class="gg">{GPU_GRID_LEGEND}')
+        for g in row:
+            index = escape(str(g.index))
+            if g.lost:
+                parts.append(f'<b class="bad">{index}</b><i class="na">lost</i><i>{DASH}</i><i>{DASH}</i>')
+                continue
+            util = (f'<i style="--v:{clamp_pct(g.util_pct):.0f}%">{g.util_pct:.0f}</i>' if g.util_pct is not None
+                    else f'<i class="na" title="utilisation not reported">{DASH}</i>')
+            hot = ' class="hot"' if g.hot else ""
+            parts.append(f"<b>{index}</b>{util}<i>{_num(g.mem_pct)}</i><i{hot}>{_num(g.temperature_c)}</i>")
+        parts.append("</div>")
     return Markup("".join(parts))
+
+
+def conditions_text(conditions, most: int = 3) -> str:
+    """A card's other conditions in a line: the first `most`, then an ellipsis."""
+    texts = [c.text for c in conditions]
+    return ", ".join(texts[:most]) + (", …" if len(texts) > most else "")
 
 
 def _who(request: Request) -> dict[str, Any]:
@@ -82,7 +101,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_w
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
 templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=temp,
                              duration=format_duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
-                             gpu_bars=gpu_bars)
+                             gpu_grid=gpu_grid, conditions_text=conditions_text)
 templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
 
 

@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 
 from collector.metrics.catalogue import CATALOGUE
 from tests.support.webhub import HOT_GPU_C
+from webapp import fleet_view as fv
 
 HTML = {"Accept": "text/html"}
 
@@ -68,21 +69,46 @@ def test_overview_totals_and_one_card_per_host(client):
     assert totals["gpus"] == 2 and totals["failed_services"] == 1
     found = cards(doc)
     assert set(found) == {"alpha", "beta", "ghost"}
-    assert found["alpha"]["data-state"] == "up" and "ok" in found["alpha"]["class"]
+    assert found["alpha"]["data-state"] == "up" and found["alpha"]["id"] == "card-alpha"
     assert found["ghost"]["data-state"] in ("down", "unreachable", "connecting")
     assert found["alpha"].select_one("h2 a")["href"] == "/hosts/alpha"
 
 
-def test_overview_card_shows_bars_with_units_gpus_and_failed_services(client):
+def conditions_of(card) -> list[str]:
+    """A card's worst condition, then the others (all of them, from the line's title)."""
+    others = card.select_one(".others")
+    return [card.select_one(".worst").text] + (others["title"].split(", ") if others else [])
+
+
+def test_the_hot_gpu_host_is_bad_in_words_and_first_by_default(client):
+    doc = page(client, "/")
+    found = cards(doc)
+    alpha = found["alpha"]  # GPU 0 at 85 °C, broken.service failed (tests/support/webhub.py)
+    assert "bad" in alpha["class"] and alpha["data-severity"] == "bad"
+    said = conditions_of(alpha)
+    assert f"GPU 0 hot {HOT_GPU_C} °C" in said and "failed service: broken" in said
+    assert said[0] in ("alert firing: gpu-hot", "failed service: broken")  # bad, listed before a hot GPU
+    assert "GPU 1 hot" not in " ".join(said)
+    beta = found["beta"]  # up, no GPUs, nginx running: healthy
+    assert beta["data-severity"] == "ok" and "ok" in beta["class"] and beta.select_one(".worst") is None
+    assert doc.select_one("#fleet")["data-sort"] == "state"  # problems first unless asked otherwise
+    order = list(found)
+    assert order.index("alpha") < order.index("beta") and order.index("ghost") < order.index("beta")
+    assert order[:2] == ["alpha", "ghost"] or found["ghost"]["data-severity"] != "bad"  # ties by name
+
+
+def test_overview_card_shows_meters_and_each_gpu_without_hovering(client):
     alpha = cards(page(client, "/"))["alpha"]
     for metric in ("cpu", "mem", "disk"):
         meter = alpha.select_one(f'.meter[data-metric="{metric}"]')
         assert meter.select_one(".val").text.endswith(" %"), meter
         assert meter.select_one("b")["style"].startswith("--v:")
-    bars = alpha.select(".gpubars .mini")
-    assert len(bars) == 2 and "hot" in bars[0]["class"] and "hot" not in bars[1]["class"]
-    assert f"{HOT_GPU_C} °C" in bars[0]["title"]
-    assert alpha.select_one(".badge.bad").text.strip() == "1 failed service"
+    grid = [c.text for c in alpha.select(".gpus .gg > *")]
+    assert grid[:4] == ["GPU", "util %", "mem %", "°C"]
+    # tests/fakebin/nvidia-smi: card 0 at 37 %, 20480 of 81920 MiB, hot; card 1 idle
+    assert grid[4:8] == ["0", "37", "25", str(HOT_GPU_C)] and grid[8] == "1"
+    assert [i.text for i in alpha.select(".gg .hot")] == [str(HOT_GPU_C)]  # red: card 0 alone
+    assert alpha.select_one(".gpus > p").text.startswith("2 GPUs")
     seen = alpha.select_one("footer time[data-ago]")
     assert time.time() - float(seen["data-ago"]) < 30 and seen.text.endswith(" ago")
 
@@ -94,6 +120,7 @@ def test_overview_refresh_returns_only_the_fleet_section(client):
     assert root.name == "section" and root["id"] == "fleet"
     assert root["hx-trigger"] == "every 5s" and root["hx-get"] == "/"
     assert set(cards(doc)) == {"alpha", "beta", "ghost"}
+    assert doc.select_one("#fleet-sort") is None  # the menu comes along only after a sort link
 
 
 def test_overview_filters(client):
@@ -102,8 +129,90 @@ def test_overview_filters(client):
     assert set(cards(page(client, "/?state=problems"))) == {"alpha", "ghost"}  # failed service, unreachable
     assert set(cards(page(client, "/?state=up"))) == {"alpha", "beta"}
     assert page(client, "/?q=nothing-like-this").select_one("#fleet .empty").text.startswith("No host matches")
-    order = list(cards(page(client, "/?sort=state")))
-    assert order[0] == "ghost"
+    assert list(cards(page(client, "/?sort=name"))) == ["alpha", "beta", "ghost"]
+    assert list(cards(page(client, "/?sort=-name"))) == ["ghost", "beta", "alpha"]
+
+
+@pytest.mark.parametrize("query", ["sort=bogus", "view=bogus", "sort=-", "sort=%00", "view=table&sort=cpu%20x",
+                                   "sort=state&sort=name&view=cards&view=table"])
+def test_overview_bad_sort_or_view_is_a_notice_not_an_error(client, query):
+    doc = page(client, f"/?{query}")
+    notices = [n.text for n in doc.select("#fleet .notice[role=alert]")]
+    if "bogus" in query or "%" in query or query.endswith("-"):
+        assert len(notices) == 1 and notices[0].startswith("Unknown "), notices
+    assert doc.select("#fleet article.card, #fleet-rows tbody tr")
+
+
+def table(doc: BeautifulSoup) -> list[dict[str, str]]:
+    return [{"host": tr["data-host"], "severity": tr["data-severity"],
+             **{td["data-col"]: td.text.strip() for td in tr.select("td[data-col]")}}
+            for tr in doc.select("#fleet-rows tbody tr")]
+
+
+def test_table_view_a_row_per_host_with_units(client):
+    doc = page(client, "/?view=table")
+    assert doc.select_one("#fleet")["data-view"] == "table" and doc.select_one("#fleet article.card") is None
+    assert doc.select_one('#fleet-view input[value="table"]').has_attr("checked")
+    rows = {r["host"]: r for r in table(doc)}
+    assert set(rows) == {"alpha", "beta", "ghost"}
+    assert doc.select_one("#fleet [data-rows]").text == "3 of 3 hosts, problems first."
+    narrowed = page(client, "/?view=table&q=rack=a1&sort=-cpu").select_one("#fleet [data-rows]")
+    assert narrowed.text == "1 of 3 hosts, busiest CPU first, reversed."
+    alpha, beta = rows["alpha"], rows["beta"]
+    assert alpha["severity"] == "bad" and alpha["gpus"] == "2" and alpha["gpu_temp"] == f"{HOT_GPU_C} °C"
+    assert alpha["gpu_util"].endswith(" %") and alpha["cpu"].endswith(" %") and alpha["mem"].endswith(" %")
+    assert alpha["disk"].endswith(" %") and alpha["disk"].startswith("/")
+    assert alpha["net_in"].endswith("/s") and alpha["net_out"].endswith("/s")
+    assert beta["gpus"] == beta["gpu_util"] == beta["gpu_temp"] == "–"  # gpu: off: nothing, not 0
+    assert rows["ghost"]["cpu"] == "–"
+    heads = [a["data-sort-link"] for a in doc.select("#fleet-rows thead a")]
+    assert heads == list(fv.SORT_COLUMNS)
+    assert doc.select_one('#fleet-rows th[aria-sort="ascending"] a')["data-sort-link"] == "state"
+
+
+def _sorted_as(rows: list[dict[str, str]], column: str, descending: bool) -> bool:
+    """Whether the rows' shown values are in order (numbers by value; dashes and "never" last)."""
+    scale = {"%": 1, "°C": 1, "B/s": 1, "kB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9}
+
+    def value(text: str) -> float:  # "/data 25 %", "85 °C", "2.5 MB/s", "2"
+        words = text.split()
+        return float(words[-2]) * scale[words[-1]] if len(words) >= 2 else float(text)
+    known = [value(r[column]) for r in rows if r[column] not in ("–", "never")]
+    missing = [i for i, r in enumerate(rows) if r[column] in ("–", "never")]
+    assert missing == list(range(len(rows) - len(missing), len(rows))), (column, rows)
+    return known == sorted(known, reverse=descending)
+
+
+@pytest.mark.parametrize("column", [c for c in fv.SORT_COLUMNS if c not in ("state", "name", "labels", "seen")])
+def test_table_sorts_by_each_number_column_both_ways(client, column):
+    descending = fv.SORT_COLUMNS[column][2] == "descending"
+    doc = page(client, f"/?view=table&sort={column}")
+    assert doc.select_one(f'#fleet-rows th[aria-sort="{"descending" if descending else "ascending"}"] a')[
+        "data-sort-link"] == column
+    assert _sorted_as(table(doc), column, descending)
+    flipped = page(client, f"/?view=table&sort=-{column}")
+    assert _sorted_as(table(flipped), column, not descending)
+    link = doc.select_one(f'#sort-{column}')["href"]
+    assert f"sort=-{column}" in link and "view=table" in link  # clicking the active heading flips the order
+
+
+def test_table_sorts_by_state_name_labels_and_last_seen_and_filters(client):
+    hosts = lambda q: [r["host"] for r in table(page(client, f"/?view=table&{q}"))]  # noqa: E731
+    assert hosts("sort=name") == ["alpha", "beta", "ghost"] and hosts("sort=-name") == ["ghost", "beta", "alpha"]
+    assert hosts("sort=labels")[0] == "alpha"  # the only host with labels; the others after, by name
+    assert hosts("sort=state")[-1] == "beta"
+    assert hosts("sort=seen")[-1] == "ghost"  # never seen: last
+    assert hosts("q=rack=a1") == ["alpha"] and hosts("state=problems&sort=name") == ["alpha", "ghost"]
+    assert page(client, "/?view=table&q=nothing-like-this").select_one("#fleet .empty") is not None
+
+
+def test_table_sort_link_brings_the_sort_menu_along(client):
+    resp = client.get("/?view=table&sort=cpu", headers={**client.headers, "HX-Request": "true",
+                                                         "HX-Target": "fleet", "HX-Trigger": "sort-cpu"})
+    doc = BeautifulSoup(resp.text, "html.parser")
+    menu = doc.select_one("select#fleet-sort[hx-swap-oob]")
+    assert menu.select_one("option[selected]")["value"] == "cpu"
+    assert doc.select_one("#fleet")["data-view"] == "table"
 
 
 # --------------------------------------------------------------------------- host page
@@ -150,7 +259,7 @@ def test_host_page_disk_table_shows_available_and_exact_used_pct(client):
 
 
 def test_host_without_gpus_says_so(client):
-    assert cards(page(client, "/"))["beta"].select_one(".gpubars") is None
+    assert cards(page(client, "/"))["beta"].select_one(".gpus") is None
     doc = page(client, "/hosts/beta")
     assert doc.select_one("#gpus .empty").text.strip() == "No GPU" and doc.select_one("#gpus table") is None
     assert doc.select_one('.tile[data-tile="gpus"]') is None and doc.select_one('.tile[data-tile="cpu"]')

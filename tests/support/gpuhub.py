@@ -106,15 +106,20 @@ def inventory_hosts() -> list[dict]:
              **({"gpu": "off"} if h == "cpu-box" else {})} for h, labels in LABELS.items()]
 
 
+def serve_web_only(db_path: Path, hosts: list[dict], wait_s: float = 30.0, **defaults) -> HubProcess:
+    """`fleetwatch serve --web-only` over a seeded database, with the page tests' users (USERS) added."""
+    for name, (role, password) in USERS.items():
+        make_user(f"sqlite:///{db_path}", name, role, password)
+    inventory = write_inventory(db_path.parent / "hosts.yaml", hosts, **defaults)
+    return HubProcess(inventory, db_path, extra=["--web-only"]).start(wait_s)
+
+
 def start_gpu_hub(tmp: Path) -> GpuHub:
     now = time.time()
     db_path = tmp / "gpus.db"
     seed(f"sqlite:///{db_path}", now)
-    for name, (role, password) in USERS.items():
-        make_user(f"sqlite:///{db_path}", name, role, password)
-    inventory = write_inventory(tmp / "hosts.yaml", inventory_hosts())
-    hub = HubProcess(inventory, db_path, extra=["--web-only"]).start()
-    return GpuHub(hub=hub, inventory=inventory, now=now)
+    hub = serve_web_only(db_path, inventory_hosts())
+    return GpuHub(hub=hub, inventory=hub.inventory, now=now)
 
 
 def stop_gpu_hub(gpu_hub: GpuHub) -> None:

@@ -15,8 +15,8 @@ ROOT = TESTS.parent
 ROOMS = ("unit", "integration", "browser")
 # Every module of tests/support is in one of these two sets, so that a new one is sorted when it is added.
 STARTS_THINGS = {  # start a process or a server, or talk to one over the network
-    "apphub", "browser", "gpuhub", "http_receiver", "hubproc", "pg", "prometheus_server", "proxy_helpers", "sshd",
-    "webhub", "webload",
+    "apphub", "bighub", "browser", "gpuhub", "http_receiver", "hubproc", "pg", "prometheus_server",
+    "proxy_helpers", "sshd", "webhub", "webload",
 }
 PURE_SUPPORT: set[str] = {"waiting"}  # plain helpers a unit test may import
 # What a unit test has no use for: processes, sockets, servers, a browser, PostgreSQL.

@@ -29,12 +29,20 @@ def test_every_number_carries_its_unit(name, value, text):
     assert t.templates.env.filters[name](value) == text
 
 
-def test_gpu_bars_escape_and_mark_hot_cards():
-    bars = [SimpleNamespace(index=0, util_pct=50.0, temperature_c=85.0, hot=True),
-            SimpleNamespace(index='"><script>', util_pct=None, temperature_c=None, hot=False)]
-    html = str(t.gpu_bars(bars))
-    assert html.count('class="mini hot"') == 1 and "<script>" not in html and "--v:50%" in html
-    assert html.count('class="mini na"') == 1 and "utilisation not reported" in html  # not an idle card's bar
+def test_gpu_grid_escapes_and_shows_every_value_without_hovering():
+    rows = [[SimpleNamespace(index=0, util_pct=50.0, mem_pct=25.0, temperature_c=85.0, hot=True, lost=False),
+             SimpleNamespace(index='"><script>', util_pct=None, mem_pct=None, temperature_c=None, hot=False,
+                             lost=False),
+             SimpleNamespace(index=2, util_pct=None, mem_pct=None, temperature_c=None, hot=False, lost=True)]]
+    html = str(t.gpu_grid(rows))
+    assert "<script>" not in html and "--v:50%" in html
+    from bs4 import BeautifulSoup
+    cells = [c.text for c in BeautifulSoup(html, "html.parser").select(".gg > *")]
+    assert cells[:4] == ["GPU", "util %", "mem %", "°C"]  # the units, once a grid
+    assert cells[4:8] == ["0", "50", "25", "85"]
+    assert cells[9:12] == ["–", "–", "–"]  # not reported: a dash, not 0
+    assert cells[12:] == ["2", "lost", "–", "–"]
+    assert html.count('class="hot"') == 1 and 'title="utilisation not reported"' in html
 
 
 # --------------------------------------------------------------------------- the host form
@@ -126,7 +134,11 @@ def test_card_caps_gpu_bars_and_flags_problems():
     card = host_card(_spec(), HostNow(id="h1", state="up", report=report))
     assert card.mem_pct == 25.0 and (card.disk_pct, card.disk_mount) == (91.0, "/data")
     assert len(card.gpus) == MAX_GPU_BARS and card.gpu_more == 4 and card.gpus[3].hot and not card.gpus[2].hot
+    assert [len(r) for r in card.gpu_rows] == [8, 8]
     assert card.failed_services == ("a.service",) and card.troubled and card.state_class == "ok"
+    assert card.severity == "bad" and card.worst.text == "failed service: a"
+    assert [c.text for c in card.others] == ["GPU 3 hot 85 °C", "disk /data 91 %"]
+    assert card.gpu_temp_max == 85.0 and card.gpu_util_mean is None  # no card reported a utilisation
 
 
 def test_card_shows_gpus_not_answering_and_the_fullest_card():
@@ -143,8 +155,10 @@ def test_card_shows_gpus_not_answering_and_the_fullest_card():
     card, doc = card_html(HostReport("h1", "up", 0.0, {}, gpus=gpus).to_dict())
     assert (card.gpu_unanswered, card.gpu_mem_fullest_pct) == (1, 100.0)
     assert doc.select_one("[data-gpu-unanswered]").text == "1 not answering"
-    assert doc.select_one(".gpubars > span")["title"] == "fullest card's memory 100 % used"
-    assert [b["class"] for b in doc.select(".mini")] == [["mini"], ["mini"], ["mini", "na"]]
+    assert doc.select_one(".gpus > p > span")["title"] == "fullest card's memory 100 % used"
+    util = [b.find_next_sibling() for b in doc.select(".gg b")]
+    assert [u.text for u in util] == ["10", "90", "–"] and util[2]["class"] == ["na"]
+    assert card.gpu_util_mean == 50.0 and doc.select_one("article")["id"] == "card-h1"
     card, doc = card_html(HostReport("h1", "up", 0.0, {}, gpus=gpus[:2]).to_dict())
     assert card.gpu_unanswered == 0 and doc.select_one("[data-gpu-unanswered]") is None
 
