@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from webapp import errors
+from webapp import errors, i18n
 from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
 from webapp.fleet_source import FleetSource
@@ -15,7 +15,7 @@ from webapp.gate import WebGate
 from webapp.api import alerts, events, gpus, health, history, metrics, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
 from webapp.pages import gpus as gpus_page, overview
-from webapp.pages import api_docs, login, servers as servers_page
+from webapp.pages import api_docs, lang, login, servers as servers_page
 from webapp.templating import STATIC_DIR
 
 API_DESCRIPTION = """Agentless monitoring of Linux (GPU) servers over persistent SSH.
@@ -68,6 +68,7 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
     app.state.metrics_public = metrics_public
     errors.install(app)
     app.add_middleware(WebGate)
+    app.add_middleware(i18n.PickLanguage)  # the request's language for every handler (webapp/i18n.py)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_schema() -> JSONResponse:
@@ -78,7 +79,7 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
     for module in (servers, proxy, timeseries, history, events, alerts, gpus, health, metrics):
         app.include_router(module.router)
     for module in (login, overview, hosts, gpus_page, compare, history_page, events_page, alerts_page,
-                   servers_page):
+                   servers_page, lang):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

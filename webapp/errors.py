@@ -10,6 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schema import db_health
+from webapp import i18n
+from webapp.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,10 @@ def _validation_detail(exc: RequestValidationError) -> list[dict]:
     return out
 
 
-TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 413: "Request too large", 422: "Invalid input",
-          500: "Internal error", 503: "Unavailable"}
+TITLES = {400: N_("Bad request"), 403: N_("Not allowed"), 404: N_("Not found"), 413: N_("Request too large"),
+          422: N_("Invalid input"), 500: N_("Internal error"), 503: N_("Unavailable")}
+CRASHED = N_("internal error in the hub; the hub's log has the details")
+STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))  # Starlette's own details, translated on pages
 
 
 def _wants_page(req: Request) -> bool:
@@ -42,12 +46,17 @@ def _error(req: Request, detail, status_code: int, headers=None) -> Response:
     if _wants_page(req):
         from webapp.templating import render  # templates import this module's neighbours; load late
 
-        message = detail if isinstance(detail, str) else "; ".join(
-            f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" if isinstance(d, dict) else str(d)
-            for d in detail)
+        token = i18n.activate(i18n.request_lang(req))  # the crash handler runs outside i18n.PickLanguage
+        try:  # a detail the catalogue has (ours, Starlette's "Not Found") in the page's language
+            message = gettext(detail) if isinstance(detail, str) else "; ".join(
+                f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" if isinstance(d, dict) else
+                str(d) for d in detail)
+            title = gettext(TITLES[status_code]) if status_code in TITLES else \
+                gettext("Error %(code)s") % {"code": status_code}
+        finally:
+            i18n.deactivate(token)
         return render(req, "error.html", {"page": "", "status_code": status_code, "message": message,
-                                          "title": TITLES.get(status_code, f"Error {status_code}")},
-                      status_code=status_code)
+                                          "title": title}, status_code=status_code)
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
@@ -92,4 +101,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(req: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", req.method, req.url.path)
-        return _error(req, "internal error in the hub; the hub's log has the details", 500)
+        return _error(req, CRASHED, 500)

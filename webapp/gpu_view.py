@@ -12,13 +12,14 @@ from sqlmodel import Session
 from schema import fleet as fleet_state
 from schema.gpu_fleet import GpuCard, UserDay, fleet_cards, user_days
 from webapp.fleet_source import FleetSource
+from webapp.i18n import N_
 
 DAY = 86400
 DAY_CHOICES = (1, 7, 30)  # the per-user table's selector
 DEFAULT_DAYS = 7
 MAX_DAYS = 400  # the hourly sums are kept as long as the hourly rows (2 years); a page of 400 days is plenty
 DEFAULT_SORT = "host"
-EMPTY = "No GPUs seen yet: hosts with gpu: auto or nvidia and nvidia-smi installed appear here."
+EMPTY = N_("No GPUs seen yet: hosts with gpu: auto or nvidia and nvidia-smi installed appear here.")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from webapp.i18n import gettext
+
 FREE_FAILURES = 3  # tries before any delay
 LOCK_AFTER = 10  # failures in a row before a lock
 DELAY_STEP_S = 1.0  # the 4th failure waits 1 s before answering, the 5th 2 s, ... up to MAX_DELAY_S
@@ -57,11 +59,11 @@ class LoginThrottle:
         now (`succeeded` forgets it); `release` when its answer is sent."""
         wait = self.locked_for(client, now)
         if wait > 0:
-            return Refusal(wait, f"Too many failed logins from your address: try again in {max(1, round(wait / 60))} "
-                                 "min.")
+            return Refusal(wait, gettext("Too many failed logins from your address: try again in %(minutes)s min.")
+                           % {"minutes": max(1, round(wait / 60))})
         if client in self._in_flight:
-            return Refusal(0.0, "Another login from your address is being checked: wait for its answer, then try "
-                                "again.")
+            return Refusal(0.0, gettext("Another login from your address is being checked: wait for its answer, "
+                                        "then try again."))
         self._in_flight.add(client)
         return Reservation(self.failed(client, now))
 

@@ -10,6 +10,8 @@ from markupsafe import Markup, escape
 
 from schema.timeutil import iso
 from schema.units_format import MISSING, format_bytes, format_duration, format_rate, format_value
+from webapp import i18n
+from webapp.i18n import N_, gettext
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -18,9 +20,16 @@ UPLOT_JS = "vendor/uPlot-1.6.32.min.js"
 UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
 DASH = MISSING  # shown where a value is unknown
 
-NAV = (("overview", "/", "Overview"), ("gpus", "/gpus", "GPUs"), ("compare", "/compare", "Compare"),
-       ("history", "/history", "History"), ("events", "/events", "Events"), ("alerts", "/alerts", "Alerts"),
-       ("servers", "/servers", "Servers"))
+NAV = (("overview", "/", N_("Overview")), ("gpus", "/gpus", N_("GPUs")), ("compare", "/compare", N_("Compare")),
+       ("history", "/history", N_("History")), ("events", "/events", N_("Events")),
+       ("alerts", "/alerts", N_("Alerts")), ("servers", "/servers", N_("Servers")))
+
+
+class TranslatedNav:
+    """NAV with its labels in the request's language, translated as base.html loops over it."""
+
+    def __iter__(self):
+        return iter([(key, href, gettext(label)) for key, href, label in NAV])
 
 
 def pct(value: float | None, digits: int = 0) -> str:
@@ -33,11 +42,17 @@ def temp(value: float | None) -> str:
 
 def metric(value: Any, unit: str) -> str:
     """A catalogue metric's value by its unit (collector/metrics/catalogue.py)."""
-    return format_value(value, unit)
+    return format_value(value, unit, lang=i18n.current())
+
+
+def duration(seconds: float | None) -> str:
+    return format_duration(seconds, lang=i18n.current())
 
 
 def ago(seconds: float | None) -> str:
-    return "never" if seconds is None else f"{format_duration(seconds)} ago"
+    if seconds is None:
+        return gettext("never")
+    return gettext("%(duration)s ago") % {"duration": duration(seconds)}
 
 
 def iso_utc(ts: float | None) -> str:
@@ -97,12 +112,25 @@ def _who(request: Request) -> dict[str, Any]:
             "is_admin": principal is not None and principal.is_admin}
 
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_who])
+def _lang(request: Request) -> dict[str, Any]:
+    """The page's language: `lang` (en, zh) and `html_lang` for <html lang>; the switch links to /lang/{code}."""
+    lang = i18n.current()
+    return {"lang": lang, "html_lang": i18n.HTML_LANGS[lang]}
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_who, _lang])
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template indentation in the output
+# {% trans %} and _(): the request's language (webapp/i18n.py); docs/i18n.md has the recipe
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.policies["ext.i18n.trimmed"] = True  # a trans block's whitespace runs are one space, as HTML shows
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext,
+                                         npgettext=i18n.npgettext)
 templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=temp,
-                             duration=format_duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
-                             gpu_grid=gpu_grid, conditions_text=conditions_text)
-templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
+                             duration=duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
+                             gpu_grid=gpu_grid, conditions_text=conditions_text, word=i18n.word,
+                             number=i18n.format_number, datetime=i18n.format_datetime, date=i18n.format_date)
+templates.env.globals.update(NAV=TranslatedNav(), HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH,
+                             LANGS=i18n.LANGS)
 
 
 def is_htmx(request: Request) -> bool:
@@ -114,5 +142,12 @@ def htmx_target(request: Request) -> str | None:
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200):
-    """A whole page or one partial; every template gets the request and the active nav item."""
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    """A whole page or one partial in the request's language; every template gets the request and the active
+    nav item."""
+    token = i18n.activate(i18n.request_lang(request))  # error pages are rendered outside i18n.PickLanguage
+    try:
+        response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    finally:
+        i18n.deactivate(token)
+    response.headers.append("Vary", "Accept-Language, Cookie")  # the same URL answers in either language
+    return response

@@ -8,6 +8,7 @@ from schema.event_queries import query_events
 from schema.models import EVENT_TYPES
 from webapp.api.params import id_list
 from webapp.deps import FleetDep, SessionDep
+from webapp.i18n import gettext
 from webapp.pages.common import fetch_page, url_with
 from webapp.pages.compare import all_host_ids
 from webapp.templating import htmx_target, render
@@ -31,7 +32,8 @@ def events_page(request: Request, fleet: FleetDep, session: SessionDep, type: li
                                                                 offset=offset), page, PER_PAGE)
     context = {"page": "events", "rows": result.rows, "pager": pg, "types": EVENT_TYPES, "chosen_types": types,
                "hosts": all_host_ids(fleet, session), "chosen_hosts": hosts, "severity": SEVERITY,
-               "problem": f"unknown event type(s) ignored: {', '.join(unknown)}" if unknown else None,
+               "problem": gettext("unknown event type(s) ignored: %(types)s") % {"types": ", ".join(unknown)}
+               if unknown else None,
                "url_with": lambda **kw: url_with(request, **kw)}
     name = "_events_table.html" if htmx_target(request) == "events-table" else "events.html"
     return render(request, name, context)

@@ -7,7 +7,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from schema.gpu_fleet import CARD_SORTS
 from webapp.deps import FleetDep, SessionDep
+from webapp.i18n import gettext, pgettext
 from webapp.fleet_view import GPU_HOT_C
 from webapp.gpu_view import DAY_CHOICES, DEFAULT_DAYS, DEFAULT_SORT, EMPTY, MAX_DAYS, cards_now, day_span, user_rows
 from webapp.pages.common import url_with
@@ -23,6 +25,13 @@ SORT_COLUMNS = {"host": ("Host", "ascending"), "util": ("Util", "ascending"),
                 "user": ("Users", "ascending"), "since": ("Busy since", "ascending")}
 
 
+def sort_columns() -> dict[str, tuple[str, str]]:
+    """SORT_COLUMNS with the headings in the request's language ("Memory" is the card's: 显存, not 内存)."""
+    headings = {"host": gettext("Host"), "util": gettext("Util"), "memory": pgettext("GPU", "Memory"),
+                "temperature": gettext("Temp."), "user": gettext("Users"), "since": gettext("Busy since")}
+    return {key: (headings[key], order) for key, (_heading, order) in SORT_COLUMNS.items()}
+
+
 @router.get("/gpus", response_class=HTMLResponse)
 def gpus_page(request: Request, fleet: FleetDep, session: SessionDep, q: str = "", sort: str = DEFAULT_SORT):
     """Every GPU of the fleet; htmx refreshes ask for the `#gpu-table` section alone."""
@@ -30,13 +39,15 @@ def gpus_page(request: Request, fleet: FleetDep, session: SessionDep, q: str = "
     problem = None
     try:
         found = cards_now(fleet, session, now, query=q, sort=sort)
-    except ValueError as exc:
-        problem, sort = str(exc), DEFAULT_SORT
+    except ValueError:
+        problem = gettext("unknown sort %(sort)r; allowed: %(allowed)s") % {"sort": sort,
+                                                                             "allowed": ", ".join(CARD_SORTS)}
+        sort = DEFAULT_SORT
         found = cards_now(fleet, session, now, query=q, sort=sort)
     session.close()  # the connection goes back before the render
     partial = htmx_target(request) == "gpu-table"
     context = {"page": "gpus", "cards": found.cards, "seen": found.seen, "q": q, "sort": sort, "problem": problem,
-               "columns": SORT_COLUMNS, "empty": EMPTY, "hot_c": GPU_HOT_C, "now": now, "refresh_s": REFRESH_S,
+               "columns": sort_columns(), "empty": gettext(EMPTY), "hot_c": GPU_HOT_C, "now": now, "refresh_s": REFRESH_S,
                "partial": partial, "url_with": lambda **kw: url_with(request, **kw)}
     return render(request, "_gpu_table.html" if partial else "gpus.html", context)
 

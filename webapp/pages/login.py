@@ -14,6 +14,7 @@ from sqlmodel import Session
 from schema import auth
 from webapp.auth import SESSION_COOKIE, SESSION_TTL_S, current
 from webapp.login_throttle import LoginThrottle, Refusal
+from webapp.i18n import gettext
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -82,7 +83,7 @@ async def login(request: Request):
             await asyncio.sleep(verdict.delay_s)  # still holding this address's one slot
             no_users = await anyio.to_thread.run_sync(_no_users, request)
             return _page(request, next_url=next_url, name=name, status_code=401, no_users=no_users,
-                         problem="Wrong name or password.")
+                         problem=gettext("Wrong name or password."))
     finally:
         throttle.release(client)
     throttle.succeeded(client)

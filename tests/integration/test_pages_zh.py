@@ -1,0 +1,176 @@
+"""The pages in Simplified Chinese (issue 18 item 7) from a real `fleetwatch serve`: Accept-Language and the
+fw_lang cookie pick the language, /lang/{code} sets the cookie without an open redirect, English stays English.
+
+The live hub of tests/support/webhub.py (events, a firing alert) and the web-only GPU hub of
+tests/support/gpuhub.py (reports known to the second), as tests/integration/test_pages.py and
+test_gpu_pages.py read them.
+"""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+
+from tests.integration.test_gpu_pages import _client  # an admin token's client of a hub
+
+HTML = {"Accept": "text/html"}
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+CJK = re.compile("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+NAV_ZH = ["总览", "GPU", "对比", "历史", "事件", "告警", "服务器", "API"]
+
+
+@pytest.fixture(scope="module")
+def client(web_hub):
+    with _client(web_hub) as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def no_language_cookie(client):
+    """Every test starts without the cookie a switch test left in the module's client."""
+    client.cookies.clear()
+
+
+@pytest.fixture(scope="module")
+def gpus(gpu_hub):
+    with _client(gpu_hub) as c:
+        yield c
+
+
+def page(client, path: str, status: int = 200, headers=None, cookies=None) -> tuple[BeautifulSoup, httpx.Response]:
+    headers = {**(headers or {}), **({"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {})}
+    resp = client.get(path, headers=headers)
+    assert resp.status_code == status, resp.text[:2000]
+    assert resp.headers["content-type"].startswith("text/html") and "Traceback" not in resp.text
+    return BeautifulSoup(resp.text, "html.parser"), resp
+
+
+def text(node) -> str:
+    return " ".join(node.get_text(" ").split())
+
+
+# --------------------------------------------------------------------------- choosing the language
+def test_events_in_chinese_by_accept_language(client):
+    doc, resp = page(client, "/events", headers=ZH)
+    assert "Accept-Language" in resp.headers["vary"]
+    assert doc.select_one("h1").text == "事件" and doc.title.text.startswith("事件")
+    assert [a.text for a in doc.select("header nav a")] == NAV_ZH  # NAV, translated as base.html renders it
+    assert [th.text for th in doc.select("#event-rows thead th")] == ["时间", "主机", "类型", "对象", "详情"]
+    down = doc.select_one('#event-rows tr[data-type="host_down"] .badge')
+    assert down is not None and down.text == "主机宕机"  # the type's value stays English in data-type
+    assert re.fullmatch(r"事件 1–50，共 [\d,]+ 条 · 第 1/\d+ 页", text(doc.select_one(".pager span")))
+    assert doc.select_one('.pager a[rel="next"]').text == "更早 →"
+    options = {o["value"]: o.text for o in doc.select('select[name="type"] option')}
+    assert options["gpu_hot"] == "GPU 过热" and options["host_up"] == "主机恢复"
+    bogus, _ = page(client, "/events?type=bogus", headers=ZH)
+    assert bogus.select_one("[role=alert]").text == "已忽略未知的事件类型：bogus"  # worded in Python
+
+
+def test_alerts_in_chinese_by_accept_language(client):
+    doc, _ = page(client, "/alerts", headers={"Accept-Language": "zh-Hans"})
+    assert doc.select_one("h1").text == "告警"
+    assert doc.select_one("#alert-rules h2").text == "规则（1）"
+    rule = doc.select_one('#rule-rows tr[data-rule="gpu-hot"]')
+    assert rule.select_one(".badge").text == "严重"
+    assert doc.select_one("#notifiers h2").text == "通知渠道（0）"
+    assert doc.select_one("#notifiers .empty").text.startswith("没有通知渠道：告警只显示在这里")
+    assert doc.select_one("#notifiers .empty code").text == "notifiers:"  # markup inside a message stays markup
+    assert doc.select_one("#silences h2").text.startswith("生效中的静默（")
+    firing = doc.select_one('#alert-rows tr[data-state="firing"]')
+    if firing is not None:  # alpha's hot GPU fires at its first poll
+        assert firing.select_one(".badge").text == "告警中"
+        button = firing.select_one("button")
+        assert button.text == "静默 1 小时" and button["title"] == "一小时内不再发送此规则、主机和对象的通知"
+
+
+def test_the_cookie_wins_over_the_header(client):
+    doc, _ = page(client, "/alerts", headers={"Accept-Language": "en-US,en"}, cookies={"fw_lang": "zh"})
+    assert doc.select_one("h1").text == "告警"
+    doc, _ = page(client, "/events", headers=ZH, cookies={"fw_lang": "en"})
+    assert doc.select_one("h1").text == "Events" and not CJK.search(doc.get_text())
+    doc, _ = page(client, "/events", headers=ZH, cookies={"fw_lang": "fr"})  # not a language of the hub: ignored
+    assert doc.select_one("h1").text == "事件"
+
+
+@pytest.mark.parametrize("path", ["/events", "/alerts", "/gpus", "/gpus/users", "/no-such-page"])
+@pytest.mark.parametrize("headers", [{}, {"Accept-Language": "zh-TW"}, {"Accept-Language": "en-GB,fr;q=0.5"}])
+def test_english_pages_hold_no_chinese(client, path, headers):
+    doc, _ = page(client, path, headers=headers, status=404 if path == "/no-such-page" else 200)
+    assert not CJK.search(doc.get_text()), path
+    assert [a.text for a in doc.select("header nav a")][:2] == ["Overview", "GPUs"]
+
+
+# --------------------------------------------------------------------------- the switch
+def test_the_switch_sets_the_cookie_and_goes_back(client):
+    resp = client.get("/lang/zh", params={"next": "/alerts?page=1"})
+    assert resp.status_code == 303 and resp.headers["location"] == "/alerts?page=1"
+    cookie = resp.headers["set-cookie"]
+    assert cookie.startswith("fw_lang=zh;") and "Path=/" in cookie and "Max-Age=" in cookie
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    doc, _ = page(client, "/alerts", cookies={"fw_lang": "zh"})
+    assert doc.select_one("h1").text == "告警"
+    back = client.get("/lang/en")
+    assert back.status_code == 303 and back.headers["location"] == "/" and "fw_lang=en;" in back.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example",
+                                    "evil.example", "javascript:alert(1)"])
+def test_the_switch_is_no_open_redirect(client, target):
+    resp = client.get("/lang/zh", params={"next": target})
+    assert resp.status_code == 303 and resp.headers["location"] == "/"
+
+
+def test_an_unknown_language_is_a_404_page_in_the_page_language(client):
+    doc, _ = page(client, "/lang/xx", status=404, headers=ZH)
+    assert doc.select_one("h1").text == "未找到"
+    assert doc.select_one("[role=alert]").text == "没有这种语言：xx。"
+    assert doc.select_one("main a[href='/']").text == "返回总览"
+    resp = client.get("/lang/xx", headers={"Accept": "application/json"})
+    assert resp.status_code == 404 and resp.json() == {"detail": "No such language: xx."}
+
+
+def test_error_pages_in_chinese(client):
+    doc, _ = page(client, "/no-such-page", status=404, headers=ZH)
+    assert doc.select_one("h1").text == "未找到" and doc.select_one("[role=alert]").text == "未找到"
+    doc, _ = page(client, "/events?page=abc", status=422, headers=ZH)
+    assert doc.select_one("h1").text == "输入无效"
+
+
+def test_the_login_page_in_chinese(web_hub):
+    with httpx.Client(base_url=web_hub.url, timeout=30, headers={**HTML, **ZH}) as anonymous:
+        doc, _ = page(anonymous, "/login")
+    assert doc.select_one("h1").text == "登录 fleetwatch"
+    assert [label.text for label in doc.select("#login-form label")] == ["用户名", "密码"]
+    assert doc.select_one("#login-form button").text == "登录"
+
+
+# --------------------------------------------------------------------------- the GPU pages
+def test_the_gpu_page_in_chinese(gpus):
+    doc, _ = page(gpus, "/gpus", headers=ZH)
+    assert doc.select_one("h1").text == "GPU"
+    heads = [" ".join(th.text.split()) for th in doc.select("#gpu-rows thead th")]
+    assert heads == ["主机 ▲", "标签", "卡号", "型号", "利用率", "显存", "温度", "功率 / 上限", "用户", "进程", "占用时长"]
+    held = doc.select_one('#gpu-rows tr[data-host="gpu-a"][data-card="1"] [data-tag="held-idle"]')
+    assert held.text.startswith("占用但空闲 · 45 分") and held["title"].startswith("自 20")
+    busy = doc.select_one('#gpu-rows tr[data-host="gpu-a"][data-card="0"]')
+    assert busy.select_one('[data-col="since"] time').text == "3 小时 12 分"
+    assert " ".join(busy.select_one('[data-col="memory"]').get_text(" ").split()) == "29.3 GiB / 80.0 GiB (37 %)"
+    assert busy.select_one('[data-col="temperature"]').text == "71 °C"  # units stay as they are
+    assert text(doc.select_one("#gpu-table .muted")) == "显示 4 张卡，共 4 张。"
+    assert doc.select_one('input[name="q"]')["placeholder"] == "主机、标签=值、型号、用户、进程"
+    bad, _ = page(gpus, "/gpus?sort=nope", headers=ZH)
+    assert bad.select_one("[role=alert]").text.startswith("未知的排序方式 'nope'；可用：host, util")
+
+
+def test_the_gpu_users_page_in_chinese(gpus):
+    doc, _ = page(gpus, "/gpus/users", headers=ZH)
+    assert doc.select_one("h1").text == "每用户 GPU 小时"
+    heads = [th.text for th in doc.select("#gpu-user-rows thead th")]
+    assert heads == ["日期 (UTC)", "主机", "用户", "GPU 小时 (GPU-h)", "显存 (GiB-h)", "观测时长 (小时)"]
+    alice = doc.select_one('#gpu-user-rows tr[data-user="alice"] [data-col="gpu-hours"]')
+    assert alice.text == "2.00 GPU-h"
+    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 00:00:00 至 .+（UTC 日），共 \d+ 行，合计 [\d,.]+ GPU-h",
+                        text(doc.select_one("#gpu-users .pager span")))
+    assert [o.text for o in doc.select('select[name="days"] option')] == ["1 天", "7 天", "30 天"]
