@@ -134,7 +134,8 @@ def edit_controls(html: str) -> list[str]:
     - a form whose method is not GET (except logging in and out);
     - an element that sends htmx's hx-post, hx-put, hx-patch or hx-delete, or a button's formmethod;
     - a link, form action or hx-get to an edit page: /servers/new, /servers/ID/edit, /servers/ID/discover;
-    - a form field outside any form (the edit form's pieces, like discovered services' checkboxes).
+    - a form field outside any form (the edit form's pieces, like discovered services' checkboxes), except a
+      `data-browser-only` one: a setting the browser keeps for itself (the theme switch) changes nothing on the hub.
     """
     doc = BeautifulSoup(html, "html.parser")
     found = []
@@ -147,7 +148,8 @@ def edit_controls(html: str) -> list[str]:
             found.append(f"formmethod {el['formmethod']} {el.get('formaction')}")
         found += [f"link {el[attr]}" for attr in LINK_ATTRS
                   if el.has_attr(attr) and EDIT_PAGE.match(urlsplit(el[attr]).path)]
-        if el.name in ("input", "select", "textarea") and el.find_parent("form") is None:
+        if el.name in ("input", "select", "textarea") and el.find_parent("form") is None \
+                and not (el.has_attr("data-browser-only") and not el.get("name")):
             found.append(f"field {el.get('name')} outside a form")
     return found
 
