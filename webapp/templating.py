@@ -9,11 +9,13 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from schema.timeutil import iso
+from webapp.live_feed import live_token
 from schema.units_format import MISSING, format_bytes, format_duration, format_rate, format_value
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 HTMX = "vendor/htmx-2.0.11.min.js"
+HTMX_SSE = "vendor/htmx-ext-sse-2.2.4.min.js"  # htmx's SSE extension, for the pages' live streams
 UPLOT_JS = "vendor/uPlot-1.6.32.min.js"
 UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
 DASH = MISSING  # shown where a value is unknown
@@ -83,7 +85,8 @@ templates.env.trim_blocks = templates.env.lstrip_blocks = True  # no template in
 templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=temp,
                              duration=format_duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
                              gpu_bars=gpu_bars)
-templates.env.globals.update(NAV=NAV, HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH)
+templates.env.globals.update(NAV=NAV, HTMX=HTMX, HTMX_SSE=HTMX_SSE, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH,
+                             live_token=live_token)
 
 
 def is_htmx(request: Request) -> bool:
