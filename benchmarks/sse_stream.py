@@ -203,13 +203,16 @@ def polling_lag(streams: int, seconds: float) -> dict:
             cookie = login(hub.port, "loader", "correct horse battery").split("=", 1)[1]
             base = f"http://127.0.0.1:{hub.port}"
             for label, n in (("no streams", 0), (f"{streams} streams", streams)):
-                since = time.time()
-                if n:
+                if n:  # the page loads and connects first: measured once every stream is open
                     with httpx.Client(base_url=base, cookies={"fleetwatch_session": cookie}, timeout=30) as c:
                         urls = [_stream_url(c) for _ in range(n)]
-                    asyncio.run(_streams(base, cookie, urls, seconds))
-                else:
-                    time.sleep(seconds)
+                    holder = threading.Thread(target=lambda: asyncio.run(_streams(base, cookie, urls, seconds + 10)))
+                    holder.start()
+                    time.sleep(10)
+                since = time.time()
+                time.sleep(seconds)
+                if n:
+                    holder.join()
                 until = time.time()
                 time.sleep(1.5)
                 gaps = {}
