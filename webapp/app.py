@@ -12,10 +12,11 @@ from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
 from webapp.fleet_source import FleetSource
 from webapp.gate import WebGate
+from webapp.live_feed import Feed, note_version
 from webapp.api import alerts, events, gpus, health, history, metrics, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
 from webapp.pages import gpus as gpus_page, overview
-from webapp.pages import api_docs, lang, login, servers as servers_page
+from webapp.pages import api_docs, lang, login, servers as servers_page, stream
 from webapp.templating import STATIC_DIR
 
 API_DESCRIPTION = """Agentless monitoring of Linux (GPU) servers over persistent SSH.
@@ -54,18 +55,20 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
         try:
             yield
         finally:
+            await app.state.live_feed.close()
             if source.on_stop is not None:
                 await source.on_stop()
             app.state.engine.dispose()
 
     # the guard runs before every route; the docs are routes of ours so that it covers them too
     app = FastAPI(title="fleetwatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan,
-                  dependencies=[Depends(guard)], docs_url=None, redoc_url=None, openapi_url=None)
+                  dependencies=[Depends(guard), Depends(note_version)], docs_url=None, redoc_url=None, openapi_url=None)
     if source.engine is None:
         source.engine = web_engine(source.db_url)
     app.state.fleet = source
     app.state.engine = source.engine
     app.state.metrics_public = metrics_public
+    app.state.live_feed = Feed()  # the pages' server-sent events (webapp/pages/stream.py)
     errors.install(app)
     app.add_middleware(WebGate)
     app.add_middleware(i18n.PickLanguage)  # the request's language for every handler (webapp/i18n.py)
@@ -79,7 +82,7 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
     for module in (servers, proxy, timeseries, history, events, alerts, gpus, health, metrics):
         app.include_router(module.router)
     for module in (login, overview, hosts, gpus_page, compare, history_page, events_page, alerts_page,
-                   servers_page, lang):
+                   servers_page, lang, stream):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

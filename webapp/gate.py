@@ -16,6 +16,9 @@ sender is known:
   others. Sync handlers run on `WEB_THREADS` threads, each with a database
   connection of the web's own pool (`webapp.database`), so a busy web never
   takes a connection the collector writes with.
+- **Streams.** `/stream/...` (server-sent events, webapp/pages/stream.py) stay open for minutes: they
+  are admitted like a request (the same login check) but counted apart, at most `MAX_STREAMS`, so that
+  open pages never take the slots requests need; one more gets a one-line 503 and its page polls.
 `/healthz` and the static files pass straight through (the health check must
 answer under load); `/login` passes without a principal.
 """
@@ -39,6 +42,8 @@ MAX_IN_FLIGHT = 64  # 4 per web thread: a queue of at most ~4 handler times, the
 PASS_PATHS = frozenset({"/healthz"})
 PASS_PREFIXES = ("/static/",)
 ANONYMOUS_PATHS = frozenset({"/login"})  # the body is still capped
+STREAM_PREFIX = "/stream/"
+MAX_STREAMS = 200  # open live pages; each costs a task and a share of the tick's fan-out, no thread
 METRICS_PATH = "/metrics"  # Prometheus's: a token like the API, or open with `serve --metrics-public`
 
 
@@ -86,12 +91,16 @@ def capped(receive: Receive, limit: int) -> Receive:
 class WebGate:
     """See the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, max_in_flight: int = MAX_IN_FLIGHT,
+                 max_streams: int = MAX_STREAMS) -> None:
         self.app = app
         self.max_body = max_body
         self.max_in_flight = max_in_flight
+        self.max_streams = max_streams
         self.in_flight = 0
+        self.streams = 0
         self.refused_busy = 0
+        self.refused_streams = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,6 +110,9 @@ class WebGate:
         if path in PASS_PATHS or path.startswith(PASS_PREFIXES) or public_metrics(scope):
             await self.app(scope, capped(receive, self.max_body), send)
             return
+        if path.startswith(STREAM_PREFIX):
+            await self._stream(scope, receive, send)
+            return
         if self.in_flight >= self.max_in_flight:
             self.refused_busy += 1
             busy = _plain(scope, 503, f"the hub is busy ({self.in_flight} requests in progress): try again in a "
@@ -109,13 +121,30 @@ class WebGate:
             return
         self.in_flight += 1
         try:
-            refusal = await self._admit(scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-            await self.app(scope, capped(receive, self.max_body), send)
+            await self._admitted(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = await self._admit(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, capped(receive, self.max_body), send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A live page's stream: admitted like a request, counted apart (see the module docstring)."""
+        if self.streams >= self.max_streams:
+            self.refused_streams += 1
+            busy = _plain(scope, 503, f"too many live pages ({self.streams} streams open): this page polls "
+                                      "instead", {"Retry-After": "30"})
+            await busy(scope, receive, send)
+            return
+        self.streams += 1
+        try:
+            await self._admitted(scope, receive, send)
+        finally:
+            self.streams -= 1
 
     async def _admit(self, scope: Scope) -> Response | None:
         """None when the request may go on (its principal in scope["state"]), else the answer to send."""

@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from schema.timeutil import iso
+from webapp.live_feed import live_token
 from schema.units_format import MISSING, format_bytes, format_duration, format_rate, format_value
 from webapp import i18n
 from webapp.i18n import N_, gettext
@@ -16,6 +17,7 @@ from webapp.i18n import N_, gettext
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 HTMX = "vendor/htmx-2.0.11.min.js"
+HTMX_SSE = "vendor/htmx-ext-sse-2.2.4.min.js"  # htmx's SSE extension, for the pages' live streams
 UPLOT_JS = "vendor/uPlot-1.6.32.min.js"
 UPLOT_CSS = "vendor/uPlot-1.6.32.min.css"
 DASH = MISSING  # shown where a value is unknown
@@ -129,8 +131,8 @@ templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=
                              duration=duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
                              gpu_grid=gpu_grid, conditions_text=conditions_text, word=i18n.word,
                              number=i18n.format_number, datetime=i18n.format_datetime, date=i18n.format_date)
-templates.env.globals.update(NAV=TranslatedNav(), HTMX=HTMX, UPLOT_JS=UPLOT_JS, UPLOT_CSS=UPLOT_CSS, DASH=DASH,
-                             LANGS=i18n.LANGS)
+templates.env.globals.update(NAV=TranslatedNav(), HTMX=HTMX, HTMX_SSE=HTMX_SSE, UPLOT_JS=UPLOT_JS,
+                             UPLOT_CSS=UPLOT_CSS, DASH=DASH, LANGS=i18n.LANGS, live_token=live_token)
 
 
 def is_htmx(request: Request) -> bool:

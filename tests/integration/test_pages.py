@@ -118,7 +118,9 @@ def test_overview_refresh_returns_only_the_fleet_section(client):
     assert doc.find("html") is None and doc.find("nav") is None
     root = doc.find(True)
     assert root.name == "section" and root["id"] == "fleet"
-    assert root["hx-trigger"] == "every 5s" and root["hx-get"] == "/"
+    # polls only while its live stream is not open (fleetwatch.js; tests/integration/test_stream.py)
+    assert root["hx-trigger"] == "every 5s [fleetwatch.polling()]" and root["hx-get"] == "/"
+    assert root.select_one("[sse-connect]")["sse-connect"].startswith("/stream/overview?")
     assert set(cards(doc)) == {"alpha", "beta", "ghost"}
     assert doc.select_one("#fleet-sort") is None  # the menu comes along only after a sort link
 

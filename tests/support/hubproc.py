@@ -71,9 +71,11 @@ UNHEALTHY_AFTER_S = 5.0  # the collectors beat every 2 s: /healthz still 503 aft
 class HubProcess:
     """`python -m collector.cli serve` on a free loopback port, stopped by PID."""
 
-    def __init__(self, inventory: Path, db_path: Path, *, extra: list[str] | None = None) -> None:
+    def __init__(self, inventory: Path, db_path: Path, *, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.inventory = inventory
         self.db_path = db_path
+        self.env = env or {}  # more environment for the hub (e.g. FLEETWATCH_STREAM_MAX_S)
         self.port = free_port()
         self.extra = extra or []
         self.proc: subprocess.Popen | None = None
@@ -91,7 +93,7 @@ class HubProcess:
     def start(self, wait_s: float = 30.0) -> HubProcess:
         if self.token is None:
             self.token = make_token(self.db_url)
-        env = dict(os.environ, PYTHONUNBUFFERED="1", FLEETWATCH_DATA=str(self.db_path.parent))
+        env = dict(os.environ, PYTHONUNBUFFERED="1", FLEETWATCH_DATA=str(self.db_path.parent), **self.env)
         cmd = [sys.executable, "-m", "collector.cli", "serve", "--inventory", str(self.inventory),
                "--db", f"sqlite:///{self.db_path}", "--listen", f"127.0.0.1:{self.port}", *self.extra]
         with open(self.log_path, "ab") as log:

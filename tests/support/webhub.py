@@ -23,6 +23,8 @@ LIVE = ("alpha", "beta")
 USERS = {"ada": ("admin", "correct horse battery"), "vic": ("viewer", "viewer password 1")}  # name: (role, password)
 HISTORY_HOURS = 72
 # alpha's GPU 0 (HOT_GPU_C) fires this at its first poll; no notifiers: the page says nobody is told
+# live streams (webapp/pages/stream.py) end after 12 s and beat every 3 s here, so that tests see both soon
+STREAM_ENV = {"FLEETWATCH_STREAM_MAX_S": "12", "FLEETWATCH_STREAM_HEARTBEAT_S": "3"}
 ALERTS = """
 alerts:
   - {name: gpu-hot, metric: gpu_temperature_c, op: ">", threshold: 80, for: 0s, hosts: alpha, severity: critical}
@@ -89,7 +91,7 @@ def start_web_hub(tmp: Path) -> WebHub:
     _prefill(f"sqlite:///{db_path}", started)
     for name, (role, password) in USERS.items():
         make_user(f"sqlite:///{db_path}", name, role, password)
-    hub = HubProcess(inventory, db_path).start()
+    hub = HubProcess(inventory, db_path, env=STREAM_ENV).start()
     web = WebHub(hub=hub, sshd=sshd, inventory=inventory, tmp=tmp)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # both live hosts probed twice since start (CPU % needs two)

@@ -1,4 +1,5 @@
-// Times in the browser's zone, "3 s ago" that keeps counting, the theme switch and the top bar's menu.
+// Times in the browser's zone, "3 s ago" that keeps counting, the theme switch, the top bar's menu, and the
+// live streams' fallback to polling.
 (function () {
   "use strict";
   // the hub's wording (schema/units_format.py format_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"
@@ -67,7 +68,41 @@
     document.querySelectorAll("details.menu").forEach(function (d) { d.open = wide.matches; });
   }
   wide.addEventListener("change", menuFollows);
-  window.fleetwatch = { duration: duration, local: local, theme: theme, setTheme: setTheme, color: color };
+  // Live pages (webapp/pages/stream.py): a page polls (its hx-trigger asks `fleetwatch.polling()`) only while
+  // its stream is not open; after MAX_STREAM_FAILURES errors in a row with no open stream between them, or
+  // with no EventSource at all, it gives the stream up and polls for good.
+  var MAX_STREAM_FAILURES = 3;
+  var live = { open: false, failures: 0, off: !window.EventSource };
+  function giveUp(source) {
+    live.off = true;
+    live.open = false;
+    if (source) source.close();
+    document.querySelectorAll("[sse-connect]").forEach(function (el) { el.removeAttribute("sse-connect"); });
+  }
+  document.addEventListener("htmx:beforeProcessNode", function (e) {
+    if (live.off && e.target.hasAttribute && e.target.hasAttribute("sse-connect")) e.target.removeAttribute("sse-connect");
+  });
+  document.addEventListener("htmx:sseOpen", function () { live.open = true; live.failures = 0; });
+  document.addEventListener("htmx:sseClose", function () { live.open = false; });
+  document.addEventListener("htmx:sseError", function (e) {
+    live.open = false;
+    live.failures += 1;
+    if (live.failures >= MAX_STREAM_FAILURES) giveUp(e.detail && e.detail.source);
+  });
+  // `seen` events: the cards whose only change is their last-seen time ({host: epoch seconds})
+  document.addEventListener("htmx:sseBeforeMessage", function (e) {
+    if (!e.detail || e.detail.type !== "seen") return;
+    e.preventDefault();
+    var seen = JSON.parse(e.detail.data);
+    Object.keys(seen).forEach(function (host) {
+      var card = document.getElementById("card-" + host);
+      var time = card && card.querySelector("time[data-ago]");
+      if (time) time.dataset.ago = String(Math.round(seen[host]));
+    });
+    tick();
+  });
+  window.fleetwatch = { duration: duration, local: local, theme: theme, setTheme: setTheme, color: color, live: live,
+                        polling: function () { return live.off || !live.open; } };
   document.addEventListener("DOMContentLoaded", function () {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
     document.querySelectorAll("[data-tz]").forEach(function (el) { el.textContent = tz; });

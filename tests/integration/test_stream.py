@@ -1,0 +1,183 @@
+"""The pages' server-sent-events streams (issue 18 item 3) from a real hub: login, only what changed, resume
+after a reconnect, heartbeat, the server ending a stream, and the cap on open streams.
+
+The hub of tests/support/webhub.py ends its streams after 12 s and beats every 3 s (STREAM_ENV).
+"""
+from __future__ import annotations
+
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from bs4 import BeautifulSoup
+
+from webapp.gate import MAX_STREAMS
+
+
+@dataclass
+class Stream:
+    events: list[dict] = field(default_factory=list)  # {"event", "data", "id"}
+    comments: list[str] = field(default_factory=list)
+    ended: bool = False  # the server closed it
+    status: int = 0
+    headers: dict = field(default_factory=dict)
+
+
+def read_stream(url: str, path: str, seconds: float, headers: dict | None = None, until=None) -> Stream:
+    """Read `path` as an EventSource would for up to `seconds` (or until `until(stream)` is true)."""
+    out = Stream()
+    current: dict = {}
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=httpx.Timeout(10, read=seconds + 5)) as client:
+        with client.stream("GET", path, headers={"Accept": "text/event-stream", **(headers or {})}) as resp:
+            out.status, out.headers = resp.status_code, dict(resp.headers)
+            if resp.status_code != 200:
+                resp.read()
+                out.events.append({"data": resp.text})
+                return out
+            for line in resp.iter_lines():
+                if line.startswith(":"):
+                    out.comments.append(line)
+                elif line == "":
+                    if current:
+                        out.events.append(current)
+                    current = {}
+                else:
+                    name, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    current[name] = current[name] + "\n" + value if name == "data" and name in current else value
+                if time.monotonic() > deadline or (until is not None and until(out)):
+                    return out
+            out.ended = True
+    return out
+
+
+def auth(web_hub) -> dict:
+    return {"Authorization": f"Bearer {web_hub.hub.token}"}
+
+
+def updates(stream: Stream) -> list[str]:
+    return [e["data"] for e in stream.events if e.get("event") == "update"]
+
+
+def cards_in(html: str) -> dict[str, str]:
+    """The cards of an update, by host, without their last-seen footer (which changes at every poll)."""
+    doc = BeautifulSoup(html, "html.parser")
+    out = {}
+    for card in doc.select("article.card"):
+        for footer in card.select("footer"):
+            footer.decompose()
+        out[card["data-host"]] = str(card)
+    return out
+
+
+def last_id(stream: Stream) -> str:
+    return [e["id"] for e in stream.events if "id" in e][-1]
+
+
+def test_a_stream_needs_a_login(web_hub):
+    for headers in ({}, {"Authorization": "Bearer fw_not_a_token"}):
+        s = read_stream(web_hub.url, "/stream/overview", 5, headers)
+        assert s.status == 401 and "detail" in s.events[0]["data"], s
+    s = read_stream(web_hub.url, "/stream/hosts/nobody", 5, auth(web_hub))
+    assert s.status == 404 and "nobody" in s.events[0]["data"]
+
+
+def test_overview_stream_sends_the_section_then_only_changed_cards(web_hub):
+    s = read_stream(web_hub.url, "/stream/overview", 16, auth(web_hub),
+                    until=lambda st: len(updates(st)) >= 3)
+    assert s.status == 200 and s.headers["content-type"].startswith("text/event-stream")
+    assert s.headers.get("content-encoding") == "gzip"  # httpx asks for it, as browsers do
+    first, *later = updates(s)
+    doc = BeautifulSoup(first, "html.parser")
+    section = doc.select_one("section#fleet")
+    assert section is not None and section["hx-swap-oob"] == "true"  # an unknown version: the whole section
+    assert set(cards_in(first)) == {"alpha", "beta", "ghost"}
+    assert section.select_one("[sse-connect]")["sse-connect"].startswith("/stream/overview?")
+    assert later, f"no change in 16 s: {s.events}"
+    known = cards_in(first)
+    for html in later:
+        doc = BeautifulSoup(html, "html.parser")
+        assert doc.select_one("section#fleet") is None, "the whole section again, though the list did not change"
+        for element in doc.find_all(recursive=False):
+            assert element.get("hx-swap-oob") == "true" and element.get("id"), element
+        sent = cards_in(html)
+        for host, card in sent.items():
+            assert card != known[host], f"{host}'s card was sent unchanged"
+        known.update(sent)
+    seen = [e for e in s.events if e.get("event") == "seen"]
+    assert all(re.fullmatch(r'\{("[\w.-]+":[\d.]+,?)+\}', e["data"]) for e in seen), seen
+
+
+def test_a_reconnect_gets_what_changed_since_its_last_event(web_hub):
+    s = read_stream(web_hub.url, "/stream/overview", 10, auth(web_hub), until=lambda st: any("id" in e for e in st.events))
+    token = last_id(s)
+    time.sleep(6)  # alpha and beta are polled again meanwhile
+    again = read_stream(web_hub.url, "/stream/overview", 10, {**auth(web_hub), "Last-Event-ID": token},
+                        until=lambda st: any("id" in e for e in st.events))
+    first = updates(again)
+    assert first, again.events
+    assert "section" not in first[0][:40] and set(cards_in(first[0])) <= {"alpha", "beta", "ghost"}
+    assert BeautifulSoup(first[0], "html.parser").select_one("section#fleet") is None
+    # an id this process never gave (another web, an older start): the whole section
+    stale = read_stream(web_hub.url, "/stream/overview", 10, {**auth(web_hub), "Last-Event-ID": "0badc0de-7"},
+                        until=lambda st: bool(updates(st)))
+    assert BeautifulSoup(updates(stale)[0], "html.parser").select_one("section#fleet") is not None
+
+
+def test_a_quiet_stream_beats_and_the_server_ends_it(web_hub):
+    # ghost never answers: its live partial does not change after the first event
+    started = time.monotonic()
+    s = read_stream(web_hub.url, "/stream/hosts/ghost", 30, auth(web_hub))
+    took = time.monotonic() - started
+    assert s.ended and 11 <= took <= 20, (s.ended, took)  # STREAM_MAX_S is 12 here
+    assert len(updates(s)) == 1 and 'id="host-live"' in updates(s)[0]
+    assert len([c for c in s.comments if "keepalive" in c]) >= 2, s.comments
+    # the page's reconnect with its last id gets nothing again while nothing changed
+    again = read_stream(web_hub.url, "/stream/hosts/ghost", 5, {**auth(web_hub), "Last-Event-ID": last_id(s)})
+    assert updates(again) == [], again.events
+
+
+def test_host_stream_pushes_the_live_partial_when_the_report_changes(web_hub):
+    s = read_stream(web_hub.url, "/stream/hosts/alpha", 16, auth(web_hub), until=lambda st: len(updates(st)) >= 2)
+    first, second = updates(s)[:2]
+    for html in (first, second):
+        live = BeautifulSoup(html, "html.parser").select_one("section#host-live")
+        assert live is not None and live["hx-swap-oob"] == "true" and live.select("[data-tile]")
+    assert first != second
+
+
+def _open_raw(port: int, token: str, path: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
+    return sock
+
+
+def test_streams_are_capped_apart_from_requests(web_hub):
+    socks = []
+    try:
+        for _ in range(MAX_STREAMS):
+            socks.append(_open_raw(web_hub.hub.port, web_hub.hub.token, "/stream/hosts/ghost"))
+        for sock in socks:  # every one admitted and answering
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        s = read_stream(web_hub.url, "/stream/overview", 5, auth(web_hub))
+        assert s.status == 503, s
+        message = s.events[0]["data"]
+        assert "\n" not in message.strip() and "streams open" in message and "polls" in message
+        # 200 open streams do not hold the slots of ordinary requests
+        with httpx.Client(base_url=web_hub.url, headers=auth(web_hub), timeout=10) as client:
+            for path in ("/", "/hosts/alpha", "/api/servers"):
+                assert client.get(path).status_code == 200, path
+    finally:
+        for sock in socks:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while True:  # closed streams free their places
+        s = read_stream(web_hub.url, "/stream/hosts/ghost", 3, auth(web_hub), until=lambda st: bool(st.events))
+        if s.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert s.status == 200
