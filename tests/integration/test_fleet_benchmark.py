@@ -1,4 +1,5 @@
-"""The short fleet benchmark CI runs (issue 15): 300 simulated hosts, 1 minute, 2 collector workers, no probe missed.
+"""The short fleet benchmark CI runs (issue 15): 300 simulated hosts, 30 s of steady state (1,800 probes), 2 collector
+workers, no probe missed (a minute until the suite neared its 15 minutes; benchmarks/fleet.py runs longer by hand).
 
 It runs `benchmarks/fleet.py` as anyone would (a real `fleetwatch serve` and the
 simulator in processes of their own) and fails when any probe of the steady
@@ -13,9 +14,9 @@ import sys
 from tests.support.hubproc import ROOT
 
 
-def test_300_hosts_for_a_minute_on_2_workers_miss_no_probe(tmp_path):
+def test_300_hosts_for_30_s_on_2_workers_miss_no_probe(tmp_path):
     keep = tmp_path / "fleet"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fleet.py"), "--hosts", "300", "--minutes", "1",
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fleet.py"), "--hosts", "300", "--minutes", "0.5",
                            "--workers", "2", "--json", "--keep", str(keep)], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.stdout.strip(), proc.stderr[-3000:]
