@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shlex
 
+from webapp.i18n import gettext
+
 ACCESS_STATES = frozenset({"auth_failed", "host_key_mismatch"})
 
 
@@ -19,17 +21,19 @@ def access_hint(spec, state: str | None, last_error: str | None = None) -> str |
     if state == "auth_failed":
         port = f"-p {spec.port} " if spec.port != 22 else ""
         key = shlex.quote(f"{spec.identity_file}.pub")
-        return (f"Install the hub's public key on the host (ssh-copy-id -i {key} {port}{spec.user}@{spec.address}) "
-                f"or set identity_file to a key it accepts.")
+        return gettext("Install the hub's public key on the host (%(command)s) or set identity_file to a key it "
+                       "accepts.") % {"command": f"ssh-copy-id -i {key} {port}{spec.user}@{spec.address}"}
     if state != "host_key_mismatch":
         return None
     error = last_error or ""
     if error.startswith("cannot read host keys"):
-        return f"The hub cannot read known_hosts ({spec.known_hosts}): fix the file or set known_hosts."
+        return gettext("The hub cannot read known_hosts (%(path)s): fix the file or set known_hosts.") % {
+            "path": spec.known_hosts}
     if spec.host_key:
-        return ("The host's key is not the one pinned in the inventory: check it on the host's console "
-                "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and correct host_key.")
+        return gettext("The host's key is not the one pinned in the inventory: check it on the host's console "
+                       "(%(command)s) and correct host_key.") % {
+            "command": "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"}
     if "HOST KEY CHANGED" in error:
-        return ("Its host key changed: check the new fingerprint on the host's console, then trust it: "
-                f"fleetwatch hosts trust {spec.id} --replace")
-    return f"Trust its host key: fleetwatch hosts trust {spec.id}"
+        return gettext("Its host key changed: check the new fingerprint on the host's console, then trust it: "
+                       "%(command)s") % {"command": f"fleetwatch hosts trust {spec.id} --replace"}
+    return gettext("Trust its host key: %(command)s") % {"command": f"fleetwatch hosts trust {spec.id}"}

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from collector.host_state import FAILING_STATES
 from schema.units_format import format_duration
 from webapp.access_hint import access_hint
+from webapp.i18n import N_, current, gettext, word as state_word
 
 MAX_GPU_BARS = 16  # GPUs shown on a card; the others are "+N"
 GPU_ROW = 8  # GPUs per row of a card's GPU grid (app.css: .gg has 8 columns)
@@ -21,10 +22,10 @@ STALE_INTERVALS = 3  # data older than this many of the host's poll intervals is
 STALE_MIN_S = 15.0  # ...and never younger than this (a 1 s interval with a 2 s poll is not stale)
 SEVERITIES = ("bad", "warn", "wait", "ok")  # worst first: the card's class and the "problems first" order
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-STATE_WORDS = {"auth_failed": "auth failed", "host_key_mismatch": "host key mismatch"}
+STATE_WORDS = {"auth_failed": N_("auth failed"), "host_key_mismatch": N_("host key mismatch")}
 STATE_CLASS = {"up": "ok", "degraded": "warn", "connecting": "wait"}  # every failing state is "bad"
 DEFAULT_SORT = "state"
-VIEWS = ("cards", "table")
+VIEWS = (N_("cards"), N_("table"))  # also words of the page (the view switch)
 
 
 class Condition(NamedTuple):
@@ -82,46 +83,53 @@ def conditions(state: str, report: dict[str, Any] | None, *, last_error: str | N
     found: list[Condition] = []
     failing = state in FAILING_STATES
     if failing:
-        found.append(Condition("bad", STATE_WORDS.get(state, state), last_error))
+        text = gettext(STATE_WORDS[state]) if state in STATE_WORDS else state_word(state)
+        found.append(Condition("bad", text, last_error))
     for rule, severity in dict.fromkeys(firing):
-        found.append(Condition("bad" if severity == "critical" else "warn", f"alert firing: {rule}"))
-    found += [Condition("bad", f"failed service: {_service_name(s['name'])}")
+        found.append(Condition("bad" if severity == "critical" else "warn", gettext("alert firing: %(rule)s") % {"rule": rule}))
+    found += [Condition("bad", gettext("failed service: %(unit)s") % {"unit": _service_name(s['name'])})
               for s in report.get("services") or () if s.get("active_state") == "failed"]
     lost, ecc, hot, throttled = [], [], [], []  # one pass over the GPUs (16,000 of them per refresh)
     for i, g in enumerate(report.get("gpus") or ()):
         index = g.get("index", i)
         if g.get("lost"):
-            lost.append(Condition("bad", f"GPU {index} lost"))
+            lost.append(Condition("bad", gettext("GPU %(index)s lost") % {"index": index}))
             continue  # what a lost card still says is noise
         errors = g.get("ecc_uncorrected_volatile")
         if errors:
-            ecc.append(Condition("bad", f"GPU {index} ECC errors", f"{errors} uncorrected ECC errors"))
+            ecc.append(Condition("bad", gettext("GPU %(index)s ECC errors") % {"index": index},
+                                 gettext("%(count)s uncorrected ECC errors") % {"count": errors}))
         temp = g.get("temperature_c")
         if temp is not None and temp >= GPU_HOT_C:
-            hot.append((-temp, index, Condition("bad", f"GPU {index} hot {temp:.0f} °C")))
+            hot.append((-temp, index, Condition("bad", gettext("GPU %(index)s hot %(temp)s °C")
+                                                % {"index": index, "temp": f"{temp:.0f}"})))
         if g.get("reason_thermal") or g.get("reason_hw_slowdown"):
-            why = [w for w, key in (("thermal", "reason_thermal"), ("hardware slowdown", "reason_hw_slowdown"))
+            why = [gettext(w) for w, key in ((N_("thermal"), "reason_thermal"),
+                                             (N_("hardware slowdown"), "reason_hw_slowdown"))
                    if g.get(key)]
-            throttled.append(Condition("warn", f"GPU {index} throttled", f"clocks slowed: {', '.join(why)}"))
+            throttled.append(Condition("warn", gettext("GPU %(index)s throttled") % {"index": index},
+                                       gettext("clocks slowed: %(why)s") % {"why": ", ".join(why)}))
     found += lost + ecc + [c for *_, c in sorted(hot, key=lambda h: h[:2])]
     if state == "degraded":
-        found.append(Condition("warn", "degraded", last_error))
+        found.append(Condition("warn", state_word("degraded"), last_error))
     found += throttled
     disks = [d for d in report.get("disks") or () if d.get("used_pct") is not None
              and d["used_pct"] >= DISK_FULL_PCT]
-    found += [Condition("warn", f"disk {d.get('mount') or '?'} {d['used_pct']:.0f} %")
+    found += [Condition("warn", gettext("disk %(mount)s %(pct)s %%") % {"mount": d.get("mount") or "?",
+                                                                   "pct": f"{d['used_pct']:.0f}"})
               for d in sorted(disks, key=lambda d: (-d["used_pct"], d.get("mount") or ""))]
     mem = _mem_pct(report)
     if mem is not None and mem >= MEM_FULL_PCT:
-        found.append(Condition("warn", f"memory {mem:.0f} %"))
+        found.append(Condition("warn", gettext("memory %(pct)s %%") % {"pct": f"{mem:.0f}"}))
     if not failing and now is not None and last_seen_at is not None and interval_s:
         age = now - last_seen_at
         if age > max(STALE_INTERVALS * interval_s, STALE_MIN_S):
-            found.append(Condition("warn", f"stale data: last seen {format_duration(age)} ago"))
+            found.append(Condition("warn", gettext("stale data: last seen %(age)s ago")
+                                   % {"age": format_duration(age, lang=current())}))
     if last_error is not None and state in ("up", "connecting"):
-        found.append(Condition("warn", "last poll failed, retrying", last_error))
+        found.append(Condition("warn", gettext("last poll failed, retrying"), last_error))
     if state == "connecting":
-        found.append(Condition("wait", "connecting"))
+        found.append(Condition("wait", state_word("connecting")))
     found.sort(key=lambda c: SEVERITY_RANK[c.severity])  # stable: the order above within a severity
     return tuple(found)
 
@@ -152,7 +160,7 @@ class HostCard:
 
     @property
     def worst(self) -> Condition:
-        return self.conditions[0] if self.conditions else Condition("ok", self.state)
+        return self.conditions[0] if self.conditions else Condition("ok", state_word(self.state))
 
     @property
     def severity(self) -> str:
@@ -247,18 +255,18 @@ def _matches(card: HostCard, query: str) -> bool:
 # sort key -> (what the sort menu says, the table's heading, its first order, the value it sorts on);
 # `-key`: the other order. Hosts without the value (None) come last either way, by name.
 SORT_COLUMNS: dict[str, tuple[str, str, str, Any]] = {
-    "state": ("problems first", "State", "ascending", lambda c: SEVERITY_RANK[c.severity]),
-    "name": ("name", "Host", "ascending", lambda c: c.id),
-    "labels": ("labels", "Labels", "ascending", lambda c: c.labels_text or None),
-    "cpu": ("busiest CPU first", "CPU", "descending", lambda c: c.cpu_pct),
-    "mem": ("fullest memory first", "Memory", "descending", lambda c: c.mem_pct),
-    "disk": ("fullest disk first", "Fullest disk", "descending", lambda c: c.disk_pct),
-    "gpus": ("most GPUs first", "GPUs", "descending", lambda c: c.gpu_count or None),
-    "gpu_util": ("busiest GPUs first", "GPU util", "descending", lambda c: c.gpu_util_mean),
-    "gpu_temp": ("hottest GPU first", "Hottest GPU", "descending", lambda c: c.gpu_temp_max),
-    "net_in": ("most network in first", "Net in", "descending", lambda c: c.net_rx_bps),
-    "net_out": ("most network out first", "Net out", "descending", lambda c: c.net_tx_bps),
-    "seen": ("longest unseen first", "Last seen", "ascending", lambda c: c.last_seen_at),
+    "state": (N_("problems first"), N_("State"), "ascending", lambda c: SEVERITY_RANK[c.severity]),
+    "name": (N_("name"), N_("Host"), "ascending", lambda c: c.id),
+    "labels": (N_("labels"), N_("Labels"), "ascending", lambda c: c.labels_text or None),
+    "cpu": (N_("busiest CPU first"), N_("CPU"), "descending", lambda c: c.cpu_pct),
+    "mem": (N_("fullest memory first"), N_("Memory"), "descending", lambda c: c.mem_pct),
+    "disk": (N_("fullest disk first"), N_("Fullest disk"), "descending", lambda c: c.disk_pct),
+    "gpus": (N_("most GPUs first"), N_("GPUs"), "descending", lambda c: c.gpu_count or None),
+    "gpu_util": (N_("busiest GPUs first"), N_("GPU util"), "descending", lambda c: c.gpu_util_mean),
+    "gpu_temp": (N_("hottest GPU first"), N_("Hottest GPU"), "descending", lambda c: c.gpu_temp_max),
+    "net_in": (N_("most network in first"), N_("Net in"), "descending", lambda c: c.net_rx_bps),
+    "net_out": (N_("most network out first"), N_("Net out"), "descending", lambda c: c.net_tx_bps),
+    "seen": (N_("longest unseen first"), N_("Last seen"), "ascending", lambda c: c.last_seen_at),
 }
 SORTS = {key: col[0] for key, col in SORT_COLUMNS.items()}  # the sort menu
 

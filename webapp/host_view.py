@@ -12,6 +12,7 @@ from urllib.parse import quote
 from collector.metrics.catalogue import CATALOGUE
 from collector.net_counting import RULES as NET_RULES
 from webapp.fleet_view import GPU_HOT_C
+from webapp.i18n import N_, gettext
 
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_RANGE = "1h"
@@ -70,17 +71,17 @@ def tiles(live: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for tile in filter(lambda t: t.shown(live), CATALOGUE.tiles):
         first, *rest = CATALOGUE.members(tile)
-        out.append({"id": tile.id, "title": tile.title, "value": live.get(first.key), "unit": first.unit,
-                    "more": [(m.short, live.get(m.key), m.unit) for m in rest]})
+        out.append({"id": tile.id, "title": gettext(tile.title), "value": live.get(first.key), "unit": first.unit,
+                    "more": [(gettext(m.short), live.get(m.key), m.unit) for m in rest]})
     return out
 
 
 # per-card charts of a GPU host: (id, title, metric of /gpus/timeseries, unit, max)
 GPU_CHARTS = (
-    ("gpu-util", "GPU utilisation per card", "util_pct", "%", 100),
-    ("gpu-mem", "GPU memory used per card", "mem_used_pct", "%", 100),
-    ("gpu-temp", "GPU temperature per card", "temperature_c", "°C", None),
-    ("gpu-power", "GPU power per card", "power_w", "W", None),
+    ("gpu-util", N_("GPU utilisation per card"), "util_pct", "%", 100),
+    ("gpu-mem", N_("GPU memory used per card"), "mem_used_pct", "%", 100),
+    ("gpu-temp", N_("GPU temperature per card"), "temperature_c", "°C", None),
+    ("gpu-power", N_("GPU power per card"), "power_w", "W", None),
 )
 
 
@@ -99,8 +100,8 @@ def chart_specs(host_id: str, gpu_count: int, power_limit_w: float | None = None
     charts = []
     for chart in CATALOGUE.charts:
         members = CATALOGUE.members(chart)
-        spec = {"id": chart.id, "title": chart.title, "unit": members[0].unit, "marks": marks,
-                "sources": [{"kind": "series", "label": m.label, "url": f"{base}/timeseries?metric={m.name}"}
+        spec = {"id": chart.id, "title": gettext(chart.title), "unit": members[0].unit, "marks": marks,
+                "sources": [{"kind": "series", "label": gettext(m.label), "url": f"{base}/timeseries?metric={m.name}"}
                             for m in members]}
         if chart.max is not None:
             spec["max"] = chart.max
@@ -108,10 +109,11 @@ def chart_specs(host_id: str, gpu_count: int, power_limit_w: float | None = None
     if not gpu_count:
         return charts
     for chart_id, title, metric, unit, top in GPU_CHARTS:
-        spec = {"id": chart_id, "title": title, "unit": unit, "marks": marks,
+        spec = {"id": chart_id, "title": gettext(title), "unit": unit, "marks": marks,
                 "sources": [{"kind": "gpus", "label": "GPU", "url": f"{base}/gpus/timeseries?metric={metric}"}]}
         if metric == "power_w" and power_limit_w:
-            spec["title"] = f"{title}, limit {power_limit_w:.0f} W"
+            spec["title"] = gettext("%(title)s, limit %(watts)s W") % {"title": gettext(title),
+                                                                         "watts": f"{power_limit_w:.0f}"}
             top = power_limit_w
         if top is not None:
             spec["max"] = top

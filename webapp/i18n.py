@@ -22,7 +22,7 @@ from __future__ import annotations
 import gettext as _gettext
 from contextvars import ContextVar, Token
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, wraps
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -175,6 +175,19 @@ def pgettext(context: str, message: str) -> str:
 
 def npgettext(context: str, singular: str, plural: str, n: int) -> str:
     return translations(_lang.get()).npgettext(context, singular, plural, n)
+
+
+def speaking(method):
+    """A method that runs in its object's language (`self.lang`), whichever thread or task calls it: the live
+    pages (webapp/live_pages.py) build and render outside any request."""
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        token = activate(self.lang)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            deactivate(token)
+    return run
 
 
 def N_(message: str) -> str:

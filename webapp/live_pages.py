@@ -14,6 +14,10 @@ Every fragment is swapped by the id of its first element (`hx-swap-oob="true"`),
 change freely as long as a card's root element keeps an id (`card-<host>`). What a page shows to everyone
 is rendered once a tick for all streams; what depends on the role (the host page's proxy buttons) once per
 role.
+
+Both pages speak one language each (`lang`): a stream subscribes to its page's topic in the language of its
+request (webapp/pages/stream.py `topic_key`), and the page sets that language (webapp/i18n.py) around everything
+it builds and renders, on whatever thread runs it: the cards' condition texts are worded when they are built.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from sqlmodel import Session
 
 from schema import alert_queries as aq
 from schema import fleet as fleet_state
+from webapp import i18n
 from webapp.fleet_view import DEFAULT_SORT, HostCard, fleet
 from webapp.templating import templates
 
@@ -99,8 +104,8 @@ def view_key(q: str, state: str, sort: str) -> ViewKey:
 class FleetPage:
     """The overview's topic (see the module docstring)."""
 
-    def __init__(self, source, engine) -> None:
-        self.source, self.engine = source, engine
+    def __init__(self, source, engine, lang: str = i18n.DEFAULT) -> None:
+        self.source, self.engine, self.lang = source, engine, lang
         self._views: dict[ViewKey, int] = {}  # view: streams showing it
         self._lock = threading.Lock()
         self._full: dict[tuple[ViewKey, int], str] = {}
@@ -118,6 +123,7 @@ class FleetPage:
             else:
                 self._views.pop(key, None)
 
+    @i18n.speaking
     def view_ids(self, snap: FleetSnapshot, key: ViewKey) -> tuple[str, ...]:
         """The cards `key` shows in `snap`, in order (blocking: a thread)."""
         q, state, sort = key
@@ -131,6 +137,7 @@ class FleetPage:
             snap.views[key] = View(self.view_ids(snap, key), snap.seq, snap.seq)
 
     # ------------------------------------------------------------------ ticks (worker thread)
+    @i18n.speaking
     def tick(self, prev: FleetSnapshot | None, next_seq) -> FleetSnapshot:
         specs = self.source.specs
         with Session(self.engine) as session:
@@ -208,6 +215,7 @@ class FleetPage:
                 if snap.seen_changed.get(h, 0) > max(since, snap.card_changed.get(h, 0))}
         return Delta(swaps, {h: ts for h, ts in seen.items() if ts is not None})
 
+    @i18n.speaking
     def full(self, snap: FleetSnapshot, key: ViewKey, token: str) -> str:
         """The whole `#fleet` section for `key` as an out-of-band swap (blocking: a thread)."""
         cached = self._full.get((key, snap.seq))
@@ -236,9 +244,10 @@ class HostSnapshot:
 class HostPage:
     """One host page's topic: the live partial, whole, when it changed."""
 
-    def __init__(self, source, engine, host_id: str) -> None:
-        self.source, self.engine, self.host_id = source, engine, host_id
+    def __init__(self, source, engine, host_id: str, lang: str = i18n.DEFAULT) -> None:
+        self.source, self.engine, self.host_id, self.lang = source, engine, host_id, lang
 
+    @i18n.speaking
     def tick(self, prev: HostSnapshot | None, next_seq) -> HostSnapshot | None:
         from webapp.pages.hosts import live_context  # the page's own reading
 
@@ -255,6 +264,7 @@ class HostPage:
         seq = next_seq()
         return HostSnapshot(seq, prev.started if prev is not None else seq, shape, context, {"viewer": viewer})
 
+    @i18n.speaking
     def fragment(self, snap: HostSnapshot, role: str) -> str:
         """The live partial for `role` as an out-of-band swap (blocking the first time per role: a thread)."""
         html = snap.rendered.get(role)

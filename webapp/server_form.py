@@ -12,14 +12,15 @@ from typing import Any
 
 from inventory import DISK_MODES
 from inventory.edit_checks import entry_problems
+from webapp.i18n import N_, gettext
 
 TEXT_FIELDS = ("address", "user", "identity_file", "known_hosts", "host_key", "interval", "timeout")
 GPU_MODES = ("auto", "off", "nvidia")
 _FIELD = re.compile(r"[a-z_]+")
 # the form's fields in the order the page shows them, with their labels (the error summary names them so)
-LABELS = {"id": "Id", "address": "Address", "port": "SSH port", "user": "User", "identity_file": "Private key file",
-          "known_hosts": "known_hosts file", "host_key": "Pinned host key", "interval": "Probe interval",
-          "timeout": "Probe timeout", "disks": "Disks", "gpu": "GPU", "labels": "Labels", "services": "Services"}
+LABELS = {"id": N_("Id"), "address": N_("Address"), "port": N_("SSH port"), "user": N_("User"), "identity_file": N_("Private key file"),
+          "known_hosts": N_("known_hosts file"), "host_key": N_("Pinned host key"), "interval": N_("Probe interval"),
+          "timeout": N_("Probe timeout"), "disks": N_("Disks"), "gpu": N_("GPU"), "labels": N_("Labels"), "services": N_("Services")}
 
 
 @dataclass
@@ -38,7 +39,7 @@ class HostForm:
     def summary(self) -> list[tuple[str, str, str]]:
         """(field, label, message) of every field in error, in the page's order (the list at the top)."""
         order = [name for name in LABELS if name in self.errors] + [n for n in self.errors if n not in LABELS]
-        return [(name, LABELS.get(name, name), self.errors[name]) for name in order]
+        return [(name, gettext(LABELS[name]) if name in LABELS else name, self.errors[name]) for name in order]
 
     def add_problems(self, problems) -> None:
         """Inventory problems beside their fields; a field keeps the first problem it was given."""
@@ -57,7 +58,7 @@ def _port(text: str, out: HostForm) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        out.errors["port"] = f"a port is a whole number from 1 to 65535, not {text!r}"
+        out.errors["port"] = gettext("a port is a whole number from 1 to 65535, not %(text)s") % {"text": repr(text)}
         return None
     return int(text)
 
@@ -71,11 +72,11 @@ def _labels(text: str, out: HostForm) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            bad.append(f"line {n} ({line[:40]!r})")
+            bad.append(gettext("line %(n)s (%(text)s)") % {"n": n, "text": repr(line[:40])})
             continue
         labels[key.strip()] = value.strip()
     if bad:
-        out.errors["labels"] = f"write labels as key=value, one a line: {', '.join(bad)}"
+        out.errors["labels"] = gettext("write labels as key=value, one a line: %(lines)s") % {"lines": ", ".join(bad)}
     return labels
 
 
@@ -106,7 +107,7 @@ def parse_host_form(form: Mapping[str, Sequence[str]], *, editing: bool, host_id
     entry["disks"] = (None if not disks else disks.lower() if disks.lower() in DISK_MODES
                       else [d for d in re.split(r"[\s,]+", disks) if d])
     if values["gpu"] and values["gpu"] not in GPU_MODES:
-        out.errors["gpu"] = f"pick one of {', '.join(GPU_MODES)}"
+        out.errors["gpu"] = gettext("pick one of %(modes)s") % {"modes": ", ".join(GPU_MODES)}
     entry["gpu"] = values["gpu"] or None
     entry["services"] = values["services"] if (values["services"] or editing) else None
     entry["labels"] = _labels(values["labels"], out) or None

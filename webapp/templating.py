@@ -94,7 +94,7 @@ def gpu_grid(rows) -> Markup:
                 parts.append(f'<b class="bad">{index}</b><i class="na">lost</i><i>{DASH}</i><i>{DASH}</i>')
                 continue
             util = (f'<i style="--v:{clamp_pct(g.util_pct):.0f}%">{g.util_pct:.0f}</i>' if g.util_pct is not None
-                    else f'<i class="na" title="utilisation not reported">{DASH}</i>')
+                    else f'<i class="na" title="{gettext("utilisation not reported")}">{DASH}</i>')
             hot = ' class="hot"' if g.hot else ""
             parts.append(f"<b>{index}</b>{util}<i>{_num(g.mem_pct)}</i><i{hot}>{_num(g.temperature_c)}</i>")
         parts.append("</div>")
@@ -129,7 +129,7 @@ templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=Tr
                                          npgettext=i18n.npgettext)
 templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=temp,
                              duration=duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
-                             gpu_grid=gpu_grid, conditions_text=conditions_text, word=i18n.word,
+                             gpu_grid=gpu_grid, conditions_text=conditions_text, word=i18n.word, tr=i18n.gettext,
                              number=i18n.format_number, datetime=i18n.format_datetime, date=i18n.format_date)
 templates.env.globals.update(NAV=TranslatedNav(), HTMX=HTMX, HTMX_SSE=HTMX_SSE, UPLOT_JS=UPLOT_JS,
                              UPLOT_CSS=UPLOT_CSS, DASH=DASH, LANGS=i18n.LANGS, live_token=live_token)

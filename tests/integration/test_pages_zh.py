@@ -85,11 +85,18 @@ def test_alerts_in_chinese_by_accept_language(client):
         assert button.text == "静默 1 小时" and button["title"] == "一小时内不再发送此规则、主机和对象的通知"
 
 
+def text_but_switch(doc) -> str:
+    """The page's text without the language switch (which always says 中文)."""
+    for switch in doc.select("header .langs"):
+        switch.decompose()
+    return doc.get_text()
+
+
 def test_the_cookie_wins_over_the_header(client):
     doc, _ = page(client, "/alerts", headers={"Accept-Language": "en-US,en"}, cookies={"fw_lang": "zh"})
     assert doc.select_one("h1").text == "告警"
     doc, _ = page(client, "/events", headers=ZH, cookies={"fw_lang": "en"})
-    assert doc.select_one("h1").text == "Events" and not CJK.search(doc.get_text())
+    assert doc.select_one("h1").text == "Events" and not CJK.search(text_but_switch(doc))
     doc, _ = page(client, "/events", headers=ZH, cookies={"fw_lang": "fr"})  # not a language of the hub: ignored
     assert doc.select_one("h1").text == "事件"
 
@@ -98,7 +105,9 @@ def test_the_cookie_wins_over_the_header(client):
 @pytest.mark.parametrize("headers", [{}, {"Accept-Language": "zh-TW"}, {"Accept-Language": "en-GB,fr;q=0.5"}])
 def test_english_pages_hold_no_chinese(client, path, headers):
     doc, _ = page(client, path, headers=headers, status=404 if path == "/no-such-page" else 200)
-    assert not CJK.search(doc.get_text()), path
+    assert [a.text for a in doc.select("header .langs a")] == ["English", "中文"]  # each language in its own words
+    assert [a.text for a in doc.select('header .langs a[aria-current="true"]')] == ["English"]
+    assert not CJK.search(text_but_switch(doc)), path
     assert [a.text for a in doc.select("header nav a")][:2] == ["Overview", "GPUs"]
 
 
@@ -174,3 +183,26 @@ def test_the_gpu_users_page_in_chinese(gpus):
     assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 00:00:00 至 .+（UTC 日），共 \d+ 行，合计 [\d,.]+ GPU-h",
                         text(doc.select_one("#gpu-users .pager span")))
     assert [o.text for o in doc.select('select[name="days"] option')] == ["1 天", "7 天", "30 天"]
+
+
+def test_the_switch_in_the_top_bar_links_back_to_this_page(client):
+    doc, _ = page(client, "/events?type=host_down&q=a b", cookies={"fw_lang": "zh"})
+    assert doc.select_one("html")["lang"] == "zh-Hans"
+    links = {a.text: a["href"] for a in doc.select("header .langs a")}
+    assert links == {"English": "/lang/en?next=/events%3Ftype%3Dhost_down%26q%3Da%2520b",
+                     "中文": "/lang/zh?next=/events%3Ftype%3Dhost_down%26q%3Da%2520b"}
+    assert [a.text for a in doc.select('header .langs a[aria-current="true"]')] == ["中文"]
+    assert doc.select_one("header .theme").get_text(" ", strip=True).startswith("主题")
+    assert [o.text for o in doc.select("#theme-switch option")] == ["跟随系统", "浅色", "深色"]
+
+
+def test_the_overview_and_a_host_page_in_chinese(client):
+    doc, _ = page(client, "/", cookies={"fw_lang": "zh"})
+    assert doc.select_one("h1").text == "集群概览"
+    assert doc.select_one('#fleet-totals [data-total="up"]').find_previous_sibling("dt").text == "正常"
+    card = doc.select_one('#fleet article.card[data-host="alpha"]')
+    assert card.select_one("footer").text.startswith("最后在线")
+    doc, _ = page(client, "/hosts/alpha", cookies={"fw_lang": "zh"})
+    assert doc.select_one("#system-info h2").text == "系统" and doc.select_one("#disks h2").text == "磁盘"
+    tiles = [t.text for t in doc.select(".tile .label")]
+    assert "CPU 繁忙" in tiles or not tiles

@@ -181,3 +181,17 @@ def test_streams_are_capped_apart_from_requests(web_hub):
             break
         time.sleep(0.5)
     assert s.status == 200
+
+
+def test_a_stream_speaks_its_pages_language(web_hub):
+    """The cards are worded where they are built: a Chinese page's stream sends Chinese cards, and an English
+    stream right after it (the Chinese topic still running) English ones: one topic per language."""
+    zh = read_stream(web_hub.url, "/stream/overview", 10, {**auth(web_hub), "Cookie": "fw_lang=zh"},
+                     until=lambda st: bool(updates(st)))
+    first = updates(zh)[0]
+    assert "最后在线" in first and "主机" in first and "last seen" not in first, first[:2000]
+    host = read_stream(web_hub.url, "/stream/hosts/alpha", 10, {**auth(web_hub), "Accept-Language": "zh-CN"},
+                       until=lambda st: bool(updates(st)))
+    assert "磁盘" in updates(host)[0] and "Disks" not in updates(host)[0]
+    en = read_stream(web_hub.url, "/stream/overview", 10, auth(web_hub), until=lambda st: bool(updates(st)))
+    assert "last seen" in updates(en)[0] and "最后在线" not in updates(en)[0]

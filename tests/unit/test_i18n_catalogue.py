@@ -24,13 +24,14 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "webapp" / "templates"
 PO = ROOT / "webapp" / "locale" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
-TRANSLATED = (
-    "login.html", "error.html", "events.html", "_events_table.html", "alerts.html", "_alerts_table.html",
-    "_alerts_silenced.html", "_silences.html", "_discover.html", "gpus.html", "_gpu_table.html", "gpu_users.html",
-    "_gpu_users.html",
-)
+# every template but these (still English; docs/i18n.md's recipe translates one, then it leaves this list)
+NOT_YET = ("compare.html", "history.html", "_history_table.html", "servers.html", "_server_form.html",
+           "server_edit.html")
+TRANSLATED = tuple(sorted(p.name for p in TEMPLATES.glob("*.html") if p.name not in NOT_YET))
 # letters allowed outside the catalogue: the brand, units and commands (GiB, MB/s, °C, W and % stay in Chinese)
-ALLOWED = ("fleetwatch", "GPU-h", "GiB-h")
+ALLOWED = ("fleetwatch", "GPU-h", "GiB-h",
+           # abbreviations a Chinese SRE reads as they are
+           "PCIe", "ECC", "AMD", "PID", "API", "UTC")
 CHECKED_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 UNCHECKED_ELEMENTS = ("pre", "code", "script", "style")  # commands, code, not prose
 
@@ -169,3 +170,16 @@ def test_the_guard_finds_bare_english():
 
 def test_every_template_named_exists():
     assert all((TEMPLATES / name).is_file() for name in TRANSLATED)
+
+
+def test_not_yet_names_templates_that_exist():
+    assert all((TEMPLATES / name).is_file() for name in NOT_YET)
+
+
+def test_every_word_of_the_metric_catalogue_is_marked_and_has_chinese():
+    """The host page translates the catalogue's labels, short labels, tile and chart titles (webapp/host_view.py):
+    webapp/metric_words.py marks them all for extraction, and the catalogue has Chinese for each."""
+    from webapp.metric_words import WORDS, catalogue_words
+
+    assert list(WORDS) == catalogue_words(), "regenerate webapp/metric_words.py: python3 -m webapp.metric_words"
+    assert problems({(None, w): (w,) for w in WORDS}, catalogue()) == []

@@ -13,6 +13,7 @@ from schema import alert_queries as aq
 from schema import fleet as fleet_state
 from webapp.deps import FleetDep, SessionDep
 from webapp.fleet_view import DEFAULT_SORT, GPU_HOT_C, SORT_COLUMNS, SORTS, VIEWS, check_sort, fleet
+from webapp.i18n import gettext
 from webapp.pages.common import url_with
 from webapp.templating import htmx_target, render
 
@@ -46,13 +47,14 @@ def overview(request: Request, fleet_source: FleetDep, session: SessionDep, q: s
     specs = fleet_source.specs
     notices = []
     if view not in VIEWS:
-        notices.append(f"Unknown view “{view}”: showing cards (views: {', '.join(VIEWS)}).")
+        notices.append(gettext("Unknown view “%(view)s”: showing cards (views: %(views)s).")
+                       % {"view": view, "views": ", ".join(VIEWS)})
         view = "cards"
     try:
         check_sort(sort)
     except ValueError:
-        notices.append(f"Unknown sort “{sort}”: sorted problems first (sorts: {', '.join(SORTS)}; "
-                       "a leading - reverses one).")
+        notices.append(gettext("Unknown sort “%(sort)s”: sorted problems first (sorts: %(sorts)s; a leading - "
+                               "reverses one).") % {"sort": sort, "sorts": ", ".join(SORTS)})
         sort = DEFAULT_SORT
     with gc_paused():
         now = fleet_state.hosts_now(session, specs, cache=fleet_source.docs)

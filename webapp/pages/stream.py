@@ -27,6 +27,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from webapp import i18n
 from webapp.live_feed import Feed, Topic
 from webapp.fleet_view import DEFAULT_SORT, check_sort
 from webapp.live_pages import FleetPage, HostPage, view_key
@@ -119,6 +120,11 @@ def _stream(request: Request, key: str, make_page: Callable[[], object], setup: 
                              media_type="text/event-stream", headers=headers)
 
 
+def topic_key(name: str, lang: str) -> str:
+    """A page's topic in one language: English keeps the bare name (`fleet`, `host:ID`), others add theirs."""
+    return name if lang == i18n.DEFAULT else f"{lang}|{name}"
+
+
 def _texts(page, seq: int) -> dict:
     """The events built for version `seq`, shared by the streams that start from the same version."""
     memo = getattr(page, "_texts", None)
@@ -138,6 +144,7 @@ async def overview_stream(request: Request, q: str = "", state: str = "", sort: 
     except ValueError:  # the page said so and showed the default order: so does its stream
         sort = DEFAULT_SORT
     key = view_key(q, state, sort)
+    lang = i18n.request_lang(request)
 
     async def setup(topic: Topic):
         page: FleetPage = topic.page  # type: ignore[assignment]
@@ -163,7 +170,7 @@ async def overview_stream(request: Request, q: str = "", state: str = "", sort: 
             return text
         return produce, lambda: page.drop_view(key)
 
-    return _stream(request, "fleet", lambda: FleetPage(source, engine), setup, since)
+    return _stream(request, topic_key("fleet", lang), lambda: FleetPage(source, engine, lang), setup, since)
 
 
 @router.get("/stream/hosts/{host_id}")
@@ -175,6 +182,7 @@ async def host_stream(request: Request, host_id: str, since: str = ""):
         raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
     principal = getattr(request.state, "principal", None)
     role = "admin" if principal is not None and principal.is_admin else "viewer"
+    lang = i18n.request_lang(request)
 
     async def setup(topic: Topic):
         page: HostPage = topic.page  # type: ignore[assignment]
@@ -185,4 +193,5 @@ async def host_stream(request: Request, host_id: str, since: str = ""):
             return event("update", fragment, feed.token(snap.seq))
         return produce, lambda: None
 
-    return _stream(request, f"host:{host_id}", lambda: HostPage(source, engine, host_id), setup, since)
+    return _stream(request, topic_key(f"host:{host_id}", lang), lambda: HostPage(source, engine, host_id, lang),
+                   setup, since)

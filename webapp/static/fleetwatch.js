@@ -2,15 +2,19 @@
 // live streams' fallback to polling.
 (function () {
   "use strict";
-  // the hub's wording (schema/units_format.py format_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h"
+  // the hub's wording (schema/units_format.py format_duration): "42 s", "3 min 20 s", "2 h 5 min", "3 d 4 h",
+  // in the page's language (<html lang>, webapp/i18n.py HTML_LANGS): Chinese "3 分 20 秒", "2 小时 5 分前"
+  var zh = /^zh\b/i.test(document.documentElement.lang || "");
+  var UNITS = zh ? ["秒", "分", "小时", "天"] : ["s", "min", "h", "d"];
   function duration(s) {
     s = Math.max(0, Math.round(s));
     function two(big, bigUnit, small, smallUnit) { return big + " " + bigUnit + (small ? " " + small + " " + smallUnit : ""); }
-    if (s < 60) return s + " s";
-    if (s < 3600) return two(Math.floor(s / 60), "min", s % 60, "s");
-    if (s < 86400) return two(Math.floor(s / 3600), "h", Math.floor(s % 3600 / 60), "min");
-    return two(Math.floor(s / 86400), "d", Math.floor(s % 86400 / 3600), "h");
+    if (s < 60) return s + " " + UNITS[0];
+    if (s < 3600) return two(Math.floor(s / 60), UNITS[1], s % 60, UNITS[0]);
+    if (s < 86400) return two(Math.floor(s / 3600), UNITS[2], Math.floor(s % 3600 / 60), UNITS[1]);
+    return two(Math.floor(s / 86400), UNITS[3], Math.floor(s % 86400 / 3600), UNITS[2]);
   }
+  function ago(s) { return zh ? duration(s) + "前" : duration(s) + " ago"; }  // the catalogue's "%(duration)s ago"
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function local(ts) {
     var d = new Date(ts * 1000);
@@ -20,7 +24,7 @@
   function tick(root) {
     var now = Date.now() / 1000;
     (root || document).querySelectorAll("time[data-ago]").forEach(function (el) {
-      el.textContent = duration(now - parseFloat(el.dataset.ago)) + " ago";
+      el.textContent = ago(now - parseFloat(el.dataset.ago));
     });
   }
   function localize(root) {
