@@ -225,6 +225,7 @@ WORDS = frozenset({
     N_("pending"), N_("firing"), N_("resolved"), N_("critical"), N_("warning"), N_("info"),
     # service unit states (systemd)
     N_("active"), N_("reloading"), N_("inactive"), N_("failed"), N_("activating"), N_("deactivating"),
+    N_("not found"),  # a watched unit the host does not list (webapp/pages/servers.py, discovering services)
     # event types (schema/models.py EVENT_TYPES)
     N_("host_down"), N_("host_up"), N_("service_failed"), N_("service_recovered"), N_("host_rebooted"),
     N_("gpu_hot"), N_("gpu_lost"), N_("gpu_ecc_error"), N_("gpu_throttled"), N_("proxy_down"), N_("proxy_up"),

@@ -96,10 +96,10 @@ def parse_host_form(form: Mapping[str, Sequence[str]], *, editing: bool, host_id
     entry: dict[str, Any] = {}
     if not editing:
         if not values["id"]:
-            out.errors["id"] = "a host needs an id (letters, digits, . _ -)"
+            out.errors["id"] = gettext("a host needs an id (letters, digits, . _ -)")
         entry["id"] = values["id"]
     if not values["address"]:
-        out.errors["address"] = "a host needs an address: an IP address or a DNS name"
+        out.errors["address"] = gettext("a host needs an address: an IP address or a DNS name")
     for name in TEXT_FIELDS:
         entry[name] = values[name] or None
     entry["port"] = _port(values["port"], out)

@@ -72,6 +72,17 @@ def bar(value: float | None) -> str:
 
 
 GPU_GRID_LEGEND = "<i>GPU</i><i>util %</i><i>mem %</i><i>°C</i>"  # app.css: the first 4 cells of a .gg
+GPU_GRID_WORDS = (N_("GPU"), N_("util %"), N_("mem %"), "°C")  # the legend's words, translated per language
+_gpu_grid_legends: dict[str, str] = {"en": GPU_GRID_LEGEND}
+
+
+def gpu_grid_legend() -> str:
+    """The grid's first column in the page's language (利用率 %, 显存 % in Chinese), built once per language."""
+    lang = i18n.current()
+    legend = _gpu_grid_legends.get(lang)
+    if legend is None:
+        legend = _gpu_grid_legends[lang] = "".join(f"<i>{escape(gettext(w))}</i>" for w in GPU_GRID_WORDS)
+    return legend
 
 
 def _num(value: float | None) -> str:
@@ -86,15 +97,18 @@ def gpu_grid(rows) -> Markup:
     reported is a dash, never 0; a card not answering has a hatched utilisation, a hot one is red.
     """
     parts = []
+    legend = gpu_grid_legend()
+    lost = escape(gettext("lost"))
+    not_reported = escape(gettext("utilisation not reported"))
     for row in rows:
-        parts.append(f'<div class="gg">{GPU_GRID_LEGEND}')
+        parts.append(f'<div class="gg">{legend}')
         for g in row:
             index = escape(str(g.index))
             if g.lost:
-                parts.append(f'<b class="bad">{index}</b><i class="na">lost</i><i>{DASH}</i><i>{DASH}</i>')
+                parts.append(f'<b class="bad">{index}</b><i class="na">{lost}</i><i>{DASH}</i><i>{DASH}</i>')
                 continue
             util = (f'<i style="--v:{clamp_pct(g.util_pct):.0f}%">{g.util_pct:.0f}</i>' if g.util_pct is not None
-                    else f'<i class="na" title="{gettext("utilisation not reported")}">{DASH}</i>')
+                    else f'<i class="na" title="{not_reported}">{DASH}</i>')
             hot = ' class="hot"' if g.hot else ""
             parts.append(f"<b>{index}</b>{util}<i>{_num(g.mem_pct)}</i><i{hot}>{_num(g.temperature_c)}</i>")
         parts.append("</div>")

@@ -101,7 +101,8 @@ def test_the_cookie_wins_over_the_header(client):
     assert doc.select_one("h1").text == "事件"
 
 
-@pytest.mark.parametrize("path", ["/events", "/alerts", "/gpus", "/gpus/users", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/events", "/alerts", "/gpus", "/gpus/users", "/compare", "/history", "/servers",
+                                  "/no-such-page"])
 @pytest.mark.parametrize("headers", [{}, {"Accept-Language": "zh-TW"}, {"Accept-Language": "en-GB,fr;q=0.5"}])
 def test_english_pages_hold_no_chinese(client, path, headers):
     doc, _ = page(client, path, headers=headers, status=404 if path == "/no-such-page" else 200)
@@ -202,7 +203,34 @@ def test_the_overview_and_a_host_page_in_chinese(client):
     assert doc.select_one('#fleet-totals [data-total="up"]').find_previous_sibling("dt").text == "正常"
     card = doc.select_one('#fleet article.card[data-host="alpha"]')
     assert card.select_one("footer").text.startswith("最后在线")
+    assert [c.text for c in card.select(".gpus .gg > *")][:4] == ["GPU", "利用率 %", "显存 %", "°C"]
     doc, _ = page(client, "/hosts/alpha", cookies={"fw_lang": "zh"})
     assert doc.select_one("#system-info h2").text == "系统" and doc.select_one("#disks h2").text == "磁盘"
     tiles = [t.text for t in doc.select(".tile .label")]
     assert "CPU 繁忙" in tiles or not tiles
+
+
+def test_compare_history_and_servers_in_chinese(client):
+    doc, _ = page(client, "/compare?servers=alpha&metric=cpu_pct&range=1h", headers=ZH)
+    assert doc.select_one("h1").text == "对比主机" and doc.title.text.startswith("对比")
+    assert [th.text for th in doc.select("#compare-table thead th")] == ["主机", "平均", "峰值", "点数"]
+    assert doc.select_one('select[name="metric"] option[value="cpu_pct"]').text == "CPU (%)"
+    assert doc.select_one('select[name="range"] option[value="1h"]').text == "最近 1h"
+    doc, _ = page(client, "/compare?metric=nope", headers=ZH)
+    assert doc.select_one("[role=alert]").text.startswith("未知指标 'nope'")
+
+    doc, _ = page(client, "/history", headers=ZH)
+    assert doc.select_one("h1").text == "小时历史" and doc.title.text.startswith("历史")
+    assert doc.select_one("#history-form button").text == "显示"
+    heads = [" ".join(th.text.split()) for th in doc.select("#history-rows thead th")]
+    assert not heads or heads[:3] == ["主机", "小时 ▼", "样本数"] and "CPU 均值" in heads
+    assert CJK.search(text(doc.select_one("#history-table")))
+
+    doc, _ = page(client, "/servers", headers=ZH)
+    assert doc.select_one("h1").text == "服务器" and doc.title.text.startswith("服务器")
+    assert [th.text for th in doc.select("#server-rows thead th")] == ["ID", "地址", "用户", "服务", "GPU", "状态", ""]
+    assert doc.select_one("#add-host h2").text == "添加主机" and doc.select_one("#add-form button").text == "添加主机"
+    assert doc.select_one('#add-form label[for="f-address"]').text == "地址"
+    doc, _ = page(client, "/servers/alpha/edit", headers=ZH)
+    assert doc.select_one("h1").text == "编辑 alpha" and doc.select_one("#edit-form button.primary").text == "保存"
+    assert doc.select_one("#discover").text == "发现服务"

@@ -8,7 +8,7 @@ import pytest
 
 from schema.fleet import HostNow
 from inventory.errors import Problem
-from webapp import templating as t
+from webapp import i18n, templating as t
 from webapp.fleet_view import MAX_GPU_BARS, host_card
 from webapp.host_view import live_view
 from webapp.pages.common import date_range, pager
@@ -43,6 +43,14 @@ def test_gpu_grid_escapes_and_shows_every_value_without_hovering():
     assert cells[9:12] == ["–", "–", "–"]  # not reported: a dash, not 0
     assert cells[12:] == ["2", "lost", "–", "–"]
     assert html.count('class="hot"') == 1 and 'title="utilisation not reported"' in html
+    token = i18n.activate("zh")  # a Chinese page: the legend and "lost" in Chinese, the values as they are
+    try:
+        zh = [c.text for c in BeautifulSoup(str(t.gpu_grid(rows)), "html.parser").select(".gg > *")]
+    finally:
+        i18n.deactivate(token)
+    assert zh[:4] == ["GPU", "利用率 %", "显存 %", "°C"] and zh[4:12] == cells[4:12]
+    assert zh[12:] == ["2", "掉卡", "–", "–"]
+    assert str(t.gpu_grid(rows)) == html  # English again, as before
 
 
 # --------------------------------------------------------------------------- the host form

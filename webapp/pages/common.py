@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
+from webapp.i18n import gettext
+
 QUICK_RANGES = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400}
 
 
@@ -36,11 +38,13 @@ def date_range(preset: str, from_date: str, to_date: str, tz_offset_min: int, no
             start = _local_day(from_date, tz_offset_min) if from_date else now - QUICK_RANGES[default]
             end = _local_day(to_date, tz_offset_min) + 86400 if to_date else now
         except ValueError:
-            problem = f"dates are YYYY-MM-DD (got {from_date or to_date!r}); showing the last {default}"
+            problem = gettext("dates are YYYY-MM-DD (got %(got)s); showing the last %(range)s") % {
+                "got": repr(from_date or to_date), "range": default}
             return DateRange(now - QUICK_RANGES[default], now, default, problem)
         if start >= end:
             return DateRange(now - QUICK_RANGES[default], now, default,
-                             f"the start date must come before the end date; showing the last {default}")
+                             gettext("the start date must come before the end date; showing the last %(range)s")
+                             % {"range": default})
         return DateRange(start, end, None)
     preset = preset if preset in QUICK_RANGES else default
     return DateRange(now - QUICK_RANGES[preset], now, preset)

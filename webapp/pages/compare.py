@@ -7,15 +7,26 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from collector.metrics.catalogue import CATALOGUE
 from schema import samples as store
 from schema import timeseries as ts
 from webapp.api.params import id_list
 from webapp.api.timeseries import MAX_COMPARE
 from webapp.deps import FleetDep, SessionDep
 from webapp.host_view import DEFAULT_RANGE, RANGES
+from webapp.i18n import current, gettext
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def metric_title(name: str) -> str:
+    """A metric as the picker and the chart name it: its description in English; in another language its
+    catalogue label, translated (webapp/metric_words.py marks every label; the descriptions are not)."""
+    if current() == "en":
+        return ts.METRICS[name].description
+    return gettext(CATALOGUE.chartable()[name].label)
+
 
 def all_host_ids(fleet, session) -> list[str]:
     """Hosts of the inventory first, then removed hosts that still have history."""
@@ -32,11 +43,13 @@ def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers
     chosen = id_list(servers) or []
     problem, rows, chart = None, [], None
     if metric not in ts.METRICS:
-        problem, metric = f"unknown metric {metric!r}; pick one from the list", "cpu_pct"
+        problem = gettext("unknown metric %(metric)s; pick one from the list") % {"metric": repr(metric)}
+        metric = "cpu_pct"
     range = range if range in RANGES else DEFAULT_RANGE
     unit = ts.METRICS[metric].unit  # the chart and the table pick kB/s or MB/s, MiB or GiB from the values
     if len(chosen) > MAX_COMPARE:
-        problem = f"compare at most {MAX_COMPARE} hosts at once (you picked {len(chosen)})"
+        problem = gettext("compare at most %(most)s hosts at once (you picked %(picked)s)") % {
+            "most": MAX_COMPARE, "picked": len(chosen)}
     elif chosen:
         end = time.time()
         try:
@@ -46,10 +59,11 @@ def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers
         else:
             rows = [{"host_id": s.host_id, "points": len(s.points), "avg": s.avg, "peak": s.peak} for s in series]
             query = urlencode({"servers": ",".join(chosen), "metric": metric})
-            chart = {"id": "compare", "title": ts.METRICS[metric].description, "unit": unit,
+            chart = {"id": "compare", "title": metric_title(metric), "unit": unit,
                      "max": 100 if unit == "%" else None,
                      "sources": [{"kind": "compare", "label": metric, "url": f"/api/compare?{query}"}]}
     context = {"page": "compare", "hosts": all_host_ids(fleet, session), "chosen": chosen, "metric": metric,
-               "metrics": ts.METRICS, "range": range, "ranges": RANGES, "unit": unit, "rows": rows,
+               "metrics": ts.METRICS, "metric_titles": {name: metric_title(name) for name in ts.METRICS},
+               "range": range, "ranges": RANGES, "unit": unit, "rows": rows,
                "chart": chart, "problem": problem, "max_compare": MAX_COMPARE}
     return render(request, "compare.html", context)

@@ -14,17 +14,33 @@ from webapp.api.params import id_list
 from webapp.pages.common import QUICK_RANGES, date_range, fetch_page, url_with
 from webapp.pages.compare import all_host_ids
 from webapp.deps import FleetDep, SessionDep
+from webapp.i18n import N_, gettext
 from webapp.templating import htmx_target, render
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
 
-# (column, heading, unit): the unit picks the formatting in the template
+# (column, heading, aggregate, unit): the unit picks the formatting in the template; the heading is the
+# catalogue label (webapp/metric_words.py marks them all) followed by its aggregate (none for "last")
 COLUMNS = (
-    ("host_id", "Host", "text"), ("hour", "Hour", "time"), ("sample_count", "Samples", "int"),
-    *((m.hourly_name(agg), m.label if agg == "last" else f"{m.label} {agg}", m.unit)
-      for m, agg in CATALOGUE.history_columns()),
+    ("host_id", N_("Host"), None, "text"), ("hour", N_("Hour"), None, "time"),
+    ("sample_count", N_("Samples"), None, "int"),
+    *((m.hourly_name(agg), m.label, agg, m.unit) for m, agg in CATALOGUE.history_columns()),
 )
+AGGREGATES = {"avg": N_("avg"), "max": N_("max")}  # "last" adds no word
+
+
+def columns() -> list[tuple[str, str, str]]:
+    """(column, heading, unit) in the request's language: "CPU avg" in English (as before), "CPU 均值" in Chinese."""
+    out = []
+    for col, label, agg, unit in COLUMNS:
+        heading = gettext(label)
+        if agg in AGGREGATES:
+            heading = f"{heading} {gettext(AGGREGATES[agg])}"
+        elif agg not in (None, "last"):
+            heading = f"{heading} {agg}"
+        out.append((col, heading, unit))
+    return out
 
 
 def first_row(has_rows: bool, span_end: float, now: float) -> dict[str, float] | None:
@@ -58,7 +74,7 @@ def history_page(request: Request, fleet: FleetDep, session: SessionDep, servers
                           doseq=True)
     context = {"page": "history", "hosts": all_host_ids(fleet, session), "chosen": chosen, "span": span,
                "quick": QUICK_RANGES, "from_date": from_date, "to_date": to_date, "sort": sort, "pager": pg,
-               "rows": result.rows, "columns": COLUMNS, "problem": problem, "first_row": first,
+               "rows": result.rows, "columns": columns(), "problem": problem, "first_row": first,
                "csv_url": f"/api/history/hourly.csv?{csv_query}",
                "url_with": lambda **kw: url_with(request, **kw)}
     name = "_history_table.html" if htmx_target(request) == "history-table" else "history.html"

@@ -18,12 +18,13 @@ from webapp.auth import current
 from schema import fleet as fleet_state
 from webapp.deps import FleetDep
 from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form
+from webapp.i18n import N_, gettext
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
-NOTICES = {"added": "Added {id} to the inventory; the hub is connecting to it.",
-           "saved": "Saved {id}; the hub applied the change.",
-           "deleted": "Deleted {id} from the inventory; its history is kept."}
+NOTICES = {"added": N_("Added %(id)s to the inventory; the hub is connecting to it."),
+           "saved": N_("Saved %(id)s; the hub applied the change."),
+           "deleted": N_("Deleted %(id)s from the inventory; its history is kept.")}
 
 
 def _entry(fleet, host_id: str):
@@ -31,7 +32,11 @@ def _entry(fleet, host_id: str):
     for entry in inventory.hosts if inventory else ():
         if entry.id == host_id:
             return entry
-    raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
+    raise HTTPException(404, detail=_unknown(host_id))
+
+
+def _unknown(host_id: str) -> str:
+    return gettext("unknown host %(host)s: it is not in the inventory") % {"host": repr(host_id)}
 
 
 def _page(request: Request, fleet, form: HostForm | None, *, editing: str | None = None, status_code: int = 200,
@@ -58,9 +63,14 @@ def _admins_only(request: Request, host_id: str | None = None) -> None:
     """The host forms are for admins: a viewer asking for one by hand is told why instead (403)."""
     who = current(request)
     if who is not None and not who.is_admin:
-        see = f"/hosts/{quote(host_id, safe='')} shows this host" if host_id else "/servers lists the hosts"
-        raise HTTPException(403, detail=f"{who.name} is a viewer: viewers may look, only admins change hosts. "
-                                        f"{see}; ask an admin to make the change.")
+        if host_id:
+            detail = gettext("%(name)s is a viewer: viewers may look, only admins change hosts. %(page)s shows this "
+                             "host; ask an admin to make the change.") % {
+                "name": who.name, "page": f"/hosts/{quote(host_id, safe='')}"}
+        else:
+            detail = gettext("%(name)s is a viewer: viewers may look, only admins change hosts. /servers lists the "
+                             "hosts; ask an admin to make the change.") % {"name": who.name}
+        raise HTTPException(403, detail=detail)
 
 
 async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str | None, done: str, host_id: str):
@@ -84,7 +94,7 @@ async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str |
         except edits.EditQueued as exc:
             form.general.append(str(exc))
         except (OSError, RemoteEditError) as exc:
-            form.general.append(f"cannot write the inventory file: {exc}")
+            form.general.append(gettext("cannot write the inventory file: %(error)s") % {"error": exc})
         else:
             return RedirectResponse(f"/servers?{done}={quote(host_id)}", status_code=303)
     return await _page_async(request, fleet, form, editing=editing, status_code=422)
@@ -104,7 +114,7 @@ def servers_page(request: Request, fleet: FleetDep, added: str = "", saved: str 
     """The hosts of the inventory and a form to add one."""
     done = next(((kind, host) for kind, host in (("added", added), ("saved", saved), ("deleted", deleted)) if host),
                 None)
-    notice = NOTICES[done[0]].format(id=done[1]) if done else None
+    notice = gettext(NOTICES[done[0]]) % {"id": done[1]} if done else None
     return _page(request, fleet, None, notice=notice)
 
 
@@ -148,7 +158,8 @@ async def delete_server(host_id: str, fleet: FleetDep):
     try:
         await edits.apply_edit(fleet, edits.delete_host(host_id))
     except (InventoryError, HostNotFound, OSError, RemoteEditError, edits.EditQueued) as exc:
-        raise HTTPException(409, detail=f"could not delete {host_id}: {exc}") from None
+        raise HTTPException(409, detail=gettext("could not delete %(host)s: %(error)s") % {
+            "host": host_id, "error": exc}) from None
     return RedirectResponse(f"/servers?deleted={quote(host_id)}", status_code=303)
 
 
@@ -158,22 +169,23 @@ async def discover_services(request: Request, host_id: str, fleet: FleetDep):
     _admins_only(request, host_id)
     spec = fleet.specs.get(host_id)
     if spec is None:
-        raise HTTPException(404, detail=f"unknown host {host_id!r}: it is not in the inventory")
+        raise HTTPException(404, detail=_unknown(host_id))
     # on failure the watched units are offered again, so a failed discovery never unwatches them
     watched = [{"name": name, "active_state": None, "description": None} for name in spec.services]
     context: dict[str, Any] = {"host_id": host_id, "watched": set(spec.services), "units": watched, "error": None}
     try:
         result = await fleet.control.service_catalog(host_id)
     except HostError as err:
-        context["error"] = f"cannot reach {host_id}: {err.message}. Try again once it is up."
+        context["error"] = gettext("cannot reach %(host)s: %(error)s. Try again once it is up.") % {
+            "host": host_id, "error": err.message}
     except KeyError:
-        context["error"] = f"no collector polls {host_id} right now (it was just added, or its collector is " \
-                           "restarting). Try again in a few seconds."
+        context["error"] = gettext("no collector polls %(host)s right now (it was just added, or its collector is "
+                                   "restarting). Try again in a few seconds.") % {"host": host_id}
     else:
         found = {u["name"] for u in result["units"]}
         # watched units the host does not list stay ticked, so discovering never unwatches anything silently
         context["units"] = list(result["units"]) + [{"name": name, "active_state": "not found", "description": None}
                                                     for name in spec.services if name not in found]
         if not result["available"]:
-            context["error"] = result["error"] or "systemd is not available on this host"
+            context["error"] = result["error"] or gettext("systemd is not available on this host")
     return render(request, "_discover.html", context)
