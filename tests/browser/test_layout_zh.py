@@ -1,4 +1,4 @@
-"""The pages in Simplified Chinese in a real browser (issue 18 item 7): the overview, a host and the GPUs fit a
+"""The pages in Simplified Chinese in a real browser (issue 18 item 7): every page (test_layout.PAGES) fits a
 phone (390 px) and a desktop (1440 px) in the light and the dark theme, say `<html lang="zh-Hans">`, the top
 bar's switch marks 中文, and the live "ago" ticker (fleetwatch.js) words its durations in Chinese.
 
@@ -13,10 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_browser import log_in
-from tests.browser.test_layout import browsing, charts_settled, fits
+from tests.browser.test_layout import PAGES, browsing, charts_settled, fits
 from tests.support.browser import screenshot_path
 
-PAGES = {"overview": "/", "host": "/hosts/alpha", "gpus": "/gpus"}
 SIZES = [(390, "light"), (390, "dark"), (1440, "light"), (1440, "dark")]
 
 
