@@ -13,6 +13,7 @@ from typing import Any
 from inventory import DISK_MODES
 from inventory.edit_checks import entry_problems
 from webapp.i18n import N_, gettext
+from webapp.inventory_words import translate_problem
 
 TEXT_FIELDS = ("address", "user", "identity_file", "known_hosts", "host_key", "interval", "timeout")
 GPU_MODES = ("auto", "off", "nvidia")
@@ -142,8 +143,9 @@ def problem_fields(problems) -> tuple[dict[str, str], list[str]]:
     for p in problems:
         match = _FIELD.match(p.field or "")
         name = match.group(0) if match else ""
+        message = translate_problem(p.message)  # in the page's language (English: as the inventory words it)
         if name in ("id", "port", "disks", "gpu", "labels", "services", *TEXT_FIELDS):
-            errors.setdefault(name, p.message)
+            errors.setdefault(name, message)
         else:
-            general.append(p.message if not p.field else f"{p.field}: {p.message}")
+            general.append(message if not p.field else f"{p.field}: {message}")
     return errors, general

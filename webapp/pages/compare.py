@@ -14,7 +14,8 @@ from webapp.api.params import id_list
 from webapp.api.timeseries import MAX_COMPARE
 from webapp.deps import FleetDep, SessionDep
 from webapp.host_view import DEFAULT_RANGE, RANGES
-from webapp.i18n import current, gettext
+from webapp.i18n import N_, current, gettext
+from webapp.schema_words import translate_error
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -26,6 +27,17 @@ def metric_title(name: str) -> str:
     if current() == "en":
         return ts.METRICS[name].description
     return gettext(CATALOGUE.chartable()[name].label)
+
+
+# the catalogue's units that are words, as the picker shows them ("(count)": "(个)"); symbols (%, °C, s) and
+# byte units stay as they are in every language
+UNIT_WORDS = {"bytes": N_("bytes"), "bytes/s": N_("bytes/s"), "count": N_("count"), "load": N_("load"),
+              "state": N_("state")}
+
+
+def unit_word(unit: str) -> str:
+    """A metric's unit as the picker names it in the page's language."""
+    return gettext(UNIT_WORDS[unit]) if unit in UNIT_WORDS else unit
 
 
 def all_host_ids(fleet, session) -> list[str]:
@@ -55,7 +67,7 @@ def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers
         try:
             series = ts.compare(session, chosen, metric, end - RANGES[range], end)
         except ValueError as exc:
-            problem = str(exc)
+            problem = translate_error(str(exc))
         else:
             rows = [{"host_id": s.host_id, "points": len(s.points), "avg": s.avg, "peak": s.peak} for s in series]
             query = urlencode({"servers": ",".join(chosen), "metric": metric})
@@ -64,6 +76,7 @@ def compare_page(request: Request, fleet: FleetDep, session: SessionDep, servers
                      "sources": [{"kind": "compare", "label": metric, "url": f"/api/compare?{query}"}]}
     context = {"page": "compare", "hosts": all_host_ids(fleet, session), "chosen": chosen, "metric": metric,
                "metrics": ts.METRICS, "metric_titles": {name: metric_title(name) for name in ts.METRICS},
+               "metric_units": {name: unit_word(m.unit) for name, m in ts.METRICS.items()},
                "range": range, "ranges": RANGES, "unit": unit, "rows": rows,
                "chart": chart, "problem": problem, "max_compare": MAX_COMPARE}
     return render(request, "compare.html", context)

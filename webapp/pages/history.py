@@ -15,6 +15,7 @@ from webapp.pages.common import QUICK_RANGES, date_range, fetch_page, url_with
 from webapp.pages.compare import all_host_ids
 from webapp.deps import FleetDep, SessionDep
 from webapp.i18n import N_, gettext
+from webapp.schema_words import translate_error
 from webapp.templating import htmx_target, render
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +66,7 @@ def history_page(request: Request, fleet: FleetDep, session: SessionDep, servers
     try:
         history.parse_sort(sort)
     except ValueError as exc:
-        problem, sort = str(exc), "-hour"
+        problem, sort = translate_error(str(exc)), "-hour"
     pg, result = fetch_page(lambda limit, offset: history.query_hourly(
         session, host_ids=chosen, start=span.start, end=span.end, sort=sort, limit=limit, offset=offset,
         details=False), page, PER_PAGE)

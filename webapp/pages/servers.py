@@ -17,6 +17,7 @@ from webapp import inventory_edits as edits
 from webapp.auth import current
 from schema import fleet as fleet_state
 from webapp.deps import FleetDep
+from webapp.inventory_words import translate_problem
 from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form
 from webapp.i18n import N_, gettext
 from webapp.templating import render
@@ -88,9 +89,9 @@ async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str |
         except InventoryError as exc:
             form.add_problems(exc.problems)
         except HostExists as exc:
-            form.errors["id"] = str(exc)
+            form.errors["id"] = translate_problem(str(exc))
         except HostNotFound as exc:
-            form.general.append(str(exc))
+            form.general.append(translate_problem(str(exc)))
         except edits.EditQueued as exc:
             form.general.append(str(exc))
         except (OSError, RemoteEditError) as exc:
