@@ -109,9 +109,9 @@ def test_mig_card(fake: Path) -> None:
 PROBE = Path(__file__).parent.parent.parent / "remote_scripts" / "probe.sh"
 
 
-def probe_nvidia(fake: Path, shell: list[str]) -> tuple[str, str]:
-    """The probe's nvidia section and rc lines, with the fake first on PATH."""
-    script = f'FLEETWATCH_PROBE_LIB=1 . {PROBE}; fw_timeout=1; fw_nvidia; printf "<<<rc>>>\\n%s" "$fw_rc"'
+def probe_function(fake: Path, shell: list[str], function: str) -> tuple[str, str]:
+    """What one of the probe's functions prints, and its rc lines, with the fake first on PATH."""
+    script = f'FLEETWATCH_PROBE_LIB=1 . {PROBE}; fw_timeout=1; {function}; printf "<<<rc>>>\\n%s" "$fw_rc"'
     out = subprocess.run([*shell, "-c", script], capture_output=True, text=True, timeout=30,
                          env={"PATH": f"{fake.parent}:/usr/bin:/bin"}).stdout
     section, _, rc = out.partition("<<<rc>>>\n")
@@ -130,7 +130,7 @@ SHELLS = [["/bin/dash"], ["/bin/bash", "--posix"], ["/bin/busybox", "ash"]]
 def test_an_older_driver_is_asked_again_with_the_fields_it_knows(fake: Path, shell: list[str], mode: str,
                                                                  fields: int, reasons: bool) -> None:
     (fake.parent / "FAKE_NVIDIA_MODE").write_text(mode + "\n")
-    section, rc = probe_nvidia(fake, shell)
+    section, rc = probe_function(fake, shell, "fw_nvidia")
     lines = section.splitlines()
     assert lines[0] == "<<<nvidia>>>"
     assert [len(line.split(", ")) for line in lines[1:]] == [fields, fields]
@@ -144,18 +144,10 @@ def test_an_older_driver_is_asked_again_with_the_fields_it_knows(fake: Path, she
 @pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
 def test_a_driver_failure_reaches_the_hub_with_its_status(fake: Path, shell: list[str]) -> None:
     (fake.parent / "FAKE_NVIDIA_MODE").write_text("driver-error\n")
-    section, rc = probe_nvidia(fake, shell)
+    section, rc = probe_function(fake, shell, "fw_nvidia")
     assert "couldn't communicate with the NVIDIA driver" in section
     assert rc == "nvidia 9\n"
     assert nvidia.parse(section.partition("\n")[2]).gpus == ()
-
-
-def probe_gpu_apps(fake: Path, shell: list[str]) -> tuple[str, str]:
-    script = f'FLEETWATCH_PROBE_LIB=1 . {PROBE}; fw_timeout=1; fw_gpu_apps; printf "<<<rc>>>\\n%s" "$fw_rc"'
-    out = subprocess.run([*shell, "-c", script], capture_output=True, text=True, timeout=30,
-                         env={"PATH": f"{fake.parent}:/usr/bin:/bin"}).stdout
-    body, _, rc = out.partition("<<<rc>>>\n")
-    return body, rc
 
 
 @pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
@@ -165,7 +157,7 @@ def test_the_probe_names_the_owner_of_each_gpu_process(fake: Path, shell: list[s
     from collector.parsers import gpu_apps, gpu_ps
 
     (fake.parent / "apps").write_text(f"0 {os.getpid()} 20000 python3\n1 1 512 init, the first\n")
-    body, rc = probe_gpu_apps(fake, shell)
+    body, rc = probe_function(fake, shell, "fw_gpu_apps")
     apps_text, _, ps_text = body.partition("<<<gpu_ps>>>\n")
     assert apps_text.startswith("<<<gpu_apps>>>\n")
     apps = gpu_apps.parse_apps(apps_text.partition("\n")[2])
@@ -179,7 +171,7 @@ def test_the_probe_names_the_owner_of_each_gpu_process(fake: Path, shell: list[s
 @pytest.mark.parametrize("shell", SHELLS, ids=["dash", "bash", "ash"])
 def test_no_gpu_process_runs_no_ps(fake: Path, shell: list[str]) -> None:
     (fake.parent / "FAKE_NVIDIA_MODE").write_text("no-apps\n")
-    body, rc = probe_gpu_apps(fake, shell)
+    body, rc = probe_function(fake, shell, "fw_gpu_apps")
     assert body == "<<<gpu_apps>>>\n<<<gpu_ps>>>\n"
     assert rc == "gpu_apps 0\n"
 
