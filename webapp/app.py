@@ -11,7 +11,7 @@ from webapp import errors, i18n
 from webapp.auth import guard
 from webapp.database import size_thread_pool, web_engine
 from webapp.fleet_source import FleetSource
-from webapp.gate import WebGate
+from webapp.gate import GateCounts, WebGate
 from webapp.live_feed import Feed, note_version
 from webapp.api import alerts, events, gpus, health, history, metrics, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
@@ -69,8 +69,9 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
     app.state.engine = source.engine
     app.state.metrics_public = metrics_public
     app.state.live_feed = Feed()  # the pages' server-sent events (webapp/pages/stream.py)
+    app.state.gate_counts = GateCounts()  # the gate's counts, for /metrics
     errors.install(app)
-    app.add_middleware(WebGate)
+    app.add_middleware(WebGate, counts=app.state.gate_counts)
     app.add_middleware(i18n.PickLanguage)  # the request's language for every handler (webapp/i18n.py)
 
     @app.get("/openapi.json", include_in_schema=False)

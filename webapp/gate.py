@@ -88,19 +88,26 @@ def capped(receive: Receive, limit: int) -> Receive:
     return wrapped
 
 
+class GateCounts:
+    """What the gate counts, shared with `/metrics` (webapp/api/metrics.py: `fleetwatch_web_*`)."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0  # requests admitted and not yet answered
+        self.streams = 0  # live pages' streams open
+        self.refused_busy = 0  # requests refused with 503: MAX_IN_FLIGHT reached
+        self.refused_streams = 0  # streams refused with 503: MAX_STREAMS reached (the page polls)
+
+
 class WebGate:
     """See the module docstring."""
 
     def __init__(self, app: ASGIApp, *, max_body: int = MAX_BODY, max_in_flight: int = MAX_IN_FLIGHT,
-                 max_streams: int = MAX_STREAMS) -> None:
+                 max_streams: int = MAX_STREAMS, counts: GateCounts | None = None) -> None:
         self.app = app
         self.max_body = max_body
         self.max_in_flight = max_in_flight
         self.max_streams = max_streams
-        self.in_flight = 0
-        self.streams = 0
-        self.refused_busy = 0
-        self.refused_streams = 0
+        self.counts = counts if counts is not None else GateCounts()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,17 +120,17 @@ class WebGate:
         if path.startswith(STREAM_PREFIX):
             await self._stream(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:
-            self.refused_busy += 1
-            busy = _plain(scope, 503, f"the hub is busy ({self.in_flight} requests in progress): try again in a "
-                                      "moment", {"Retry-After": "2"})
+        if self.counts.in_flight >= self.max_in_flight:
+            self.counts.refused_busy += 1
+            busy = _plain(scope, 503, f"the hub is busy ({self.counts.in_flight} requests in progress): try again "
+                                      "in a moment", {"Retry-After": "2"})
             await busy(scope, receive, send)
             return
-        self.in_flight += 1
+        self.counts.in_flight += 1
         try:
             await self._admitted(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.counts.in_flight -= 1
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = await self._admit(scope)
@@ -134,17 +141,17 @@ class WebGate:
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A live page's stream: admitted like a request, counted apart (see the module docstring)."""
-        if self.streams >= self.max_streams:
-            self.refused_streams += 1
-            busy = _plain(scope, 503, f"too many live pages ({self.streams} streams open): this page polls "
-                                      "instead", {"Retry-After": "30"})
+        if self.counts.streams >= self.max_streams:
+            self.counts.refused_streams += 1
+            busy = _plain(scope, 503, f"too many live pages ({self.counts.streams} streams open): this page "
+                                      "polls instead", {"Retry-After": "30"})
             await busy(scope, receive, send)
             return
-        self.streams += 1
+        self.counts.streams += 1
         try:
             await self._admitted(scope, receive, send)
         finally:
-            self.streams -= 1
+            self.counts.streams -= 1
 
     async def _admit(self, scope: Scope) -> Response | None:
         """None when the request may go on (its principal in scope["state"]), else the answer to send."""

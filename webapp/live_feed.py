@@ -96,6 +96,7 @@ class Feed:
         self.topics: dict[str, Topic] = {}
         self._seq = itertools.count(1)
         self.current = 0  # the highest version handed out
+        self.bytes_sent = 0  # by every stream of this process, as sent (compressed or not): for /metrics
 
     def next_seq(self) -> int:
         self.current = next(self._seq)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from bs4 import BeautifulSoup
+from prometheus_client.parser import text_string_to_metric_families
 
 from webapp.gate import MAX_STREAMS
 
@@ -156,6 +157,17 @@ def _open_raw(port: int, token: str, path: str) -> socket.socket:
     return sock
 
 
+def web_samples(text: str) -> dict[tuple[str, tuple[str, ...]], float]:
+    """The fleetwatch_web_* samples of a /metrics text: (name, labels other than process) -> value."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("fleetwatch_web_"):
+                assert sample.labels["process"].endswith("/web"), sample  # serve's web process: MEMBER/web
+                out[(sample.name, tuple(v for k, v in sorted(sample.labels.items()) if k != "process"))] = sample.value
+    return out
+
+
 def test_streams_are_capped_apart_from_requests(web_hub):
     socks = []
     try:
@@ -171,6 +183,13 @@ def test_streams_are_capped_apart_from_requests(web_hub):
         with httpx.Client(base_url=web_hub.url, headers=auth(web_hub), timeout=10) as client:
             for path in ("/", "/hosts/alpha", "/api/servers"):
                 assert client.get(path).status_code == 200, path
+            # /metrics counts them, and the refusal
+            web = web_samples(client.get("/metrics").text)
+        assert web[("fleetwatch_web_streams_open", ())] == MAX_STREAMS
+        assert web[("fleetwatch_web_refused_total", ("streams",))] >= 1
+        assert web[("fleetwatch_web_refused_total", ("busy",))] == 0
+        assert web[("fleetwatch_web_requests_in_flight", ())] == 1  # the scrape itself
+        assert web[("fleetwatch_web_stream_bytes_total", ())] > 0  # the 200 streams' first bytes at least
     finally:
         for sock in socks:
             sock.close()

@@ -55,9 +55,10 @@ def event(name: str | None, data: str = "", event_id: str | None = None) -> str:
 class Encoder:
     """The stream's bytes: gzip with a sync flush per chunk, or as they are."""
 
-    def __init__(self, gzip: bool) -> None:
+    def __init__(self, gzip: bool, feed: Feed | None = None) -> None:
         self._z = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None
         self.raw = self.sent = 0
+        self._feed = feed  # counts every stream's bytes for /metrics (fleetwatch_web_stream_bytes_total)
 
     def _compress(self, raw: bytes) -> bytes:
         return self._z.compress(raw) + self._z.flush(zlib.Z_SYNC_FLUSH)
@@ -72,6 +73,8 @@ class Encoder:
         else:
             out = self._compress(raw)
         self.sent += len(out)
+        if self._feed is not None:
+            self._feed.bytes_sent += len(out)
         return out
 
 
@@ -116,7 +119,7 @@ def _stream(request: Request, key: str, make_page: Callable[[], object], setup: 
     if gzip:
         headers["Content-Encoding"] = "gzip"
     first = feed.parse(request.headers.get("last-event-id") or since)
-    return StreamingResponse(_events(feed, key, make_page, setup, first, Encoder(gzip)),
+    return StreamingResponse(_events(feed, key, make_page, setup, first, Encoder(gzip, feed)),
                              media_type="text/event-stream", headers=headers)
 
 
