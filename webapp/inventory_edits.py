@@ -21,12 +21,28 @@ from inventory.paths import KeyFolders
 from inventory.writer import InventoryWriter
 from schema import runtime
 from schema.db import data_dir
+from webapp.i18n import N_, gettext
 
 OWNER_WAIT_S = 15.0
+QUEUED = N_("the inventory belongs to member %(owner)s, which has not applied the edit within %(wait)s s; it stays "
+            "queued and is applied as soon as %(owner)s (or the member that takes over) can")
 
 
 class EditQueued(Exception):
-    """The owner did not apply the edit in time; it stays queued and is applied when the owner can."""
+    """The owner did not apply the edit in time; it stays queued and is applied when the owner can.
+
+    `str()` is English (the API's detail); `worded()` is the page's language."""
+
+    def __init__(self, owner: str, wait_s: float):
+        self.owner, self.wait_s = owner, wait_s
+        super().__init__(QUEUED % self._values())
+
+    def _values(self) -> dict[str, str]:
+        return {"owner": self.owner, "wait": f"{self.wait_s:.0f}"}
+
+    def worded(self) -> str:
+        """The message in the page's language (the values filled in after translating)."""
+        return gettext(QUEUED) % self._values()
 
 
 def writer(fleet) -> InventoryWriter:
@@ -84,9 +100,7 @@ async def _apply_at_owner(fleet, edit: Edit, owner: str) -> Inventory:
         if state in ("done", "failed"):
             break
         if time.monotonic() > deadline:
-            raise EditQueued(f"the inventory belongs to member {owner}, which has not applied the edit within "
-                             f"{OWNER_WAIT_S:.0f} s; it stays queued and is applied as soon as {owner} (or the "
-                             "member that takes over) can")
+            raise EditQueued(owner, OWNER_WAIT_S)
         await asyncio.sleep(0.2)
     doc: dict[str, Any] = orjson.loads(result) if result else {}
     if state == "failed":

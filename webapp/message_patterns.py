@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from webapp.i18n import current, gettext
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 
 
 def template_regex(template: str) -> re.Pattern[str]:
@@ -52,5 +53,19 @@ class Patterns:
         if found is None:
             return message
         template, values = found
-        values = {k: self.fix[k](v) if k in self.fix else v for k, v in values.items()}
-        return gettext(template) % values
+        worded = {k: self.fix[k](v) for k, v in values.items() if k in self.fix}
+        translated = gettext(template)
+        for name, value in worded.items():
+            if value != values[name]:
+                translated = _snug(translated, name, value)
+        return translated % {**values, **worded}
+
+
+def _snug(template: str, name: str, value: str) -> str:
+    """No space between a worded value and the template's Chinese beside it: "实际为 %(value)s" with "数字 5" reads
+    "实际为数字 5" (a space stays between Chinese and a number, a quote, a Latin word)."""
+    if re.match(f"[{_CJK}]", value):
+        template = re.sub(rf"(?<=[{_CJK}]) (?=%\({name}\)s)", "", template)
+    if re.search(f"[{_CJK}]$", value):
+        template = re.sub(rf"(?<=%\({name}\)s) (?=[{_CJK}])", "", template)
+    return template

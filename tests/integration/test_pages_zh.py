@@ -8,6 +8,7 @@ test_gpu_pages.py read them.
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -234,3 +235,40 @@ def test_compare_history_and_servers_in_chinese(client):
     doc, _ = page(client, "/servers/alpha/edit", headers=ZH)
     assert doc.select_one("h1").text == "编辑 alpha" and doc.select_one("#edit-form button.primary").text == "保存"
     assert doc.select_one("#discover").text == "发现服务"
+
+
+def _inventory_ok(client) -> bool:
+    return client.get("/api/inventory/status", headers={"Accept": "application/json"}).json()["ok"]
+
+
+def _until(what: str, check, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_the_servers_form_and_the_file_problems_in_chinese(client, web_hub):
+    """A port typed as text is refused in Chinese; a broken file's problems word their values in Chinese
+    ("实际为字符串 'nginx'", not "got the string 'nginx'")."""
+    before = web_hub.inventory.read_text()
+    resp = client.post("/servers", data={"id": "zh-host", "address": "127.0.0.1", "port": "abc"}, headers=ZH)
+    assert resp.status_code == 422
+    doc = BeautifulSoup(resp.text, "html.parser")
+    assert doc.select_one('[data-error-for="port"]').text == "端口须为 1 到 65535 的整数，而不是 'abc'"
+    assert "the string" not in resp.text and web_hub.inventory.read_text() == before
+
+    broken = before.replace("\nhosts:\n", "\nhosts:\n- {id: zh-broken, address: 127.0.0.2, services: nginx, user: 5}\n")
+    assert broken != before
+    try:
+        web_hub.inventory.write_text(broken)
+        _until("the broken file reported", lambda: not _inventory_ok(client))
+        doc, resp = page(client, "/servers", headers=ZH)
+        items = [text(li) for li in doc.select(".notice.bad li")]
+        assert "应为列表，实际为字符串 'nginx'" in items and "应为字符串，实际为数字 5" in items, items
+        assert "the string" not in resp.text and "the number" not in resp.text
+        doc, _ = page(client, "/servers")  # English: as the inventory words it
+        assert "expected a list, got the string 'nginx'" in [text(li) for li in doc.select(".notice.bad li")]
+    finally:
+        web_hub.inventory.write_text(before)
+        _until("the file good again", lambda: _inventory_ok(client))

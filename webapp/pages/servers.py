@@ -19,7 +19,7 @@ from schema import fleet as fleet_state
 from webapp.deps import FleetDep
 from webapp.inventory_words import translate_problem
 from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form
-from webapp.i18n import N_, gettext
+from webapp.i18n import N_, current as current_language, gettext
 from webapp.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +52,8 @@ def _page(request: Request, fleet, form: HostForm | None, *, editing: str | None
     context: dict[str, Any] = {"page": "servers", "hosts": hosts, "form": form or HostForm(values={"services": []}),
                                "editing": editing, "defaults": defaults, "gpu_modes": GPU_MODES, "notice": notice,
                                "inventory_path": str(fleet.watcher.path),
-                               "inventory_problems": fleet.watcher.status.to_dict().get("problems") or []}
+                               "inventory_problems": [{**p, "message": translate_problem(p["message"])}
+                                                      for p in fleet.watcher.status.to_dict().get("problems") or []]}
     return render(request, "servers.html" if editing is None else "server_edit.html", context, status_code=status_code)
 
 
@@ -93,7 +94,7 @@ async def _save(request: Request, fleet, form: HostForm, edit, *, editing: str |
         except HostNotFound as exc:
             form.general.append(translate_problem(str(exc)))
         except edits.EditQueued as exc:
-            form.general.append(str(exc))
+            form.general.append(exc.worded())
         except (OSError, RemoteEditError) as exc:
             form.general.append(gettext("cannot write the inventory file: %(error)s") % {"error": exc})
         else:
@@ -160,8 +161,19 @@ async def delete_server(host_id: str, fleet: FleetDep):
         await edits.apply_edit(fleet, edits.delete_host(host_id))
     except (InventoryError, HostNotFound, OSError, RemoteEditError, edits.EditQueued) as exc:
         raise HTTPException(409, detail=gettext("could not delete %(host)s: %(error)s") % {
-            "host": host_id, "error": exc}) from None
+            "host": host_id, "error": _worded(exc)}) from None
     return RedirectResponse(f"/servers?deleted={quote(host_id)}", status_code=303)
+
+
+def _worded(exc: Exception) -> str:
+    """Why an edit failed, in the page's language (English: as before, the file and line of each problem too;
+    an OS error's own text stays as it is)."""
+    if isinstance(exc, edits.EditQueued):
+        return exc.worded()
+    if isinstance(exc, InventoryError) and current_language() != "en":
+        return "; ".join(f"{p.field}: {translate_problem(p.message)}" if p.field else translate_problem(p.message)
+                         for p in exc.problems)
+    return translate_problem(str(exc))
 
 
 @router.get("/servers/{host_id}/discover", response_class=HTMLResponse)
