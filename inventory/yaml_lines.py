@@ -57,7 +57,7 @@ class _LineMixin:
         if self._nodes > MAX_NODES:
             raise TooComplexError(f"the file expands to more than {MAX_NODES} YAML nodes (alias bomb?)")
         if isinstance(node, ScalarNode):
-            return self.construct_object(node, deep=True)
+            return self._scalar(node)
         if node.tag not in _PLAIN_TAGS:
             raise yaml.constructor.ConstructorError(
                 None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark
@@ -76,12 +76,24 @@ class _LineMixin:
         finally:
             self._active.discard(id(node))
 
+    def _scalar(self, node: ScalarNode) -> Any:
+        """The scalar's value. PyYAML's constructors raise what they meet (ValueError for `!!int x`,
+        AttributeError for `!!timestamp x`, KeyError for `!!bool x`): a YAML error with its line instead."""
+        try:
+            return self.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError):
+            tag = node.tag.rsplit(":", 1)[-1] if node.tag.startswith("tag:yaml.org,2002:") else node.tag
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid !!{tag} value", node.start_mark) from None
+
     def _key(self, key_node: Node, path: YamlPath) -> tuple[bool, Any]:
         line = key_node.start_mark.line + 1
         if not isinstance(key_node, ScalarNode):
             self.issues.append((path, line, "mapping keys must be plain words, not lists or mappings"))
             return False, None
-        key = self.construct_object(key_node, deep=True)
+        key = self._scalar(key_node)
         try:
             hash(key)
         except TypeError:

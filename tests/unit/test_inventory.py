@@ -366,6 +366,15 @@ def test_python_tags_refused():
         assert p.line == 1 and "YAML error" in p.message
 
 
+def test_a_scalar_that_does_not_fit_its_explicit_tag_is_a_yaml_error_with_its_line():
+    """`!!int x` made PyYAML's constructor raise ValueError (AttributeError for !!timestamp, KeyError for !!bool)
+    straight out of the loader: a traceback instead of a problem with a line."""
+    for tag in ("int", "float", "timestamp", "bool"):
+        for text in (f"hosts:\n  - {{id: a, address: 10.0.0.1, port: !!{tag} x}}\n", f"hosts:\n  - {{!!{tag} x: 1}}\n"):
+            p = one_problem(text)
+            assert p.line == 2 and p.message == f"YAML error: 'x' is not a valid !!{tag} value", (text, p)
+
+
 def test_recursive_alias_and_alias_bomb_refused():
     assert "recursive" in one_problem("hosts: &a [*a]\n").message
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
