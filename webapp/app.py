@@ -16,7 +16,7 @@ from webapp.live_feed import Feed, note_version
 from webapp.api import alerts, events, gpus, health, history, metrics, proxy, servers, timeseries
 from webapp.pages import alerts as alerts_page, compare, events as events_page, history as history_page, hosts
 from webapp.pages import gpus as gpus_page, overview
-from webapp.pages import api_docs, lang, login, servers as servers_page, stream
+from webapp.pages import api_docs, host_marks, lang, login, servers as servers_page, stream
 from webapp.templating import STATIC_DIR
 
 API_DESCRIPTION = """Agentless monitoring of Linux (GPU) servers over persistent SSH.
@@ -82,7 +82,7 @@ def create_app(fleet, *, manage_hub: bool = True, stop_hub: bool | None = None,
 
     for module in (servers, proxy, timeseries, history, events, alerts, gpus, health, metrics):
         app.include_router(module.router)
-    for module in (login, overview, hosts, gpus_page, compare, history_page, events_page, alerts_page,
+    for module in (login, overview, hosts, host_marks, gpus_page, compare, history_page, events_page, alerts_page,
                    servers_page, lang, stream):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import quote
 
 from collector.metrics.catalogue import CATALOGUE
-from collector.net_counting import RULES as NET_RULES
 from webapp.fleet_view import GPU_HOT_C
 from webapp.i18n import N_, gettext
 
@@ -19,6 +18,15 @@ DEFAULT_RANGE = "1h"
 # the newest values the page shows: every host metric of the catalogue (a stored sample has the stored ones)
 LIVE_KEYS = ("ts", *(m.key for m in CATALOGUE.scope("host")))
 DISK_COLUMNS = CATALOGUE.table("disk")  # the disk table's columns after mount and type
+# collector/net_counting.py RULES, marked for the catalogue (tests/unit/test_i18n.py checks they stay the same)
+NET_RULE_WORDS = {
+    "inventory": N_("the interfaces the inventory names"),
+    "physical": N_("physical interfaces (a bond once, not its members); bridges, VLANs, veth and tunnels left out"),
+    "virtual": N_("every interface but loopback, bridges, bond members and stacked ones (VLAN, macvlan): "
+                  "the host has no physical interface"),
+    "names": N_("interfaces by name: loopback, veth*, docker*, br-*, virbr*, cni*, ... left out (a probe without "
+                "the netclass section)"),
+}
 
 
 def _gpu(g: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +65,8 @@ def live_view(report: dict[str, Any] | None, sample: dict[str, Any] | None) -> d
     out["disks"] = list(src.get("disks") or ())
     out["interfaces"] = list(src.get("net_interfaces") or ())  # live only: a stored sample has none
     out["net_counting"] = src.get("net_counting")
-    out["net_rule"] = NET_RULES.get(out["net_counting"] or "")
+    rule = NET_RULE_WORDS.get(out["net_counting"] or "")
+    out["net_rule"] = gettext(rule) if rule else None
     out["tiles"] = tiles(out)
     out["services"] = [{"name": s.get("name", s.get("unit")), "active_state": s.get("active_state"),
                         "sub_state": s.get("sub_state"), "load_state": s.get("load_state")}
@@ -85,10 +94,10 @@ GPU_CHARTS = (
 )
 
 
-def chart_marks(host_id: str) -> dict[str, str]:
-    """Where a host chart's markers come from: the host's events (charts.js adds the range) and alerts."""
-    host = quote(host_id, safe="")
-    return {"events": f"/api/events?server_id={host}", "alerts": f"/api/alerts?server_id={host}&state=firing,resolved"}
+def chart_marks(host_id: str) -> str:
+    """Where a host chart's markers come from (charts.js adds the range): its events and alerts, worded in the
+    page's language (webapp/pages/host_marks.py)."""
+    return f"/hosts/{quote(host_id, safe='')}/marks"
 
 
 def chart_specs(host_id: str, gpu_count: int, power_limit_w: float | None = None) -> list[dict[str, Any]]:

@@ -149,6 +149,20 @@ templates.env.globals.update(NAV=TranslatedNav(), HTMX=HTMX, HTMX_SSE=HTMX_SSE, 
                              UPLOT_CSS=UPLOT_CSS, DASH=DASH, LANGS=i18n.LANGS, live_token=live_token)
 
 
+def chart_words() -> dict[str, str]:
+    """charts.js's own words in the page's language (`<script id="chart-words">` of the chart pages)."""
+    return {"time": i18n.gettext("Time"),
+            "collecting": i18n.gettext("Collecting: no points yet. The first appear within a minute of the host's "
+                                       "first answer."),
+            "collecting_hour": i18n.gettext("Collecting: no hourly point yet. The hour from %(from)s is rolled up "
+                                            "every minute, so its point appears within two minutes of the first "
+                                            "sample (complete at %(until)s)."),
+            "failed": i18n.gettext("Could not load the data: %(error)s")}
+
+
+templates.env.globals["chart_words"] = chart_words
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 

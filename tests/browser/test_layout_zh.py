@@ -32,6 +32,12 @@ def test_chinese_pages_fit_the_window_in_both_themes(browser, web_hub, width, th
             charts_settled(pg)
             fits(pg, path)
             pg.screenshot(path=screenshot_path(f"layout-zh-{theme}-{width}-{name}"), full_page=True)
+            if name == "host":  # charts.js's own words and dates in Chinese, the markers worded by the hub
+                cpu = pg.locator("#chart-cpu")
+                expect(cpu.locator(".u-legend .u-series").first.locator(".u-label")).to_have_text("时间")
+                assert "月" in cpu.get_attribute("data-x-labels"), cpu.get_attribute("data-x-labels")
+                expect(cpu.locator('.chart-mark[data-type="alert_firing"]').first).to_have_attribute(
+                    "title", re.compile("告警 gpu-hot \\(0\\) 触发："))
             if name == "overview":
                 expect(pg.locator("h1")).to_have_text("集群概览")
                 # the ticker (and the stream's cards) word "… ago" in the page's language: "7 秒前", "3 分 20 秒前"

@@ -115,7 +115,8 @@ def test_viewers_may_look(web_hub):
 HOST_IDS = (*LIVE, "ghost")  # every host of tests/support/webhub.py: two live, one unreachable
 NOT_PAGES = {"/openapi.json", "/healthz", "/metrics",  # Prometheus text: tests/integration/test_metrics_endpoint.py
              "/lang/{code}",  # the language switch, a redirect: tests/integration/test_pages_zh.py
-             "/stream/overview", "/stream/hosts/{host_id}"}  # event streams: tests/integration/test_stream.py
+             "/stream/overview", "/stream/hosts/{host_id}",  # event streams: tests/integration/test_stream.py
+             "/hosts/{host_id}/marks"}  # the charts' markers, JSON: tests/integration/test_pages_zh.py
 PAGE_ROUTES = sorted({_fill(path, host) for method, path in RAW_ROUTES for host in HOST_IDS
                       if method == "GET" and not path.startswith("/api/") and path not in NOT_PAGES})
 OWN_SESSION_FORMS = {"/login", "/logout"}  # logging in and out touch only the user's own session: viewers need them

@@ -272,3 +272,23 @@ def test_the_servers_form_and_the_file_problems_in_chinese(client, web_hub):
     finally:
         web_hub.inventory.write_text(before)
         _until("the file good again", lambda: _inventory_ok(client))
+
+
+def test_the_chart_markers_are_worded_in_the_pages_language(client):
+    """The host page's charts read their event and alert markers from /hosts/ID/marks (the API stays English):
+    worded there in the page's language, in the asked range only, oldest first."""
+    now = time.time()
+    path = f"/hosts/alpha/marks?from={now - 3600:.0f}&to={now + 60:.0f}"
+    en = client.get(path).json()
+    assert en == sorted(en, key=lambda m: m["ts"]) and all(now - 3600 <= m["ts"] <= now + 60 for m in en)
+    hot = [m for m in en if m["type"] == "gpu_hot"]
+    assert hot and hot[0]["text"].startswith("gpu hot (0): prefilled event "), hot[0]
+    fired = [m for m in en if m["type"] == "alert_firing"]
+    assert fired and fired[0]["kind"] == "alert" and fired[0]["text"].startswith("alert gpu-hot (0) fired: ")
+    zh = client.get(path, headers=ZH).json()
+    assert [(m["type"], m["ts"]) for m in zh] == [(m["type"], m["ts"]) for m in en]
+    texts = {m["type"]: m["text"] for m in zh}
+    assert texts["gpu_hot"].startswith("GPU 过热 (0)"), texts["gpu_hot"]
+    assert texts["alert_firing"].startswith("告警 gpu-hot (0) 触发：")
+    assert client.get(f"/hosts/alpha/marks?from={now:.0f}&to={now - 60:.0f}").status_code == 422
+    assert client.get("/hosts/alpha/marks?from=yesterday&to=1").status_code == 422

@@ -23,8 +23,8 @@ def test_chart_specs_carry_the_apis_units_not_a_fixed_scale():
 
 def test_every_host_chart_names_the_hosts_events_and_alerts():
     charts = chart_specs("rack 1/a", gpu_count=1)
-    assert {c["marks"]["events"] for c in charts} == {"/api/events?server_id=rack%201%2Fa"}
-    assert chart_marks("b")["alerts"] == "/api/alerts?server_id=b&state=firing,resolved"
+    assert {c["marks"] for c in charts} == {"/hosts/rack%201%2Fa/marks"}
+    assert chart_marks("b") == "/hosts/b/marks"
     assert all(s["url"].startswith("/api/servers/rack%201%2Fa/") for c in charts for s in c["sources"])
 
 

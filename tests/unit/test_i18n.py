@@ -2,6 +2,8 @@
 to, the words and numbers of each, and Chinese durations (schema/units_format.py)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from schema.units_format import format_duration, format_value
@@ -170,3 +172,15 @@ def test_template_filters_in_english_are_as_before():
 
     assert duration(200) == "3 min 20 s" and ago(42) == "42 s ago" and ago(None) == "never"
     assert list(TranslatedNav()) == list(NAV)
+
+
+def test_the_network_counting_rules_are_worded_as_the_collector_words_them_and_in_chinese(zh):
+    """The host page's "Net in / out count ..." rule: webapp marks collector/net_counting.py's RULES for the
+    catalogue; a rule reworded there and not here would show in English on a Chinese page."""
+    from collector.net_counting import RULES
+    from webapp.host_view import NET_RULE_WORDS
+
+    assert NET_RULE_WORDS == RULES
+    for key, english in RULES.items():
+        chinese = i18n.gettext(english)
+        assert chinese != english and not re.search(r"\b(interfaces?|bridges?|left out|bond)\b", chinese), key

@@ -1,9 +1,11 @@
 // Charts for the host and compare pages: each `.chart[data-chart]` names API series to draw with uPlot.
-// A chart spec: {title, unit, max?, sources: [{kind: "series"|"gpus"|"compare", label, url}], marks?: {events, alerts}}.
+// A chart spec: {title, unit, max?, sources: [{kind: "series"|"gpus"|"compare", label, url}], marks?: URL}.
 // `unit` is the API's own unit ("bytes/s", "bytes", "MiB", "s", "%", "°C", "W", "MHz"...): the y axis picks a
 // readable multiple from the range it shows, the legend one for each value (rates in decimal kB/s, MB/s as
 // network and disk vendors count; sizes in binary KiB, MiB, GiB as the rest of the pages). Times are 24-hour,
-// in the browser's zone and locale. `marks` name the host's events and alerts, drawn as vertical markers.
+// in the browser's zone and locale (a Chinese page: Chinese dates). `marks` is where the host's events and alerts
+// come from (webapp/pages/host_marks.py, worded in the page's language), drawn as vertical markers. The page's own
+// words (the legend's "Time", the empty and failed charts) are in <script id="chart-words"> (webapp/templating.py).
 // Test hooks on the chart element: data-state, data-points, data-series, data-x-labels, data-y-unit, data-marks.
 (function () {
   "use strict";
@@ -13,6 +15,15 @@
   var DARK_COLORS = ["#4493f8", "#ff7b72", "#3fb950", "#a371f7", "#f0883e", "#39c5cf", "#db61a2", "#d29922",
                      "#bc8cff", "#79c0ff", "#ffa657", "#56d364", "#ffa198", "#8b949e", "#e3b341", "#d2a8ff"];
   var HOUR = 3600;
+  var WORDS = (function () {
+    var el = document.getElementById("chart-words");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+  // "%(name)s" filled in, as the catalogue's messages are
+  function say(key, fallback, values) {
+    var text = WORDS[key] || fallback;
+    return text.replace(/%\((\w+)\)s/g, function (m, name) { return values && name in values ? values[name] : m; });
+  }
 
   // ---------------------------------------------------------------- numbers and units
   // At most 3 significant digits and 3 decimals, no float noise.
@@ -61,7 +72,8 @@
   })();
 
   // ---------------------------------------------------------------- times: 24-hour, the browser's locale and zone
-  function dtf(opts) { return new Intl.DateTimeFormat(undefined, opts); }
+  var PAGE_ZH = /^zh\b/i.test(document.documentElement.lang || "");
+  function dtf(opts) { return new Intl.DateTimeFormat(PAGE_ZH ? "zh-Hans" : undefined, opts); }
   var FMT = {
     full: dtf({year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
                hourCycle: "h23"}),
@@ -114,10 +126,11 @@
   function collecting(resolution) {
     if (resolution === "hour") {
       var hour = Math.floor(Date.now() / 1000 / HOUR) * HOUR;
-      return "Collecting: no hourly point yet. The hour from " + at("min", hour) + " is rolled up every minute, " +
-        "so its point appears within two minutes of the first sample (complete at " + at("min", hour + HOUR) + ").";
+      return say("collecting_hour", "Collecting: no hourly point yet. The hour from %(from)s is rolled up every " +
+        "minute, so its point appears within two minutes of the first sample (complete at %(until)s).",
+        {from: at("min", hour), until: at("min", hour + HOUR)});
     }
-    return "Collecting: no points yet. The first appear within a minute of the host's first answer.";
+    return say("collecting", "Collecting: no points yet. The first appear within a minute of the host's first answer.");
   }
 
   // ---------------------------------------------------------------- legend: the latest values unless hovering
@@ -148,26 +161,9 @@
 
   var markCache = {};  // one fetch of a host's events and alerts per range, shared by its charts
   function fetchMarks(marks, from, to, rangeS) {
-    var key = marks.events + "|" + rangeS, hit = markCache[key];
+    var key = marks + "|" + rangeS, hit = markCache[key];
     if (hit && Date.now() - hit.at < 25000) return hit.promise;
-    var events = fetchJSON(withRange(marks.events, from, to) + "&limit=1000").then(function (body) {
-      return (body.rows || []).map(function (e) {
-        return {kind: "event", type: e.type, ts: e.ts,
-                text: e.type.replace(/_/g, " ") + (e.subject ? " (" + e.subject + ")" : "") + ": " + (e.message || "")};
-      });
-    });
-    var alerts = !marks.alerts ? Promise.resolve([]) : fetchJSON(marks.alerts + "&limit=200").then(function (body) {
-      var out = [];
-      (body.rows || []).forEach(function (a) {
-        var name = "alert " + a.rule + (a.item ? " (" + a.item + ")" : "");
-        out.push({kind: "alert", type: "alert_firing", ts: a.fired_at || a.started_at, text: name + " fired: " + a.summary});
-        if (a.resolved_at) out.push({kind: "alert", type: "alert_resolved", ts: a.resolved_at, text: name + " resolved"});
-      });
-      return out;
-    });
-    var promise = Promise.all([events, alerts]).then(function (parts) {
-      return parts[0].concat(parts[1]).filter(function (m) { return m.ts >= from && m.ts <= to; });
-    });
+    var promise = fetchJSON(withRange(marks, from, to));
     promise.catch(function () { delete markCache[key]; });
     markCache[key] = {at: Date.now(), promise: promise};
     return promise;
@@ -269,7 +265,7 @@
           el.dataset.xLabels = labels.join("|").replace(/\n/g, " ");
           return labels;
         }}, yAxis],
-        series: [{value: function (u, ts) { return ts === null || ts === undefined ? "–" : at("full", ts); }}]
+        series: [{label: say("time", "Time"), value: function (u, ts) { return ts === null || ts === undefined ? "–" : at("full", ts); }}]
           .concat(lines.map(function (line, i) {
             return {label: line.label, stroke: colors[i % colors.length], width: 1.5, spanGaps: false,
                     value: function (u, v) { return format(unit, v); }};
@@ -289,7 +285,7 @@
       el.textContent = "";
       var p = document.createElement("p");
       p.className = "nodata";
-      p.textContent = "Could not load the data: " + err.message;
+      p.textContent = say("failed", "Could not load the data: %(error)s", {error: err.message});
       el.appendChild(p);
       el.dataset.state = "error";
     });
