@@ -292,3 +292,32 @@ def test_the_chart_markers_are_worded_in_the_pages_language(client):
     assert texts["alert_firing"].startswith("告警 gpu-hot (0) 触发：")
     assert client.get(f"/hosts/alpha/marks?from={now:.0f}&to={now - 60:.0f}").status_code == 422
     assert client.get("/hosts/alpha/marks?from=yesterday&to=1").status_code == 422
+
+
+def _rule_problems(client) -> list[dict]:
+    return client.get("/api/alerts/rules", headers={"Accept": "application/json"}).json()["problems"]
+
+
+def test_the_alerts_page_words_a_bad_rule_in_chinese(client, web_hub):
+    """A bad rule in the inventory: its problem on a Chinese Alerts page in Chinese (file, line and the field's path as
+    they are); the English page and the API's JSON word it as the inventory does."""
+    before = web_hub.inventory.read_text()
+    assert before.rstrip().endswith("severity: critical}")  # the alerts: list ends the file (tests/support/webhub.py)
+    english = "op must be one of > >= < <= == !=, got the string '=>'"
+    try:
+        bad = "  - {name: zh-bad, metric: cpu_pct, op: '=>', threshold: 80}\n"
+        web_hub.inventory.write_text(before.rstrip("\n") + "\n" + bad)
+        _until("the bad rule reported", lambda: any(p["message"] == english for p in _rule_problems(client)))
+        doc, resp = page(client, "/alerts", cookies={"fw_lang": "zh"})
+        line = text(doc.select_one('#rule-problems li[data-field="alerts[1].op"]'))
+        assert re.fullmatch(r".+hosts\.yaml:\d+：字段 alerts\[1\]\.op：op 须为 > >= < <= == != 之一，实际为字符串 '=>'", line), line
+        assert doc.select_one("#rule-problems p").text == "清单的告警部分有 1 个问题；其余规则照常生效："
+        assert "the string" not in resp.text and "must be one of" not in resp.text
+        doc, _ = page(client, "/alerts")  # English: as the inventory words it
+        line = text(doc.select_one('#rule-problems li[data-field="alerts[1].op"]'))
+        assert line.endswith(f"field 'alerts[1].op': {english}"), line
+        api = client.get("/api/alerts/rules", headers={"Accept": "application/json", "Cookie": "fw_lang=zh", **ZH})
+        assert [p["message"] for p in api.json()["problems"]] == [english]  # the API stays English
+    finally:
+        web_hub.inventory.write_text(before)
+        _until("the rules good again", lambda: not _rule_problems(client))

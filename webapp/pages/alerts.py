@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from schema import alert_queries as aq
+from webapp.alert_words import problem_line
 from webapp.api.alerts import RowId, pending_alerts, rules_view, silence_instance
 from webapp.api.params import id_list
 from webapp.auth import PrincipalDep
@@ -36,8 +37,10 @@ def _render(request: Request, fleet, session, hosts: list[str], page: int, name:
                                                                    offset=offset), page, PER_PAGE)
     now = time.time()
     aq.mark_silenced(result.rows, aq.active_silences(session, now), now)
+    rules = rules_view(fleet, session)  # the API's view; its problems in the page's language (English: as they are)
+    rules = {**rules, "problems": [{**p, "text": problem_line(p)} for p in rules["problems"]]}
     context = {"page": "alerts", "rows": result.rows, "pending": pending_alerts(session, hosts), "pager": pg,
-               "chosen_hosts": hosts, "rules": rules_view(fleet, session), "silences": aq.list_silences(session, now),
+               "chosen_hosts": hosts, "rules": rules, "silences": aq.list_silences(session, now),
                "severity_class": SEVERITY_CLASS, "url_with": url}
     return render(request, name, context)
 
