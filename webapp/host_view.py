@@ -12,7 +12,7 @@ from urllib.parse import quote
 from collector.metrics.catalogue import CATALOGUE
 from collector.net_counting import RULES as NET_RULES
 from webapp.fleet_view import GPU_HOT_C
-from webapp.i18n import N_, gettext
+from webapp.i18n import N_, current, gettext
 
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DEFAULT_RANGE = "1h"
@@ -86,9 +86,12 @@ GPU_CHARTS = (
 
 
 def chart_marks(host_id: str) -> dict[str, str]:
-    """Where a host chart's markers come from: the host's events (charts.js adds the range) and alerts."""
+    """Where a host chart's markers come from: the host's events (charts.js adds the range) and alerts. The events
+    come from the API in English, from `/events/marks` (webapp/pages/events.py) in another language: their type
+    and message in its words (webapp/host_words.py)."""
     host = quote(host_id, safe="")
-    return {"events": f"/api/events?server_id={host}", "alerts": f"/api/alerts?server_id={host}&state=firing,resolved"}
+    events = "/api/events" if current() == "en" else "/events/marks"
+    return {"events": f"{events}?server_id={host}", "alerts": f"/api/alerts?server_id={host}&state=firing,resolved"}
 
 
 def chart_specs(host_id: str, gpu_count: int, power_limit_w: float | None = None) -> list[dict[str, Any]]:

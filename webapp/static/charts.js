@@ -153,7 +153,7 @@
     var events = fetchJSON(withRange(marks.events, from, to) + "&limit=1000").then(function (body) {
       return (body.rows || []).map(function (e) {
         return {kind: "event", type: e.type, ts: e.ts,
-                text: e.type.replace(/_/g, " ") + (e.subject ? " (" + e.subject + ")" : "") + ": " + (e.message || "")};
+                text: (e.word || e.type.replace(/_/g, " ")) + (e.subject ? " (" + e.subject + ")" : "") + ": " + (e.message || "")};
       });
     });
     var alerts = !marks.alerts ? Promise.resolve([]) : fetchJSON(marks.alerts + "&limit=200").then(function (body) {
