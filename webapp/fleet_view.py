@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from collector.host_state import FAILING_STATES
 from schema.units_format import format_duration
 from webapp.access_hint import access_hint
+from webapp.host_words import translate_host_message
 from webapp.i18n import N_, current, gettext, word as state_word
 
 MAX_GPU_BARS = 16  # GPUs shown on a card; the others are "+N"
@@ -229,16 +230,17 @@ def host_card(spec, status, *, now: float | None = None, firing: Iterable[tuple[
     cells = tuple(_gpu_cell(i, g) for i, g in enumerate(gpus))
     disk_pct, disk_mount = _fullest_disk(report)
     temps = [c.temperature_c for c in cells if c.temperature_c is not None]
+    error = translate_host_message(status.last_error)  # in the card's language (the hint reads the English)
     return HostCard(
         id=spec.id, state=status.state, address=spec.address, last_seen_at=status.last_seen_at,
-        last_error=status.last_error, cpu_pct=report.get("cpu_pct"), mem_pct=_mem_pct(report),
+        last_error=error, cpu_pct=report.get("cpu_pct"), mem_pct=_mem_pct(report),
         disk_pct=disk_pct, disk_mount=disk_mount, gpus=cells[:MAX_GPU_BARS],
         gpu_count=len(gpus), gpu_unanswered=report.get("gpu_unanswered"),
         gpu_mem_fullest_pct=report.get("gpu_mem_fullest_pct"),
         failed_services=tuple(s["name"] for s in report.get("services") or () if s.get("active_state") == "failed"),
         labels=dict(spec.labels),
         access_hint=access_hint(spec, status.state, status.last_error),
-        conditions=conditions(status.state, report, last_error=status.last_error,
+        conditions=conditions(status.state, report, last_error=error,
                               last_seen_at=status.last_seen_at, interval_s=getattr(spec, "interval_s", None),
                               now=now, firing=firing),
         gpu_util_mean=_mean([c.util_pct for c in cells if c.util_pct is not None]),

@@ -12,6 +12,7 @@ from schema.timeutil import iso
 from webapp.live_feed import live_token
 from schema.units_format import MISSING, format_bytes, format_duration, format_rate, format_value
 from webapp import i18n
+from webapp.host_words import translate_host_message
 from webapp.i18n import N_, gettext
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -144,7 +145,8 @@ templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=Tr
 templates.env.filters.update(pct=pct, size=format_bytes, rate=format_rate, temp=temp,
                              duration=duration, metric=metric, ago=ago, iso=iso_utc, bar=bar,
                              gpu_grid=gpu_grid, conditions_text=conditions_text, word=i18n.word, tr=i18n.gettext,
-                             number=i18n.format_number, datetime=i18n.format_datetime, date=i18n.format_date)
+                             number=i18n.format_number, datetime=i18n.format_datetime, date=i18n.format_date,
+                             host_message=translate_host_message)
 templates.env.globals.update(NAV=TranslatedNav(), HTMX=HTMX, HTMX_SSE=HTMX_SSE, UPLOT_JS=UPLOT_JS,
                              UPLOT_CSS=UPLOT_CSS, DASH=DASH, LANGS=i18n.LANGS, live_token=live_token)
 

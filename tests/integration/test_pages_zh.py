@@ -211,6 +211,39 @@ def test_the_overview_and_a_host_page_in_chinese(client):
     assert "CPU 繁忙" in tiles or not tiles
 
 
+def _waited(fetch, done, what: str, timeout: float = 30.0):
+    """fetch() again until done(result): the hub polls the unreachable host every 5 s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if done(result):
+            return result
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(0.5)
+
+
+def test_an_unreachable_host_s_error_and_events_in_chinese(client):
+    """webapp/host_words.py: "ghost" refuses connections; its card, its host page and its chart markers word the
+    collector's English in Chinese (the API keeps it English)."""
+    refused = re.compile(r"连接 127\.0\.0\.1:(\d+) 被拒绝：端口 \1 上的 sshd 在运行吗？")
+    card = _waited(lambda: page(client, "/", cookies={"fw_lang": "zh"})[0].select_one('.card[data-host="ghost"]'),
+                   lambda c: c is not None and c.select_one("p.error") is not None, "error on ghost's card")
+    assert refused.fullmatch(card.select_one("p.error")["title"]), card
+    english = page(client, "/")[0].select_one('article.card[data-host="ghost"] p.error')["title"]
+    assert re.fullmatch(r"connection to 127\.0\.0\.1:(\d+) refused: is sshd running on port \1\?", english)
+    doc, _ = page(client, "/hosts/ghost", cookies={"fw_lang": "zh"})
+    assert refused.fullmatch(doc.select_one('[data-fact="last-error"]').text)
+    zh = {"Cookie": "fw_lang=zh"}
+    span = f"from={time.time() - 3600:.0f}&to={time.time() + 60:.0f}"
+    marks = _waited(lambda: client.get(f"/hosts/ghost/marks?{span}", headers=zh).json(),
+                    lambda rows: any(r["type"] == "host_down" for r in rows), "host_down of ghost")
+    down = next(r for r in marks if r["type"] == "host_down")
+    assert down["text"].startswith("主机宕机：ghost 连续 "), down
+    assert refused.search(down["text"]) and "refused" not in down["text"]
+    api = client.get("/api/events?server_id=ghost&type=host_down").json()["rows"]
+    assert api and all(" failed poll" in r["message"] for r in api)  # the API stays English
+
+
 def test_compare_history_and_servers_in_chinese(client):
     doc, _ = page(client, "/compare?servers=alpha&metric=cpu_pct&range=1h", headers=ZH)
     assert doc.select_one("h1").text == "对比主机" and doc.title.text.startswith("对比")

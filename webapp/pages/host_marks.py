@@ -14,12 +14,14 @@ from fastapi import APIRouter, HTTPException, Query
 from schema import alert_queries as aq
 from schema.event_queries import query_events
 from webapp.deps import SessionDep
+from webapp.host_words import translate_host_message
 from webapp.i18n import N_, gettext, word
 
 router = APIRouter(include_in_schema=False)
 
 EVENTS_MAX = 1000  # a 30-day chart of a flapping host: the newest thousand
 ALERTS_MAX = 200
+EVENT = N_("%(kind)s%(subject)s: %(message)s")
 FIRED = N_("alert %(rule)s fired: %(summary)s")
 RESOLVED = N_("alert %(rule)s resolved")
 
@@ -27,8 +29,8 @@ RESOLVED = N_("alert %(rule)s resolved")
 def event_text(row: dict[str, Any]) -> str:
     """"service failed (nginx.service): <message>" in the page's language."""
     subject = f" ({row['subject']})" if row.get("subject") else ""
-    kind = word(row["type"])
-    return f"{kind.replace('_', ' ')}{subject}: {row.get('message') or ''}"
+    return gettext(EVENT) % {"kind": word(row["type"]).replace("_", " "), "subject": subject,
+                             "message": translate_host_message(row.get("message") or "")}
 
 
 def marks(session, host_id: str, start: float, end: float) -> list[dict[str, Any]]:

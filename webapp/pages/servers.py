@@ -17,6 +17,7 @@ from webapp import inventory_edits as edits
 from webapp.auth import current
 from schema import fleet as fleet_state
 from webapp.deps import FleetDep
+from webapp.host_words import translate_host_message
 from webapp.inventory_words import translate_problem
 from webapp.server_form import GPU_MODES, HostForm, entry_values, parse_host_form
 from webapp.i18n import N_, current as current_language, gettext
@@ -190,7 +191,7 @@ async def discover_services(request: Request, host_id: str, fleet: FleetDep):
         result = await fleet.control.service_catalog(host_id)
     except HostError as err:
         context["error"] = gettext("cannot reach %(host)s: %(error)s. Try again once it is up.") % {
-            "host": host_id, "error": err.message}
+            "host": host_id, "error": translate_host_message(err.message)}
     except KeyError:
         context["error"] = gettext("no collector polls %(host)s right now (it was just added, or its collector is "
                                    "restarting). Try again in a few seconds.") % {"host": host_id}
