@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -93,7 +92,7 @@ def connection_messages(tmp: Path) -> list[str]:
     """ssh_pool.classify() of what connecting and opening a channel raise, and a command that ran too long."""
     spec = _spec(tmp, timeout="5s")
     raised = [asyncssh.PermissionDenied("no more auth methods"), TimeoutError(),
-              socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+              ssh_pool.socket.gaierror(-2, "Name or service not known"),  # the exception type only: EAI_NONAME
               ConnectionRefusedError(111, "Connection refused"), OSError(113, "No route to host"),
               asyncssh.ConnectionLost("Connection lost"), asyncssh.DisconnectError(11, "bye"),
               asyncssh.ChannelOpenError(2, "open failed")]
