@@ -1,6 +1,7 @@
 """What the overview's live stream costs against today's polling (issue 18 item 3), and whether streams slow polling.
 
-    python3 benchmarks/sse_stream.py [--hosts 1000] [--streams 20] [--seconds 60] [--churn 0.2] [--json]
+    python3 benchmarks/sse_stream.py [--hosts 1000] [--streams 20] [--seconds 60] [--churn 0.2]
+                                     [--view cards|table|both] [--json]
     python3 benchmarks/sse_stream.py --lag [--streams 100] [--seconds 60]     (as root: real sshd hosts)
 
 Bytes and CPU: the server of benchmarks/overview_render.py (a real hub object with N hosts of 8 GPUs in
@@ -10,7 +11,9 @@ the hosts changes what the card shows (CPU, memory, GPU utilisation). Then, for 
   polling   STREAMS clients fetch the `#fleet` section every 5 s, as the page did before
   streaming STREAMS clients hold `/stream/overview` open (each first loads the page, as a browser does,
             and connects with its `since`), gzip accepted as browsers do
-Reported per client and 5 s: bytes on the wire (and before compression), and the server's CPU seconds.
+Reported per client and 5 s: bytes on the wire (and before compression), and the server's CPU seconds; for the
+overview's cards (`/`, the default), its table (`/?view=table`: the section polled, and the stream of the table
+page, whose changed rows it sends), or both one after the other (one server).
 
 --lag: a real `fleetwatch serve` polls two real sshd hosts every 5 s (as benchmarks/web_load.py) while
 STREAMS clients hold overview streams open; reported: the widest gap between stored samples of each host,
@@ -81,8 +84,12 @@ class Collectors(threading.Thread):
         db.close()
 
 
-def _stream_url(client: httpx.Client) -> str:
-    page = client.get("/").text
+def _page(view: str) -> str:
+    return "/" if view == "cards" else f"/?view={view}"
+
+
+def _stream_url(client: httpx.Client, view: str = "cards") -> str:
+    page = client.get(_page(view)).text
     return re.search(r'sse-connect="([^"]+)"', page).group(1).replace("&amp;", "&")
 
 
@@ -114,7 +121,7 @@ async def _streams(base: str, cookie: str, urls: list[str], seconds: float) -> t
     return wire, decoded, events[0]
 
 
-def _poll(base: str, cookie: str, clients: int, seconds: float) -> list[int]:
+def _poll(base: str, cookie: str, clients: int, seconds: float, view: str = "cards") -> list[int]:
     """`clients` pages polling the #fleet section every 5 s, as before: bytes per client."""
     got = [0] * clients
     stop = time.monotonic() + seconds
@@ -125,7 +132,7 @@ def _poll(base: str, cookie: str, clients: int, seconds: float) -> list[int]:
             while time.monotonic() < stop:
                 started = time.monotonic()
                 try:
-                    resp = c.get("/", headers={"HX-Request": "true", "HX-Target": "fleet"})
+                    resp = c.get(_page(view), headers={"HX-Request": "true", "HX-Target": "fleet"})
                     got[i] += len(resp.content)
                 except httpx.HTTPError:
                     pass  # a reset under load: counted as nothing received
@@ -139,7 +146,8 @@ def _poll(base: str, cookie: str, clients: int, seconds: float) -> list[int]:
     return got
 
 
-def bytes_and_cpu(hosts: int, streams: int, seconds: float, churn: float) -> dict:
+def bytes_and_cpu(hosts: int, streams: int, seconds: float, churn: float, views: tuple[str, ...] = ("cards",)) -> dict:
+    """Polling against streaming for each of `views` ("cards", "table"), one server (see the module docstring)."""
     from overview_render import login_cookie, serve, wait_ready
     from tests.support.sshd import free_port
 
@@ -156,21 +164,24 @@ def bytes_and_cpu(hosts: int, streams: int, seconds: float, churn: float) -> dic
             collectors = Collectors(Path(tmp) / "bench.db", hosts, churn)
             collectors.start()
             time.sleep(TICK_S + 1)
-            cpu0 = _cpu_s(proc.pid)
-            polled = _poll(base, cookie, streams, seconds)
-            poll_cpu = _cpu_s(proc.pid) - cpu0
-            # one stream first, as on a hub where someone has the overview open: the feed knows the fleet
-            asyncio.run(_streams(base, cookie, [_stream_url(client)], TICK_S + 2))
-            urls = [_stream_url(client) for _ in range(streams)]
-            cpu0 = _cpu_s(proc.pid)
-            wire, decoded, events = asyncio.run(_streams(base, cookie, urls, seconds))
-            stream_cpu = _cpu_s(proc.pid) - cpu0
-        ticks = seconds / TICK_S
-        per = lambda values: round(sum(values) / len(values) / ticks / 1024, 1)  # noqa: E731
-        return {"hosts": hosts, "clients": streams, "seconds": seconds, "churn": churn,
-                "polling": {"kib_per_client_per_5s": per(polled), "server_cpu_s": round(poll_cpu, 2)},
-                "streaming": {"kib_per_client_per_5s": per(wire), "decoded_kib_per_client_per_5s": per(decoded),
-                              "ids_seen": events, "server_cpu_s": round(stream_cpu, 2)}}
+            ticks = seconds / TICK_S
+            per = lambda values: round(sum(values) / len(values) / ticks / 1024, 1)  # noqa: E731
+            out = {"hosts": hosts, "clients": streams, "seconds": seconds, "churn": churn, "views": {}}
+            for view in views:
+                cpu0 = _cpu_s(proc.pid)
+                polled = _poll(base, cookie, streams, seconds, view)
+                poll_cpu = _cpu_s(proc.pid) - cpu0
+                # one stream first, as on a hub where someone has the overview open: the feed knows the fleet
+                asyncio.run(_streams(base, cookie, [_stream_url(client, view)], TICK_S + 2))
+                urls = [_stream_url(client, view) for _ in range(streams)]
+                cpu0 = _cpu_s(proc.pid)
+                wire, decoded, events = asyncio.run(_streams(base, cookie, urls, seconds))
+                stream_cpu = _cpu_s(proc.pid) - cpu0
+                out["views"][view] = {
+                    "polling": {"kib_per_client_per_5s": per(polled), "server_cpu_s": round(poll_cpu, 2)},
+                    "streaming": {"kib_per_client_per_5s": per(wire), "decoded_kib_per_client_per_5s": per(decoded),
+                                  "ids_seen": events, "server_cpu_s": round(stream_cpu, 2)}}
+        return out
     finally:
         if collectors is not None:
             collectors.stop.set()
@@ -235,6 +246,8 @@ def main() -> int:
     p.add_argument("--streams", type=int, default=None, help="clients (default 20; 100 with --lag)")
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--churn", type=float, default=0.2, help="share of hosts whose card changes each 5 s")
+    p.add_argument("--view", choices=("cards", "table", "both"), default="cards",
+                   help="the overview's view the pages show (both: cards, then table)")
     p.add_argument("--lag", action="store_true", help="polling lag of a real hub with open streams")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -243,17 +256,20 @@ def main() -> int:
         print(json.dumps(result, indent=2) if args.json else
               "\n".join(f"{label}: widest sample gap {gaps}" for label, gaps in result.items()))
         return 0
-    r = bytes_and_cpu(args.hosts, args.streams or 20, args.seconds, args.churn)
+    views = ("cards", "table") if args.view == "both" else (args.view,)
+    r = bytes_and_cpu(args.hosts, args.streams or 20, args.seconds, args.churn, views)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    pol, st = r["polling"], r["streaming"]
     print(f"{r['hosts']} hosts, {r['clients']} clients, {r['seconds']:.0f} s, {r['churn']:.0%} of cards change "
           f"every 5 s")
-    print(f"  polling   {pol['kib_per_client_per_5s']:8.1f} KiB per client per 5 s; server CPU "
-          f"{pol['server_cpu_s']} s")
-    print(f"  streaming {st['kib_per_client_per_5s']:8.1f} KiB per client per 5 s on the wire "
-          f"({st['decoded_kib_per_client_per_5s']} KiB before gzip); server CPU {st['server_cpu_s']} s")
+    for view, got in r["views"].items():
+        pol, st = got["polling"], got["streaming"]
+        print(f"  {view}")
+        print(f"    polling   {pol['kib_per_client_per_5s']:8.1f} KiB per client per 5 s; server CPU "
+              f"{pol['server_cpu_s']} s")
+        print(f"    streaming {st['kib_per_client_per_5s']:8.1f} KiB per client per 5 s on the wire "
+              f"({st['decoded_kib_per_client_per_5s']} KiB before gzip); server CPU {st['server_cpu_s']} s")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""The pages' server-sent-events streams (issue 18 item 3) from a real hub: login, only what changed, resume
-after a reconnect, heartbeat, the server ending a stream, and the cap on open streams.
+"""The pages' server-sent-events streams (issue 18 item 3) from a real hub: login, only what changed (cards, or
+the table's rows), resume after a reconnect, heartbeat, the server ending a stream, and the cap on open streams.
 
 The hub of tests/support/webhub.py ends its streams after 12 s and beats every 3 s (STREAM_ENV).
 """
@@ -91,25 +91,59 @@ def test_overview_stream_sends_the_section_then_only_changed_cards(web_hub):
                     until=lambda st: len(updates(st)) >= 3)
     assert s.status == 200 and s.headers["content-type"].startswith("text/event-stream")
     assert s.headers.get("content-encoding") == "gzip"  # httpx asks for it, as browsers do
-    first, *later = updates(s)
+    first = updates(s)[0]
     doc = BeautifulSoup(first, "html.parser")
     section = doc.select_one("section#fleet")
     assert section is not None and section["hx-swap-oob"] == "true"  # an unknown version: the whole section
     assert set(cards_in(first)) == {"alpha", "beta", "ghost"}
     assert section.select_one("[sse-connect]")["sse-connect"].startswith("/stream/overview?")
+    only_changes_follow(s, cards_in, rows=False)
+
+
+def only_changes_follow(s: Stream, parts_in, rows: bool) -> None:
+    """After the first update (the whole section), each is out-of-band swaps by id of the cards (`rows`: the
+    table's rows, each in a <template>) that changed, and the totals, never the section again; `seen` events
+    are JSON {host: time}. `parts_in`: an update's cards (rows) by host."""
+    first, *later = updates(s)
     assert later, f"no change in 16 s: {s.events}"
-    known = cards_in(first)
+    known = parts_in(first)
     for html in later:
         doc = BeautifulSoup(html, "html.parser")
         assert doc.select_one("section#fleet") is None, "the whole section again, though the list did not change"
         for element in doc.find_all(recursive=False):
+            if element.name == "template":  # a row: a <tr> outside a table would lose its tags
+                [element] = element.find_all(recursive=False)
+                assert rows and element.name == "tr" and element["id"].startswith("row-"), element
             assert element.get("hx-swap-oob") == "true" and element.get("id"), element
-        sent = cards_in(html)
-        for host, card in sent.items():
-            assert card != known[host], f"{host}'s card was sent unchanged"
+        assert (doc.select_one("article") is None) == rows, html[:500]
+        sent = parts_in(html)
+        for host, part in sent.items():
+            assert part != known[host], f"{host}'s {'row' if rows else 'card'} was sent unchanged"
         known.update(sent)
     seen = [e for e in s.events if e.get("event") == "seen"]
     assert all(re.fullmatch(r'\{("[\w.-]+":[\d.]+,?)+\}', e["data"]) for e in seen), seen
+
+
+def rows_in(html: str) -> dict[str, str]:
+    """The table rows of an update, by host, without their last-seen cell (find_all: CSS selectors do not look
+    into the <template> a row comes in)."""
+    out = {}
+    for row in BeautifulSoup(html, "html.parser").find_all("tr", id=re.compile("^row-")):
+        for cell in row.find_all("td", attrs={"data-col": "seen"}):
+            cell.decompose()
+        out[row["data-host"]] = str(row).replace(' hx-swap-oob="true"', "")
+    return out
+
+
+def test_a_table_stream_sends_the_table_then_only_changed_rows(web_hub):
+    s = read_stream(web_hub.url, "/stream/overview?view=table", 16, auth(web_hub),
+                    until=lambda st: len(updates(st)) >= 3)
+    section = BeautifulSoup(updates(s)[0], "html.parser").select_one("section#fleet")
+    assert section is not None and section["hx-swap-oob"] == "true" and section["data-view"] == "table"
+    assert section.select_one("#fleet-rows") is not None and section.select_one("article.card") is None
+    assert {tr["id"] for tr in section.select("#fleet-rows tbody tr")} == {"row-alpha", "row-beta", "row-ghost"}
+    assert "view=table" in section.select_one("[sse-connect]")["sse-connect"]  # the section keeps its stream
+    only_changes_follow(s, rows_in, rows=True)
 
 
 def test_a_reconnect_gets_what_changed_since_its_last_event(web_hub):

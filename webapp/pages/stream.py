@@ -1,8 +1,9 @@
 """`/stream/overview` and `/stream/hosts/{id}`: server-sent events that keep a page up to date (issue 18 item 3).
 
 The pages connect with htmx's SSE extension (webapp/static/vendor/htmx-ext-sse-*.min.js) and swap what
-comes out of band: `update` events carry HTML fragments (webapp/live_pages.py), `seen` events a JSON
-`{host: last_seen_at}` that fleetwatch.js applies. Every tick's events end with `id: BOOT-SEQ`; a client
+comes out of band: `update` events carry HTML fragments (webapp/live_pages.py: the overview's cards, or its
+table's rows for a stream of the table view, `view=table`), `seen` events a JSON `{host: last_seen_at}` that
+fleetwatch.js applies. Every tick's events end with `id: BOOT-SEQ`; a client
 that reconnects sends it back (Last-Event-ID, or `since` in the URL for a page just rendered) and gets only
 what changed since then, or the whole section when that version is unknown (another web process, a restart,
 a list that changed).
@@ -11,7 +12,7 @@ a list that changed).
 - After `STREAM_MAX_S` the server ends the stream; the browser reconnects at once with its Last-Event-ID,
   and the gate looks its session up again (a revoked login stops getting data).
 - The stream is gzip-compressed when the client accepts it (a Z_SYNC_FLUSH after every tick: nothing
-  waits in the compressor), as the cards repeat their markup.
+  waits in the compressor), as the cards (rows) repeat their markup.
 - The gate (webapp/gate.py) counts streams apart from requests, at most MAX_STREAMS; the pages poll when
   their stream cannot open.
 """
@@ -138,15 +139,16 @@ def _texts(page, seq: int) -> dict:
 
 @router.get("/stream/overview")
 async def overview_stream(request: Request, q: str = "", state: str = "", sort: str = DEFAULT_SORT,
-                          since: str = ""):
-    """The overview's changes for the page's filter and sort."""
+                          view: str = "cards", since: str = ""):
+    """The overview's changes for the page's filter, sort and view (cards or table: an unknown one is cards, as
+    the page shows then)."""
     feed: Feed = request.app.state.live_feed
     source, engine = request.app.state.fleet, request.app.state.engine
     try:
         check_sort(sort)
     except ValueError:  # the page said so and showed the default order: so does its stream
         sort = DEFAULT_SORT
-    key = view_key(q, state, sort)
+    key = view_key(q, state, sort, view)
     lang = i18n.request_lang(request)
 
     async def setup(topic: Topic):
@@ -161,6 +163,9 @@ async def overview_stream(request: Request, q: str = "", state: str = "", sort: 
             if text is not None:
                 return text
             token = feed.token(snap.seq)
+            missing = page.rows_missing(snap, key, since_seq)
+            if missing:  # rows of hosts that changed while no stream showed the table
+                await anyio.to_thread.run_sync(page.render_rows, snap, missing)
             delta = page.delta(snap, key, since_seq)
             if delta is None:
                 text = event("update", await anyio.to_thread.run_sync(page.full, snap, key, token), token)
