@@ -5,9 +5,10 @@ with the FleetSource's DocCache, which decodes only reports that changed) and th
 cards (`webapp.fleet_view.fleet`; a table row shows the same HostCard) and renders `_host_card.html` again
 only for hosts whose card changed, and `_fleet_row.html` for them too while some stream shows the table (a
 row missing for a table stream, as its host changed while nobody watched a table, is rendered when a stream
-needs it: `rows_missing`). A card (row) that differs only in its last-seen time is not sent again: the
-stream sends `{host: last_seen_at}` instead (a `seen` event, applied by fleetwatch.js to the card's or the
-row's time). A stream gets the cards (or rows) changed since its client's version, the totals block when it
+needs it: `rows_missing`). A card (row) that reads the same but for its last-seen time is not sent again
+(its HostCard may change in what it does not show: the card shows no network rate, the row CPU in whole
+percent): the stream sends `{host: last_seen_at}` instead (a `seen` event, applied by fleetwatch.js to the
+card's or the row's time). A stream gets the cards (or rows) changed since its client's version, the totals block when it
 changed, and, when the list its filter/sort shows changed (a host starts or stops matching, or the order
 moves), the whole `#fleet` section once, in its view. Cards and table of one filter/sort share their list.
 
@@ -44,6 +45,13 @@ REFRESH_S = 5
 _FIRST_TAG = re.compile(r"<([A-Za-z][\w-]*)([^>]*)>")
 _HAS_ID = re.compile(r'\sid="[^"]+"')
 _RENDERED = re.compile(r'\sdata-rendered="[^"]*"')
+# a card's footer and a row's cell with the last-seen time, which `seen` events keep up to date: a card (row)
+# that reads the same without them is not sent again, though its HostCard changed in what it does not show
+_SEEN_PART = re.compile(r'<footer>.*?</footer>|<td data-col="seen">.*?</td>', re.DOTALL)
+
+
+def _same(new: str | None, old: str | None) -> bool:
+    return new is not None and old is not None and _SEEN_PART.sub("", new) == _SEEN_PART.sub("", old)
 Filter = tuple[str, str, str]  # the overview's q, state, sort: what decides the list of hosts shown
 ViewKey = tuple[str, str, str, str]  # q, state, sort and the view ("cards" or "table")
 DEFAULT_FILTER: Filter = ("", "", DEFAULT_SORT)
@@ -93,6 +101,9 @@ class FleetSnapshot:
     # each row as an out-of-band swap in a <template> (None: no id), for the hosts whose row was rendered since
     # their card last changed; added to from the streams' threads (rows_missing/render_rows), never removed
     rows: dict[str, str | None] = field(default_factory=dict)
+    # the version at which each host's row last read differently (its card may change in what the row does not
+    # show: the row is then not sent again); a row not rendered when its card changed counts as changed
+    row_changed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,7 +182,8 @@ class FleetPage:
             html = {h: oob(self._card(c)) for h, c in cards.items()}
             # no rows: a stream's client has a version from this one on, or gets the whole section
             snap = FleetSnapshot(seq, seq, specs, now, firing, by_host, at, cards, html, dict.fromkeys(cards, seq),
-                                 dict.fromkeys(cards, seq), totals, self._totals(totals, firing), seq)
+                                 dict.fromkeys(cards, seq), totals, self._totals(totals, firing), seq,
+                                 row_changed=dict.fromkeys(cards, seq))
         else:
             changed, seen = [], []
             for h, card in cards.items():
@@ -194,19 +206,25 @@ class FleetPage:
             card_changed = {h: prev.card_changed[h] for h in cards if h in prev.card_changed}
             seen_changed = {h: prev.seen_changed[h] for h in cards if h in prev.seen_changed}
             rows = {h: prev.rows[h] for h in cards if h in prev.rows}
+            row_changed = {h: prev.row_changed[h] for h in cards if h in prev.row_changed}
             for h in changed:
-                html[h] = oob(self._card(cards[h]))
-                card_changed[h] = seen_changed[h] = seq
-                if tables:
-                    rows[h] = self._row(cards[h])
-                else:
+                seen_changed[h] = seq
+                card = oob(self._card(cards[h]))
+                if not _same(card, html.get(h)):
+                    html[h], card_changed[h] = card, seq
+                if not tables:
                     rows.pop(h, None)  # rendered again if a table stream needs it
+                    row_changed[h] = seq
+                    continue
+                row = self._row(cards[h])
+                if not _same(row, rows.get(h)):
+                    rows[h], row_changed[h] = row, seq
             for h in seen:
                 seen_changed[h] = seq
             snap = FleetSnapshot(seq, prev.started, specs, now, firing, by_host, at, cards, html, card_changed,
                                  seen_changed,
                                  totals, self._totals(totals, firing) if totals_moved else prev.totals_html,
-                                 seq if totals_moved else prev.totals_changed, rows=rows)
+                                 seq if totals_moved else prev.totals_changed, rows=rows, row_changed=row_changed)
         for key in wanted:
             ids = tuple(cards) if key == DEFAULT_FILTER else self.view_ids(snap, key)
             old_view = prev.views.get(key) if prev is not None else None
@@ -236,7 +254,8 @@ class FleetPage:
         view = snap.views.get(key[:3])
         if since is None or since < snap.started or view is None or view.since > since or view.changed > since:
             return None
-        return [h for h in view.ids if snap.card_changed.get(h, since) > since]
+        versions = snap.row_changed if key[3] == "table" else snap.card_changed
+        return [h for h in view.ids if versions.get(h, since) > since]
 
     def rows_missing(self, snap: FleetSnapshot, key: ViewKey, since: int | None) -> list[str]:
         """The rows a table stream needs from `snap` that are not rendered yet (none for the cards)."""
@@ -262,8 +281,9 @@ class FleetPage:
         if snap.totals_changed > since and snap.totals_html is not None:
             swaps.append(snap.totals_html)
         view = snap.views[key[:3]]
+        versions = snap.row_changed if key[3] == "table" else snap.card_changed
         seen = {h: snap.cards[h].last_seen_at for h in view.ids
-                if snap.seen_changed.get(h, 0) > max(since, snap.card_changed.get(h, 0))}
+                if snap.seen_changed.get(h, 0) > max(since, versions.get(h, 0))}
         return Delta(swaps, {h: ts for h, ts in seen.items() if ts is not None})
 
     @i18n.speaking

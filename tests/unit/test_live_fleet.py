@@ -27,10 +27,12 @@ TABLE = view_key("", "", "state", "table")
 BY_CPU = view_key("", "", "cpu", "table")
 
 
-def report(host: str, cpu: float, now: float) -> dict:
-    return {"host": host, "ok": True, "state": "up", "ts": now, "cpu_pct": cpu, "mem_total_bytes": 8 * 2**30,
-            "mem_used_bytes": 2**30, "disks": [{"mount": "/", "used_pct": 20.0}], "gpus": [], "gpu_count": 0,
-            "services": []}
+def report(host: str, cpu: float, now: float, net: float | None = None, gpu_utils: tuple[float, ...] = ()) -> dict:
+    gpus = [{"index": i, "name": "NVIDIA A100", "util_pct": u, "temperature_c": 50.0, "mem_used_mb": 1000.0,
+             "mem_total_mb": 81920.0} for i, u in enumerate(gpu_utils)]
+    return {"host": host, "ok": True, "state": "up", "ts": now, "cpu_pct": cpu, "net_rx_bps": net,
+            "mem_total_bytes": 8 * 2**30, "mem_used_bytes": 2**30, "disks": [{"mount": "/", "used_pct": 20.0}],
+            "gpus": gpus, "gpu_count": len(gpus), "services": []}
 
 
 class Fleet:
@@ -45,6 +47,8 @@ class Fleet:
         self.engine = make_engine(db_url)
         self.now = time.time()
         self.cpu = {h: 10.0 * (i + 1) for i, h in enumerate(HOSTS)}
+        self.net: dict[str, float | None] = dict.fromkeys(HOSTS)
+        self.gpu_utils: dict[str, tuple[float, ...]] = dict.fromkeys(HOSTS, ())
         with Session(self.engine) as s:
             s.execute(insert(Host), [{"id": h, "address": "10.0.0.1", "state": "up", "consecutive_failures": 0,
                                       "last_seen_at": self.now, "state_since": self.now - 600} for h in HOSTS])
@@ -56,7 +60,8 @@ class Fleet:
         self._seq = itertools.count(1)
 
     def _doc(self, host: str) -> str:
-        return latest_doc(report(host, self.cpu[host], self.now), [], None, {}).decode()
+        return latest_doc(report(host, self.cpu[host], self.now, self.net[host], self.gpu_utils[host]), [], None,
+                          {}).decode()
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -65,7 +70,8 @@ class Fleet:
         return self.page.tick(prev, self.next_seq)
 
     def set_cpu(self, host: str, cpu: float) -> None:
-        """A new report of `host` (a new timestamp, as a collector writes it) with another CPU figure."""
+        """A new report of `host` (a new timestamp, as a collector writes it) with this CPU figure (and
+        `self.net`'s receive rate, `self.gpu_utils`' cards)."""
         self.cpu[host] = cpu
         self.now += 1
         with Session(self.engine) as s:
@@ -177,3 +183,35 @@ def test_cards_only_watchers_render_no_row(fleet):
     fleet.set_cpu("alpha", 67.0)
     fourth = fleet.tick(third)
     assert set(fourth.rows) == {"beta"}
+
+
+def test_a_card_change_the_row_does_not_show_sends_no_row(fleet):
+    """The card shows each GPU's utilisation, the row their mean: two cards trading their figures send the card
+    again, but not the row (its last-seen time comes as a `seen` event)."""
+    fleet.page.hold_view(TABLE)
+    first = fleet.tick()
+    fleet.gpu_utils["beta"] = (10.0, 30.0)
+    fleet.set_cpu("beta", 20.0)
+    second = fleet.tick(first)
+    assert list(oob_rows(fleet.page.delta(second, TABLE, first.seq).swaps)) == ["row-beta"]
+    fleet.gpu_utils["beta"] = (30.0, 10.0)
+    fleet.set_cpu("beta", 20.0)
+    third = fleet.tick(second)
+    assert 'id="card-beta"' in fleet.page.delta(third, CARDS, second.seq).swaps[0]
+    delta = fleet.page.delta(third, TABLE, second.seq)
+    assert delta.swaps == [] and set(delta.seen) == {"beta"}, delta
+    assert third.rows["beta"] is second.rows["beta"]
+
+
+def test_a_change_the_card_does_not_show_sends_no_card(fleet):
+    """The network rates are the table's, not the card's: a new rate sends the row, and the card only as a
+    `seen` event."""
+    fleet.page.hold_view(TABLE)
+    first = fleet.tick()
+    fleet.net["beta"] = 5e6
+    fleet.set_cpu("beta", 20.0)
+    second = fleet.tick(first)
+    cards = fleet.page.delta(second, CARDS, first.seq)
+    assert cards.swaps == [] and set(cards.seen) == {"beta"}, cards
+    assert second.html["beta"] is first.html["beta"]
+    assert list(oob_rows(fleet.page.delta(second, TABLE, first.seq).swaps)) == ["row-beta"]
