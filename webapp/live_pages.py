@@ -216,8 +216,12 @@ class FleetPage:
                     rows.pop(h, None)  # rendered again if a table stream needs it
                     row_changed[h] = seq
                     continue
-                row = self._row(cards[h])
-                if not _same(row, rows.get(h)):
+                row, old = self._row(cards[h]), rows.get(h)
+                if old is None and h in prev.cards:  # dropped while nobody showed the table: as the clients have it
+                    old = self._row(prev.cards[h])
+                if _same(row, old):
+                    rows[h] = old if h in rows else row
+                else:
                     rows[h], row_changed[h] = row, seq
             for h in seen:
                 seen_changed[h] = seq

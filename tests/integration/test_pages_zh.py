@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 
 from tests.integration.test_gpu_pages import _client  # an admin token's client of a hub
@@ -335,11 +336,13 @@ def test_the_alerts_page_words_a_bad_rule_in_chinese(client, web_hub):
     """A bad rule in the inventory: its problem on a Chinese Alerts page in Chinese (file, line and the field's path as
     they are); the English page and the API's JSON word it as the inventory does."""
     before = web_hub.inventory.read_text()
-    assert before.rstrip().endswith("severity: critical}")  # the alerts: list ends the file (tests/support/webhub.py)
     english = "op must be one of > >= < <= == !=, got the string '=>'"
     try:
-        bad = "  - {name: zh-bad, metric: cpu_pct, op: '=>', threshold: 80}\n"
-        web_hub.inventory.write_text(before.rstrip("\n") + "\n" + bad)
+        # as YAML, not by text: the browser tests' edits on the Servers page may have rewritten the file's style
+        doc = yaml.safe_load(before)
+        assert len(doc["alerts"]) == 1, doc["alerts"]  # gpu-hot (tests/support/webhub.py): the bad one is alerts[1]
+        doc["alerts"].append({"name": "zh-bad", "metric": "cpu_pct", "op": "=>", "threshold": 80})
+        web_hub.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
         _until("the bad rule reported", lambda: any(p["message"] == english for p in _rule_problems(client)))
         doc, resp = page(client, "/alerts", cookies={"fw_lang": "zh"})
         line = text(doc.select_one('#rule-problems li[data-field="alerts[1].op"]'))

@@ -215,3 +215,23 @@ def test_a_change_the_card_does_not_show_sends_no_card(fleet):
     assert cards.swaps == [] and set(cards.seen) == {"beta"}, cards
     assert second.html["beta"] is first.html["beta"]
     assert list(oob_rows(fleet.page.delta(second, TABLE, first.seq).swaps)) == ["row-beta"]
+
+
+def test_a_row_dropped_while_nobody_showed_the_table_is_compared_as_its_clients_have_it(fleet):
+    """beta changed while only cards were watched (its row dropped); a table stream then gets the whole section,
+    and beta's next change is one the row does not show: no row is sent."""
+    fleet.page.hold_view(CARDS)
+    first = fleet.tick()
+    fleet.gpu_utils["beta"] = (10.0, 30.0)
+    fleet.set_cpu("beta", 20.0)
+    second = fleet.tick(first)
+    assert "beta" not in second.rows
+    fleet.page.hold_view(TABLE)  # its client got the whole section of `second`
+    fleet.gpu_utils["beta"] = (30.0, 10.0)
+    fleet.set_cpu("beta", 20.0)
+    third = fleet.tick(second)
+    delta = fleet.page.delta(third, TABLE, second.seq)
+    assert delta.swaps == [] and set(delta.seen) == {"beta"}, delta
+    assert 'id="card-beta"' in fleet.page.delta(third, CARDS, second.seq).swaps[0]
+    # a client from before beta's first change still gets its row
+    assert list(oob_rows(fleet.page.delta(third, TABLE, first.seq).swaps)) == ["row-beta"]
