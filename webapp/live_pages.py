@@ -8,9 +8,10 @@ row missing for a table stream, as its host changed while nobody watched a table
 needs it: `rows_missing`). A card (row) that reads the same but for its last-seen time is not sent again
 (its HostCard may change in what it does not show: the card shows no network rate, the row CPU in whole
 percent): the stream sends `{host: last_seen_at}` instead (a `seen` event, applied by fleetwatch.js to the
-card's or the row's time). A stream gets the cards (or rows) changed since its client's version, the totals block when it
-changed, and, when the list its filter/sort shows changed (a host starts or stops matching, or the order
-moves), the whole `#fleet` section once, in its view. Cards and table of one filter/sort share their list.
+card's or the row's time). A stream gets the cards (or rows) changed since its client's version, the totals
+block when it changed, and, when the list its filter/sort shows changed (a host starts or stops matching, or
+the order moves), the whole `#fleet` section once, in its view. Cards and table of one filter/sort share their
+list.
 
 Host page ("host:ID" topic): the live partial `_host_live.html`, whole, when it renders differently.
 
@@ -48,13 +49,14 @@ _RENDERED = re.compile(r'\sdata-rendered="[^"]*"')
 # a card's footer and a row's cell with the last-seen time, which `seen` events keep up to date: a card (row)
 # that reads the same without them is not sent again, though its HostCard changed in what it does not show
 _SEEN_PART = re.compile(r'<footer>.*?</footer>|<td data-col="seen">.*?</td>', re.DOTALL)
-
-
-def _same(new: str | None, old: str | None) -> bool:
-    return new is not None and old is not None and _SEEN_PART.sub("", new) == _SEEN_PART.sub("", old)
 Filter = tuple[str, str, str]  # the overview's q, state, sort: what decides the list of hosts shown
 ViewKey = tuple[str, str, str, str]  # q, state, sort and the view ("cards" or "table")
 DEFAULT_FILTER: Filter = ("", "", DEFAULT_SORT)
+
+
+def _same(new: str | None, old: str | None) -> bool:
+    """Both rendered, and they read the same but for their last-seen time."""
+    return new is not None and old is not None and _SEEN_PART.sub("", new) == _SEEN_PART.sub("", old)
 
 
 def oob(html: str) -> str | None:
